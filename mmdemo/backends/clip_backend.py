@@ -1,0 +1,50 @@
+"""CLIP through transformers (``CLIPModel`` + ``CLIPProcessor``)."""
+
+from __future__ import annotations
+
+import torch
+from PIL import Image
+from transformers import AutoProcessor, CLIPModel
+
+from mmdemo.loading import LoadedModel, from_pretrained
+from mmdemo.registry import ModelSpec
+
+
+def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+    processor = from_pretrained(spec, AutoProcessor.from_pretrained)
+    model = from_pretrained(spec, CLIPModel.from_pretrained, dtype=torch.float32)
+    model.eval().to(device)
+    return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype)
+
+
+def _features(output: torch.Tensor | object) -> torch.Tensor:
+    # transformers 5 returns a BaseModelOutputWithPooling whose pooler_output is the projection.
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
+    """Unnormalised image features [N, D]."""
+    pixels = loaded.processor(images=images, return_tensors="pt")["pixel_values"].to(loaded.device)
+    with torch.inference_mode(), loaded.autocast():
+        return _features(loaded.model.get_image_features(pixel_values=pixels)).float()
+
+
+def text_max_length(loaded: LoadedModel) -> int:
+    limit = loaded.model.config.text_config.max_position_embeddings
+    return min(limit, getattr(loaded.tokenizer, "model_max_length", limit) or limit)
+
+
+def encode_texts(loaded: LoadedModel, texts: list[str]) -> torch.Tensor:
+    """Unnormalised text features [N, D]; texts longer than the context are truncated."""
+    tokens = loaded.tokenizer(
+        texts, padding=True, truncation=True, max_length=text_max_length(loaded), return_tensors="pt"
+    ).to(loaded.device)
+    with torch.inference_mode(), loaded.autocast():
+        output = loaded.model.get_text_features(
+            input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
+        )
+        return _features(output).float()
+
+
+def logit_scale(loaded: LoadedModel) -> float:
+    return float(loaded.model.logit_scale.detach().exp().clamp(max=100.0))

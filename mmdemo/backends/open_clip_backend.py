@@ -1,0 +1,83 @@
+"""CLIP through open_clip (architecture + pretrained tag, ``hf-hub:`` id, or a local folder).
+
+A local folder holds ``open_clip_config.json`` (``{"model_cfg": …, "preprocess_cfg": …}``) and
+``open_clip_model.safetensors``: the layout ``open_clip.push_to_hf_hub`` writes, loaded through
+open_clip's ``local-dir:`` schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import open_clip
+import torch
+from PIL import Image
+
+from mmdemo.errors import ModelUnavailableError
+from mmdemo.loading import LoadedModel, hub_reachable, unavailable_message
+from mmdemo.registry import ModelSpec
+
+
+def _model_name(spec: ModelSpec) -> str:
+    if spec.is_local:
+        folder = Path(spec.checkpoint.removeprefix("local-dir:")).expanduser()
+        if not (folder / "open_clip_config.json").is_file():
+            raise ModelUnavailableError(
+                unavailable_message(spec, "the folder has no open_clip_config.json")
+            )
+        return f"local-dir:{folder}"
+    return spec.checkpoint
+
+
+def _hub_files(spec: ModelSpec) -> tuple[str, list[str]] | None:
+    """(hub repo, candidate weight files) for a pretrained tag or hf-hub id; None if unknown."""
+    if spec.checkpoint.startswith("hf-hub:"):
+        return spec.checkpoint.removeprefix("hf-hub:"), ["open_clip_config.json"]
+    cfg = open_clip.get_pretrained_cfg(spec.checkpoint, spec.pretrained or "")
+    repo = (cfg or {}).get("hf_hub", "").rstrip("/")
+    if not repo:
+        return None
+    return repo, ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+
+
+def open_clip_cached(spec: ModelSpec) -> bool:
+    """True when the weights are in the huggingface_hub cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    files = _hub_files(spec)
+    if files is None:
+        return False
+    repo, names = files
+    return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)
+
+
+def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+    name = _model_name(spec)
+    if not spec.is_local and not open_clip_cached(spec) and not hub_reachable():
+        raise ModelUnavailableError(
+            unavailable_message(spec, "it is not cached and the hub cannot be reached")
+        )
+    pretrained = None if spec.is_local or name.startswith("hf-hub:") else spec.pretrained
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained)
+        tokenizer = open_clip.get_tokenizer(name)
+    except (OSError, RuntimeError) as err:
+        raise ModelUnavailableError(unavailable_message(spec, str(err))) from err
+    model.eval().to(device)
+    return LoadedModel(spec, model, preprocess, tokenizer, device, dtype)
+
+
+def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
+    pixels = torch.stack([loaded.processor(image) for image in images]).to(loaded.device)
+    with torch.inference_mode(), loaded.autocast():
+        return loaded.model.encode_image(pixels).float()
+
+
+def encode_texts(loaded: LoadedModel, texts: list[str]) -> torch.Tensor:
+    tokens = loaded.tokenizer(texts).to(loaded.device)  # truncates to the context length
+    with torch.inference_mode(), loaded.autocast():
+        return loaded.model.encode_text(tokens).float()
+
+
+def logit_scale(loaded: LoadedModel) -> float:
+    return float(loaded.model.logit_scale.detach().exp().clamp(max=100.0))

@@ -1,0 +1,118 @@
+"""wav2vec2 audio encoders through transformers.
+
+Three roads (``spec.audio_road``):
+- ``native``: ``Wav2Vec2Model``, hidden states mean-pooled over valid frames (its own space);
+- ``projection``: the same pooled vector through a linear head (``projection.safetensors``, tensors
+  ``weight`` [D, H] and ``bias`` [D]) trained into an image-text space (the bundled audio model);
+- ``speech``: ``Wav2Vec2ForCTC`` transcribes; the transcript is embedded by ``spec.text_model``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoFeatureExtractor, AutoProcessor, Wav2Vec2ForCTC, Wav2Vec2Model
+
+from mmdemo.loading import LoadedModel, from_pretrained
+from mmdemo.registry import ModelSpec
+from mmdemo.storage import load_tensors
+
+PROJECTION_FILE = "projection.safetensors"
+
+
+def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+    extras: dict = {}
+    if spec.backend == "wav2vec2-ctc":
+        processor = from_pretrained(spec, AutoProcessor.from_pretrained)
+        model = from_pretrained(spec, Wav2Vec2ForCTC.from_pretrained, dtype=torch.float32)
+        tokenizer = processor.tokenizer
+    else:
+        processor = from_pretrained(spec, AutoFeatureExtractor.from_pretrained)
+        model = from_pretrained(spec, Wav2Vec2Model.from_pretrained, dtype=torch.float32)
+        tokenizer = None
+        if spec.audio_road == "projection":
+            folder = Path(spec.checkpoint.removeprefix("local-dir:")).expanduser()
+            tensors = load_tensors(folder / PROJECTION_FILE)
+            extras["projection"] = {name: t.to(device) for name, t in tensors.items()}
+    model.eval().to(device)
+    return LoadedModel(spec, model, processor, tokenizer, device, dtype, extras=extras)
+
+
+def _inputs(loaded: LoadedModel, clips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    features = loaded.processor(
+        clips,
+        sampling_rate=loaded.spec.sample_rate,
+        padding=True,
+        return_attention_mask=True,
+        return_tensors="pt",
+    )
+    values = features["input_values"].to(loaded.device)  # [B, samples]
+    # Checkpoints with group norm (wav2vec2-base) were trained without attention masks.
+    use_mask = loaded.model.config.feat_extract_norm == "layer"
+    mask = features.get("attention_mask") if use_mask else None
+    return values, (mask.to(loaded.device) if mask is not None else None)
+
+
+def pool_hidden_states(
+    model: torch.nn.Module, hidden: torch.Tensor, num_samples: torch.Tensor
+) -> torch.Tensor:
+    """Mean of ``hidden`` [B, T, H] over each clip's valid frames -> [B, H]."""
+    frames = model._get_feat_extract_output_lengths(num_samples).clamp(min=1, max=hidden.shape[1])
+    steps = torch.arange(hidden.shape[1], device=hidden.device)[None, :]  # [1, T]
+    valid = (steps < frames[:, None].to(hidden.device)).to(hidden.dtype)  # [B, T]
+    summed = (hidden * valid[:, :, None]).sum(dim=1)  # [B, H]
+    return summed / valid.sum(dim=1, keepdim=True)
+
+
+def _same_length_groups(loaded: LoadedModel, clips: list[np.ndarray]) -> list[list[int]]:
+    """Indices of clips to run together.
+
+    Checkpoints without attention masks would see padding as signal, so their clips only share a
+    batch with clips of the same length; a clip's vector then never depends on its batch-mates.
+    """
+    if loaded.model.config.feat_extract_norm == "layer":
+        return [list(range(len(clips)))]
+    groups: dict[int, list[int]] = {}
+    for index, clip in enumerate(clips):
+        groups.setdefault(len(clip), []).append(index)
+    return list(groups.values())
+
+
+def encode_audio(loaded: LoadedModel, clips: list[np.ndarray]) -> torch.Tensor:
+    """Unnormalised pooled (and projected, for the projection road) audio features [N, D]."""
+    groups = _same_length_groups(loaded, clips)
+    if len(groups) > 1:
+        parts = [(group, _encode_batch(loaded, [clips[i] for i in group])) for group in groups]
+        dim = parts[0][1].shape[1]
+        out = torch.empty(len(clips), dim)
+        for group, vectors in parts:
+            out[group] = vectors
+        return out
+    return _encode_batch(loaded, clips)
+
+
+def _encode_batch(loaded: LoadedModel, clips: list[np.ndarray]) -> torch.Tensor:
+    values, mask = _inputs(loaded, clips)
+    num_samples = torch.tensor([len(clip) for clip in clips])
+    with torch.inference_mode(), loaded.autocast():
+        hidden = loaded.model(values, attention_mask=mask).last_hidden_state  # [B, T, H]
+    pooled = pool_hidden_states(loaded.model, hidden.float(), num_samples)
+    projection = loaded.extras.get("projection")
+    if projection is not None:
+        pooled = pooled @ projection["weight"].T + projection.get("bias", 0.0)  # [B, H] -> [B, D]
+    return pooled
+
+
+def transcribe(loaded: LoadedModel, clips: list[np.ndarray]) -> list[str]:
+    """Greedy CTC transcripts, lower-cased (CLIP's prompts are lower case)."""
+    transcripts: list[str] = [""] * len(clips)
+    for group in _same_length_groups(loaded, clips):
+        values, mask = _inputs(loaded, [clips[i] for i in group])
+        with torch.inference_mode(), loaded.autocast():
+            logits = loaded.model(values, attention_mask=mask).logits  # [B, T, vocab]
+        ids = logits.float().argmax(dim=-1)
+        for index, text in zip(group, loaded.processor.batch_decode(ids)):
+            transcripts[index] = text.strip().lower()
+    return transcripts

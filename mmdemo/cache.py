@@ -1,0 +1,138 @@
+"""On-disk embedding cache: the same content through the same model is embedded once.
+
+Keys hash the content (file bytes, pixels, samples or text), the model's name and checkpoint, its
+compute dtype, and :data:`PREPROCESSING_VERSION`, so a change to any of them misses the cache rather
+than returning a stale vector. Entries are small safetensors files written atomically, two-level
+fanned out by key prefix; a corrupt entry is treated as a miss and rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors import SafetensorError, safe_open
+
+from mmdemo.storage import save_tensors_atomic
+
+logger = logging.getLogger(__name__)
+
+# Bump when media loading or preprocessing changes what a model sees for the same content.
+PREPROCESSING_VERSION = "1"
+
+
+def default_cache_dir() -> Path:
+    """``$MMDEMO_CACHE_DIR``, else ``~/.cache/mmdemo/embeddings``."""
+    configured = os.environ.get("MMDEMO_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "mmdemo" / "embeddings"
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 of a text."""
+    return hashlib.sha256(b"text\0" + text.encode("utf-8")).hexdigest()
+
+
+def content_hash(item: object) -> str:
+    """SHA-256 of a media input's content: file bytes for paths, pixels, or samples."""
+    digest = hashlib.sha256()
+    if isinstance(item, (str, os.PathLike)):
+        digest.update(b"file\0")
+        with open(item, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    elif isinstance(item, (bytes, bytearray)):
+        digest.update(b"bytes\0" + bytes(item))
+    elif isinstance(item, Image.Image):
+        digest.update(f"image\0{item.mode}\0{item.size}\0".encode() + item.tobytes())
+    elif isinstance(item, tuple) and len(item) == 2:
+        rate, samples = item
+        digest.update(f"audio\0{int(rate)}\0".encode() + content_hash(samples).encode())
+    elif isinstance(item, (np.ndarray, torch.Tensor)):
+        array = item.detach().cpu().numpy() if isinstance(item, torch.Tensor) else item
+        array = np.ascontiguousarray(array)
+        digest.update(f"array\0{array.dtype}\0{array.shape}\0".encode() + array.tobytes())
+    else:
+        raise TypeError(f"Cannot hash an input of type {type(item).__name__}")
+    return digest.hexdigest()
+
+
+@dataclass
+class CacheEntry:
+    """One cached vector and its string metadata (e.g. the transcript of a spoken query)."""
+
+    vector: torch.Tensor
+    metadata: dict[str, str]
+
+
+class EmbeddingCache:
+    """A folder of cached embedding vectors.
+
+    Attributes:
+        root: the folder.
+        hits, misses: counters since creation (tests and the UI read them).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(content: str, model_key: str) -> str:
+        raw = f"{PREPROCESSING_VERSION}\0{model_key}\0{content}".encode()
+        return hashlib.sha256(raw).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.safetensors"
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry stored under ``key``, or None (a miss)."""
+        path = self._path(key)
+        entry = None
+        if path.is_file():
+            try:
+                with safe_open(str(path), framework="pt") as handle:
+                    entry = CacheEntry(handle.get_tensor("vector"), dict(handle.metadata() or {}))
+            except (SafetensorError, OSError) as err:
+                logger.warning("Ignoring unreadable cache entry %s: %s", path, err)
+        with self._lock:
+            if entry is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return entry
+
+    def put(self, key: str, vector: torch.Tensor, metadata: dict[str, str] | None = None) -> None:
+        tensors = {"vector": vector.detach().float().cpu().clone()}
+        save_tensors_atomic(self._path(key), tensors, metadata=metadata or None)
+
+    def clear(self) -> int:
+        """Delete every entry; returns how many were deleted."""
+        removed = 0
+        for path in self.root.glob("*/*.safetensors"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+
+_DEFAULT: EmbeddingCache | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_cache() -> EmbeddingCache:
+    """The process-wide cache at :func:`default_cache_dir` (re-created if the env var changes)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None or _DEFAULT.root != default_cache_dir():
+            _DEFAULT = EmbeddingCache()
+        return _DEFAULT

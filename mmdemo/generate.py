@@ -1,0 +1,180 @@
+"""Captioning and visual question answering with BLIP.
+
+``caption`` decodes greedily, with beam search or with nucleus sampling, optionally continuing a
+text prefix (conditional captioning); ``answer`` answers a question about an image. Scores are
+per-token geometric-mean probabilities, ``exp(mean log p)``, in (0, 1]: comparable across lengths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from mmdemo.errors import MediaError
+from mmdemo.loading import LoadedModel, get_model
+from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
+
+STRATEGIES = ("greedy", "beam", "sample")
+
+
+@dataclass(frozen=True)
+class DecodingConfig:
+    """How to decode a caption.
+
+    Attributes:
+        strategy: ``"greedy"`` (one caption), ``"beam"`` (beam search, ``num_beams`` beams) or
+            ``"sample"`` (nucleus sampling with ``top_p`` and ``temperature``, seeded).
+        num_captions: how many captions to return (beam: at most ``num_beams``).
+        num_beams: beams for beam search.
+        max_new_tokens: the longest caption, in tokens (1 to 100).
+        top_p: nucleus sampling's cumulative probability (0 < top_p <= 1).
+        temperature: sampling temperature (> 0).
+        seed: sampling seed; the same seed gives the same captions.
+    """
+
+    strategy: str = "greedy"
+    num_captions: int = 1
+    num_beams: int = 3
+    max_new_tokens: int = 30
+    top_p: float = 0.9
+    temperature: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"Unknown decoding strategy {self.strategy!r}; valid: {list(STRATEGIES)}")
+        if not 1 <= self.max_new_tokens <= 100:
+            raise ValueError(f"max_new_tokens must be between 1 and 100, got {self.max_new_tokens}")
+        if not 1 <= self.num_captions <= 10:
+            raise ValueError(f"num_captions must be between 1 and 10, got {self.num_captions}")
+        if self.strategy == "greedy" and self.num_captions != 1:
+            raise ValueError("Greedy decoding gives one caption; use 'beam' or 'sample' for more")
+        if self.strategy == "beam" and not self.num_captions <= self.num_beams <= 20:
+            raise ValueError(
+                f"Beam search needs num_captions <= num_beams <= 20, got {self.num_captions} "
+                f"captions and {self.num_beams} beams"
+            )
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not self.temperature > 0.0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+    def generate_kwargs(self) -> dict:
+        kwargs: dict = dict(
+            max_new_tokens=self.max_new_tokens,
+            num_return_sequences=self.num_captions,
+            output_scores=True,
+            return_dict_in_generate=True,
+        )
+        if self.strategy == "beam":
+            kwargs.update(num_beams=self.num_beams, do_sample=False, early_stopping=True)
+        elif self.strategy == "sample":
+            kwargs.update(do_sample=True, top_p=self.top_p, temperature=self.temperature, top_k=0)
+        else:
+            kwargs.update(num_beams=1, do_sample=False)
+        return kwargs
+
+
+@dataclass
+class Caption:
+    text: str
+    score: float
+
+
+@dataclass
+class CaptionOutput:
+    """Captions, best first, with the model that wrote them."""
+
+    captions: list[Caption]
+    model: str
+    prefix: str | None = None
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+
+    @property
+    def best(self) -> str:
+        return self.captions[0].text
+
+
+@dataclass
+class AnswerOutput:
+    """An answer to a question about an image; ``confidence`` in (0, 1]."""
+
+    answer: str
+    confidence: float
+    question: str
+    model: str
+
+
+def _sequence_scores(loaded: LoadedModel, output, prompt_length: int) -> list[float]:
+    """exp(mean log p) of each generated sequence's new tokens, up to its first end token."""
+    if getattr(output, "sequences_scores", None) is not None:  # beam search: length-normalised
+        return output.sequences_scores.exp().tolist()
+    decoder = getattr(loaded.model, "text_decoder", loaded.model)
+    steps = decoder.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)
+    new_tokens = output.sequences[:, -steps.shape[1] :]  # [B, steps]
+    eos = loaded.tokenizer.sep_token_id
+    alive = torch.ones_like(steps, dtype=torch.bool)
+    if eos is not None:
+        ended = (new_tokens == eos).int().cumsum(dim=1)
+        alive = (ended == 0) | ((ended == 1) & (new_tokens == eos))  # keep up to the first end
+    log_probs = torch.where(alive, steps, torch.zeros_like(steps)).sum(dim=1)
+    counts = alive.sum(dim=1).clamp(min=1)
+    return (log_probs / counts).exp().tolist()
+
+
+def _generate(loaded: LoadedModel, inputs: dict, kwargs: dict, seed: int | None):
+    with torch.inference_mode(), loaded.autocast():
+        if seed is None:
+            return loaded.model.generate(**inputs, **kwargs)
+        with loaded.run_lock:  # sampling draws from the global generator: seed and draw together
+            torch.manual_seed(seed)
+            return loaded.model.generate(**inputs, **kwargs)
+
+
+def caption(
+    image: ImageInput,
+    *,
+    prefix: str | None = None,
+    decoding: DecodingConfig | None = None,
+    model: str | None = None,
+    limits: MediaLimits | None = None,
+) -> CaptionOutput:
+    """Caption ``image``; with ``prefix``, continue that text (conditional captioning)."""
+    decoding = decoding or DecodingConfig()
+    loaded = get_model(model, "caption")
+    picture = load_image(image, limits)
+    text = clean_text(prefix, limits, what="caption prefix") if prefix and prefix.strip() else None
+    inputs = loaded.processor(images=picture, text=text, return_tensors="pt").to(loaded.device)
+    seed = decoding.seed if decoding.strategy == "sample" else None
+    output = _generate(loaded, dict(inputs), decoding.generate_kwargs(), seed)
+    texts = loaded.processor.batch_decode(output.sequences, skip_special_tokens=True)
+    scores = _sequence_scores(loaded, output, 0)
+    captions = [Caption(" ".join(t.split()), float(s)) for t, s in zip(texts, scores)]
+    unique: dict[str, Caption] = {}
+    for item in sorted(captions, key=lambda c: -c.score):
+        unique.setdefault(item.text, item)
+    return CaptionOutput(list(unique.values()), loaded.spec.name, text, decoding)
+
+
+def answer(
+    image: ImageInput,
+    question: str,
+    *,
+    model: str | None = None,
+    max_new_tokens: int = 10,
+    limits: MediaLimits | None = None,
+) -> AnswerOutput:
+    """Answer ``question`` about ``image`` (greedy decoding) with the answer's confidence."""
+    loaded = get_model(model, "vqa")
+    question = clean_text(question, limits, what="question")
+    picture = load_image(image, limits)
+    inputs = loaded.processor(images=picture, text=question, return_tensors="pt", truncation=True)
+    kwargs = dict(max_new_tokens=max_new_tokens, output_scores=True, return_dict_in_generate=True)
+    output = _generate(loaded, dict(inputs.to(loaded.device)), kwargs, None)
+    text = loaded.processor.batch_decode(output.sequences, skip_special_tokens=True)[0]
+    confidence = _sequence_scores(loaded, output, 0)[0]
+    text = " ".join(text.split())
+    if not text:
+        raise MediaError("The model gave an empty answer; try rephrasing the question")
+    return AnswerOutput(text, float(confidence), question, loaded.spec.name)

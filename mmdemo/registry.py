@@ -1,0 +1,372 @@
+"""One registry of named model specs, by role, and the presets that choose a default per role.
+
+Like open_clip's pretrained table: a name maps to a :class:`ModelSpec`; an unknown name raises an
+error that lists the valid ones. A spec's ``checkpoint`` is a hub id or a local folder; both go
+through the same ``from_pretrained`` code path in :mod:`mmdemo.loading`.
+
+Roles:
+- ``image-text``: CLIP-style dual encoders (images and texts in one space);
+- ``caption``: BLIP image captioning;
+- ``vqa``: BLIP visual question answering;
+- ``audio``: wav2vec2 audio encoders. Audio reaches CLIP's space by one of two roads (``audio_road``):
+  ``"speech"`` transcribes with a CTC checkpoint and embeds the transcript with CLIP's text
+  encoder; ``"projection"`` applies a projection head trained contrastively (the bundled model);
+  ``"native"`` keeps wav2vec2's own space (audio-to-audio only).
+
+Presets:
+- ``pretrained``: the hub checkpoints (downloaded on first use, cached by huggingface_hub);
+- ``bundled``: the small models trained on the bundled world, shipped under ``assets/models``;
+- ``auto``: ``pretrained`` when its checkpoints are cached or the hub answers, else ``bundled``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from mmdemo.errors import UnknownModelError
+
+ROLES = ("image-text", "caption", "vqa", "audio")
+BACKENDS = ("clip", "open_clip", "blip-caption", "blip-vqa", "wav2vec2", "wav2vec2-ctc")
+AUDIO_ROADS = ("native", "speech", "projection")
+DTYPE_POLICIES = ("auto", "float32", "bfloat16", "float16")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = PROJECT_ROOT / "assets"
+BUNDLED_DIR = ASSETS_DIR / "models" / "bundled"
+
+_BACKEND_ROLE = {
+    "clip": "image-text",
+    "open_clip": "image-text",
+    "blip-caption": "caption",
+    "blip-vqa": "vqa",
+    "wav2vec2": "audio",
+    "wav2vec2-ctc": "audio",
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load for one named model.
+
+    Attributes:
+        name: registry name, e.g. ``"clip-vit-b32"``.
+        backend: which loader and encoder code runs it; one of :data:`BACKENDS`.
+        checkpoint: a hub id (``"openai/clip-vit-base-patch32"``) or a local folder. For
+            ``open_clip``: an architecture name (``"ViT-B-32"``) with ``pretrained`` set, an
+            ``"hf-hub:org/repo"`` id, or a local folder holding ``open_clip_config.json``.
+        pretrained: open_clip's pretrained tag (``"laion2b_s34b_b79k"``); unused elsewhere.
+        description: one line for people (the app's model pickers show it).
+        dtype: dtype policy; ``"auto"`` picks bfloat16 autocast where it is measured faster and
+            faithful (embedding on CPUs with AMX/AVX-512-BF16, and on CUDA), float32 otherwise.
+        space: id of the embedding space the model's vectors live in; vectors are comparable
+            only within one space. ``None`` means the model's own name.
+        audio_road: for audio models, how audio reaches an image-text space (see module doc).
+        text_model: for ``audio_road="speech"``: the image-text model that embeds transcripts.
+        sample_rate: for audio models, the rate the model expects.
+        batch_size: default batch size for embedding.
+        preset: the preset this spec belongs to (``"pretrained"``, ``"bundled"`` or ``"custom"``).
+    """
+
+    name: str
+    backend: str
+    checkpoint: str
+    pretrained: str | None = None
+    description: str = ""
+    dtype: str = "auto"
+    space: str | None = None
+    audio_road: str = "native"
+    text_model: str | None = None
+    sample_rate: int = 16_000
+    batch_size: int = 16
+    preset: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UnknownModelError(
+                f"Unknown backend {self.backend!r} for model {self.name!r}; valid: {list(BACKENDS)}"
+            )
+        if self.dtype not in DTYPE_POLICIES:
+            raise UnknownModelError(
+                f"Unknown dtype policy {self.dtype!r} for model {self.name!r}; "
+                f"valid: {list(DTYPE_POLICIES)}"
+            )
+        if self.audio_road not in AUDIO_ROADS:
+            raise UnknownModelError(
+                f"Unknown audio road {self.audio_road!r}; valid: {list(AUDIO_ROADS)}"
+            )
+        if self.audio_road == "speech" and not self.text_model:
+            raise UnknownModelError(f"Model {self.name!r} takes the speech road but names no text_model")
+
+    @property
+    def role(self) -> str:
+        return _BACKEND_ROLE[self.backend]
+
+    @property
+    def embedding_space(self) -> str:
+        return self.space or self.name
+
+    @property
+    def is_local(self) -> bool:
+        """True when the checkpoint is a folder on this machine rather than a hub id."""
+        return looks_like_path(self.checkpoint)
+
+
+def looks_like_path(reference: str) -> bool:
+    """True for a local folder reference (absolute, relative with ./ or ../, ~, or existing)."""
+    if reference.startswith(("hf-hub:",)):
+        return False
+    if reference.startswith(("/", "./", "../", "~", "local-dir:")):
+        return True
+    return Path(reference).exists()
+
+
+def _bundled(name: str) -> str:
+    return str(BUNDLED_DIR / name)
+
+
+_BUILTIN_SPECS = (
+    # -- pretrained (hub) ------------------------------------------------------------------------
+    ModelSpec(
+        name="clip-vit-b32",
+        backend="clip",
+        checkpoint="openai/clip-vit-base-patch32",
+        description="OpenAI CLIP ViT-B/32 through transformers",
+        preset="pretrained",
+        batch_size=16,
+    ),
+    ModelSpec(
+        name="openclip-vit-b32-laion2b",
+        backend="open_clip",
+        checkpoint="ViT-B-32",
+        pretrained="laion2b_s34b_b79k",
+        description="OpenCLIP ViT-B-32 trained on LAION-2B",
+        preset="pretrained",
+    ),
+    ModelSpec(
+        name="blip-caption-base",
+        backend="blip-caption",
+        checkpoint="Salesforce/blip-image-captioning-base",
+        description="BLIP base image captioning (COCO)",
+        preset="pretrained",
+        batch_size=4,
+    ),
+    ModelSpec(
+        name="blip-vqa-base",
+        backend="blip-vqa",
+        checkpoint="Salesforce/blip-vqa-base",
+        description="BLIP base visual question answering (VQAv2)",
+        preset="pretrained",
+        batch_size=4,
+    ),
+    ModelSpec(
+        name="wav2vec2-base-960h",
+        backend="wav2vec2-ctc",
+        checkpoint="facebook/wav2vec2-base-960h",
+        description="wav2vec2-base fine-tuned for English speech: transcribes, then CLIP embeds the transcript",
+        audio_road="speech",
+        text_model="clip-vit-b32",
+        space="clip-vit-b32",
+        preset="pretrained",
+        batch_size=4,
+    ),
+    ModelSpec(
+        name="wav2vec2-base",
+        backend="wav2vec2",
+        checkpoint="facebook/wav2vec2-base",
+        description="wav2vec2-base, mean-pooled hidden states (its own space: audio-to-audio)",
+        preset="pretrained",
+        batch_size=4,
+    ),
+    # -- bundled (trained on the bundled world, shipped in assets/) -------------------------------
+    ModelSpec(
+        name="bundled-clip",
+        backend="clip",
+        checkpoint=_bundled("clip"),
+        description="small CLIP trained on the bundled shapes world",
+        preset="bundled",
+        batch_size=64,
+    ),
+    ModelSpec(
+        name="bundled-caption",
+        backend="blip-caption",
+        checkpoint=_bundled("caption"),
+        description="small BLIP captioner trained on the bundled shapes world",
+        preset="bundled",
+        batch_size=16,
+    ),
+    ModelSpec(
+        name="bundled-vqa",
+        backend="blip-vqa",
+        checkpoint=_bundled("vqa"),
+        description="small BLIP VQA model trained on the bundled shapes world",
+        preset="bundled",
+        batch_size=16,
+    ),
+    ModelSpec(
+        name="bundled-audio",
+        backend="wav2vec2",
+        checkpoint=_bundled("audio"),
+        description="small wav2vec2 with a projection into bundled-clip's space",
+        audio_road="projection",
+        space="bundled-clip",
+        preset="bundled",
+        batch_size=32,
+    ),
+)
+
+PRESETS: dict[str, dict[str, str]] = {
+    "pretrained": {
+        "image-text": "clip-vit-b32",
+        "caption": "blip-caption-base",
+        "vqa": "blip-vqa-base",
+        "audio": "wav2vec2-base-960h",
+    },
+    "bundled": {
+        "image-text": "bundled-clip",
+        "caption": "bundled-caption",
+        "vqa": "bundled-vqa",
+        "audio": "bundled-audio",
+    },
+}
+
+
+@dataclass
+class _RegistryState:
+    specs: dict[str, ModelSpec] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    preset: str = "bundled"
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+_STATE = _RegistryState(specs={spec.name: spec for spec in _BUILTIN_SPECS})
+_STATE.defaults = dict(PRESETS["bundled"])
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise UnknownModelError(f"Unknown role {role!r}; valid roles: {list(ROLES)}")
+
+
+def list_models(role: str | None = None) -> list[str]:
+    """Names of the registered models, optionally only those of one role."""
+    if role is not None:
+        _check_role(role)
+    with _STATE.lock:
+        return sorted(name for name, spec in _STATE.specs.items() if role in (None, spec.role))
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The spec registered under ``name``; raises UnknownModelError listing the valid names."""
+    with _STATE.lock:
+        spec = _STATE.specs.get(name)
+        if spec is None:
+            raise UnknownModelError(
+                f"Unknown model {name!r}; valid models: {', '.join(sorted(_STATE.specs))}"
+            )
+        return spec
+
+
+def register_model(spec: ModelSpec, *, replace_existing: bool = False) -> ModelSpec:
+    """Add ``spec`` to the registry (for local folders, fine-tuned checkpoints and tests)."""
+    with _STATE.lock:
+        if spec.name in _STATE.specs and not replace_existing and _STATE.specs[spec.name] != spec:
+            raise UnknownModelError(
+                f"A different model is already registered as {spec.name!r}; "
+                "pass replace_existing=True to replace it"
+            )
+        _STATE.specs[spec.name] = spec
+    return spec
+
+
+def unregister_model(name: str) -> None:
+    """Remove a registered model (built-in specs included); unknown names are an error."""
+    get_model_spec(name)
+    with _STATE.lock:
+        del _STATE.specs[name]
+        for role, default in list(_STATE.defaults.items()):
+            if default == name:
+                _STATE.defaults[role] = PRESETS[_STATE.preset][role]
+
+
+def spec_from_reference(role: str, reference: str) -> ModelSpec:
+    """A spec for a registry name, or else for a hub id / local folder used in ``role``.
+
+    Lets people point a role at any compatible checkpoint (``--caption-model ./my-blip``).
+    """
+    _check_role(role)
+    with _STATE.lock:
+        if reference in _STATE.specs:
+            spec = _STATE.specs[reference]
+            if spec.role != role:
+                raise UnknownModelError(
+                    f"Model {reference!r} is a {spec.role!r} model, not {role!r}; "
+                    f"valid {role!r} models: {', '.join(list_models(role))}"
+                )
+            return spec
+    backend = {
+        "image-text": "open_clip" if reference.startswith("hf-hub:") else "clip",
+        "caption": "blip-caption",
+        "vqa": "blip-vqa",
+        "audio": "wav2vec2",
+    }[role]
+    if backend == "clip" and looks_like_path(reference):
+        if (Path(reference.removeprefix("local-dir:")).expanduser() / "open_clip_config.json").exists():
+            backend = "open_clip"
+    return ModelSpec(name=reference, backend=backend, checkpoint=reference, preset="custom")
+
+
+def set_default_model(role: str, reference: str) -> ModelSpec:
+    """Make ``reference`` (a registry name, hub id or local folder) the default for ``role``."""
+    spec = spec_from_reference(role, reference)
+    with _STATE.lock:
+        _STATE.specs.setdefault(spec.name, spec)
+        _STATE.defaults[role] = spec.name
+    return spec
+
+
+def use_preset(preset: str) -> dict[str, str]:
+    """Make ``preset`` (``pretrained`` or ``bundled``) the source of every role's default."""
+    if preset not in PRESETS:
+        raise UnknownModelError(f"Unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
+    with _STATE.lock:
+        _STATE.preset = preset
+        _STATE.defaults = dict(PRESETS[preset])
+        return dict(_STATE.defaults)
+
+
+def active_preset() -> str:
+    with _STATE.lock:
+        return _STATE.preset
+
+
+def default_model(role: str) -> str:
+    """The registry name of the default model for ``role`` under the active preset/overrides."""
+    _check_role(role)
+    with _STATE.lock:
+        return _STATE.defaults[role]
+
+
+def default_models() -> dict[str, str]:
+    with _STATE.lock:
+        return dict(_STATE.defaults)
+
+
+def resolve_spec(model: str | ModelSpec | None, role: str) -> ModelSpec:
+    """The spec for ``model`` (a name, a spec, or None for the role's default), checked for ``role``."""
+    if isinstance(model, ModelSpec):
+        spec = model
+    else:
+        spec = get_model_spec(model if model is not None else default_model(role))
+    if spec.role != role:
+        raise UnknownModelError(
+            f"Model {spec.name!r} is a {spec.role!r} model, not {role!r}; "
+            f"valid {role!r} models: {', '.join(list_models(role))}"
+        )
+    return spec
+
+
+def with_dtype(spec: ModelSpec, dtype: str) -> ModelSpec:
+    """A copy of ``spec`` with another dtype policy (overrides keep the spec's name)."""
+    return replace(spec, dtype=dtype)

@@ -1,0 +1,204 @@
+"""Scenes of the bundled world: one to three flat shapes standing in three columns.
+
+A scene is a left-to-right tuple of :class:`Shape` records. Each shape has four *attributes* that
+captions, questions, sounds and labels talk about, and a little *nuisance* (jitter, rotation, the
+background tint) that only changes pixels:
+
+- ``kind``: one of :data:`KINDS` (circle, square, triangle, star);
+- ``colour``: one of :data:`COLOURS` (six saturated colours);
+- ``size``: one of :data:`SIZES` (small, large);
+- ``position``: one of :data:`POSITIONS`, the column the shape stands in (left, middle, right).
+
+No two shapes of a scene share both colour and kind, so "the red circle" always names one shape.
+The *description* of a scene (:meth:`Scene.key`) is its attributes without nuisance: two scenes with
+the same key get the same caption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+KINDS: tuple[str, ...] = ("circle", "square", "triangle", "star")
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 38, 38),
+    "orange": (245, 130, 20),
+    "yellow": (230, 200, 20),
+    "green": (34, 160, 60),
+    "blue": (40, 90, 225),
+    "purple": (140, 60, 190),
+}
+COLOUR_NAMES: tuple[str, ...] = tuple(COLOURS)
+SIZES: tuple[str, ...] = ("small", "large")
+POSITIONS: tuple[str, ...] = ("left", "middle", "right")
+MAX_SHAPES = len(POSITIONS)
+
+# Nuisance ranges, in fractions of the canvas side.
+JITTER_X = 0.03
+JITTER_Y = 0.17
+MAX_ROTATION = 15.0  # degrees, for the shapes that are not round
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One shape of a scene.
+
+    Attributes:
+        kind: one of :data:`KINDS`.
+        colour: one of :data:`COLOUR_NAMES`.
+        size: one of :data:`SIZES`.
+        position: one of :data:`POSITIONS` (the column).
+        dx: horizontal offset from the column centre, fraction of the canvas side.
+        dy: vertical offset from the canvas centre, fraction of the canvas side.
+        angle: rotation in degrees (ignored for circles).
+    """
+
+    kind: str
+    colour: str
+    size: str
+    position: str
+    dx: float = 0.0
+    dy: float = 0.0
+    angle: float = 0.0
+
+    def __post_init__(self) -> None:
+        for value, valid, what in (
+            (self.kind, KINDS, "kind"),
+            (self.colour, COLOUR_NAMES, "colour"),
+            (self.size, SIZES, "size"),
+            (self.position, POSITIONS, "position"),
+        ):
+            if value not in valid:
+                raise ValueError(f"Unknown shape {what} {value!r}; valid: {list(valid)}")
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """The attributes (kind, colour, size, position), without nuisance."""
+        return (self.kind, self.colour, self.size, self.position)
+
+    @property
+    def name(self) -> str:
+        """The referring expression, e.g. ``"red circle"``."""
+        return f"{self.colour} {self.kind}"
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A scene: shapes in left-to-right order plus the background tint (RGB)."""
+
+    shapes: tuple[Shape, ...]
+    background: tuple[int, int, int] = (245, 245, 245)
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.shapes) <= MAX_SHAPES:
+            raise ValueError(f"A scene holds 1 to {MAX_SHAPES} shapes, got {len(self.shapes)}")
+        columns = [POSITIONS.index(shape.position) for shape in self.shapes]
+        if columns != sorted(set(columns)):
+            raise ValueError(
+                f"Shapes must stand in distinct columns, listed left to right; got {columns}"
+            )
+        names = [shape.name for shape in self.shapes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Two shapes share colour and kind: {names}")
+
+    @property
+    def count(self) -> int:
+        return len(self.shapes)
+
+    def key(self) -> tuple[tuple[str, str, str, str], ...]:
+        """The scene's description: every shape's attributes, left to right."""
+        return tuple(shape.key for shape in self.shapes)
+
+    def sound_key(self) -> tuple[tuple[str, str], ...]:
+        """What the scene's sound carries: (colour, kind) of every shape, left to right."""
+        return tuple((shape.colour, shape.kind) for shape in self.shapes)
+
+    def find(self, colour: str, kind: str) -> Shape | None:
+        """The shape with this colour and kind, or None."""
+        for shape in self.shapes:
+            if shape.colour == colour and shape.kind == kind:
+                return shape
+        return None
+
+    def at(self, position: str) -> Shape | None:
+        """The shape standing in column ``position``, or None."""
+        for shape in self.shapes:
+            if shape.position == position:
+                return shape
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "shapes": [
+                {
+                    "kind": s.kind,
+                    "colour": s.colour,
+                    "size": s.size,
+                    "position": s.position,
+                    "dx": round(s.dx, 6),
+                    "dy": round(s.dy, 6),
+                    "angle": round(s.angle, 4),
+                }
+                for s in self.shapes
+            ],
+            "background": list(self.background),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scene:
+        shapes = tuple(Shape(**shape) for shape in data["shapes"])
+        background = tuple(int(v) for v in data.get("background", (245, 245, 245)))
+        return cls(shapes=shapes, background=background)  # type: ignore[arg-type]
+
+
+def sample_scene(rng: np.random.Generator, count: int | None = None) -> Scene:
+    """Draw a scene: 1-3 shapes (uniform unless ``count`` is given) in random distinct columns."""
+    if count is None:
+        count = int(rng.integers(1, MAX_SHAPES + 1))
+    if not 1 <= count <= MAX_SHAPES:
+        raise ValueError(f"count must be between 1 and {MAX_SHAPES}, got {count}")
+    columns = sorted(rng.choice(len(POSITIONS), size=count, replace=False).tolist())
+    shapes: list[Shape] = []
+    used: set[tuple[str, str]] = set()
+    for column in columns:
+        while True:
+            kind = KINDS[int(rng.integers(len(KINDS)))]
+            colour = COLOUR_NAMES[int(rng.integers(len(COLOUR_NAMES)))]
+            if (colour, kind) not in used:
+                break
+        used.add((colour, kind))
+        shapes.append(
+            Shape(
+                kind=kind,
+                colour=colour,
+                size=SIZES[int(rng.integers(len(SIZES)))],
+                position=POSITIONS[column],
+                dx=float(rng.uniform(-JITTER_X, JITTER_X)),
+                dy=float(rng.uniform(-JITTER_Y, JITTER_Y)),
+                angle=float(rng.uniform(-MAX_ROTATION, MAX_ROTATION)),
+            )
+        )
+    background = tuple(int(v) for v in rng.integers(228, 256, size=3))
+    return Scene(shapes=tuple(shapes), background=background)  # type: ignore[arg-type]
+
+
+def perturb_scene(scene: Scene, rng: np.random.Generator) -> Scene:
+    """The scene with one shape's colour or kind changed, so its sound differs from the original's.
+
+    Used for the classification tasks: a sound that *almost* matches the picture.
+    """
+    index = int(rng.integers(scene.count))
+    taken = {shape.name for i, shape in enumerate(scene.shapes) if i != index}
+    old = scene.shapes[index]
+    while True:
+        if rng.random() < 0.5:
+            new = replace(old, colour=COLOUR_NAMES[int(rng.integers(len(COLOUR_NAMES)))])
+        else:
+            new = replace(old, kind=KINDS[int(rng.integers(len(KINDS)))])
+        if new.name != old.name and new.name not in taken:
+            break
+    shapes = list(scene.shapes)
+    shapes[index] = new
+    return replace(scene, shapes=tuple(shapes))
