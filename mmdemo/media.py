@@ -90,13 +90,18 @@ def _open_image(src: ImageInput) -> Image.Image:
         )
     try:
         return Image.open(stream)
+    except Image.DecompressionBombError as err:
+        raise MediaError(
+            f"Image {_describe(src)} declares more pixels than any limit allows ({err}); "
+            "it looks like a decompression bomb"
+        ) from err
     except UnidentifiedImageError as err:
         raise MediaError(
             f"{_describe(src)} is not an image this app can read "
             f"(supported: {', '.join(IMAGE_EXTENSIONS)})"
         ) from err
     except (OSError, ValueError) as err:
-        raise MediaError(f"Could not read image {_describe(src)}: {err}") from err
+        raise MediaError(f"Image {_describe(src)} is truncated or corrupt: {err}") from err
 
 
 def _image_from_array(array: np.ndarray) -> Image.Image:

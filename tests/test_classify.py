@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mmdemo.classify import parse_labels, zero_shot_classify
+from mmdemo.encoders import embed_images, embed_texts
+from mmdemo.errors import MediaError
+
+
+def test_probabilities_match_clip_softmax(tiny_models):
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    out = zero_shot_classify(image, "red circle, blue square, dog", "a picture of a {}", model=tiny_models.clip)
+    assert out.labels == ["red circle", "blue square", "dog"]
+    assert sum(out.probabilities) == pytest.approx(1.0, abs=1e-5)
+    from mmdemo.loading import get_model
+
+    loaded = get_model(tiny_models.clip, "image-text")
+    img = embed_images([image], model=tiny_models.clip).embeddings
+    txt = embed_texts([f"a picture of a {x}" for x in out.labels], model=tiny_models.clip).embeddings
+    expected = torch.softmax(loaded.model.logit_scale.exp().item() * (img @ txt.T)[0], dim=0)
+    assert torch.allclose(torch.tensor(out.probabilities), expected, atol=1e-4)
+    assert out.top_label == out.labels[int(expected.argmax())]
+    assert out.ranked()[0][0] == out.top_label
+
+
+def test_label_parsing_and_template_errors(tiny_models):
+    assert parse_labels("cat, dog,\n cat ,, bird") == ["cat", "dog", "bird"]
+    with pytest.raises(MediaError, match="at least two"):
+        parse_labels("cat")
+    with pytest.raises(MediaError, match="exactly once"):
+        zero_shot_classify(Image.new("RGB", (8, 8)), "cat, dog", "a photo", model=tiny_models.clip)
