@@ -280,3 +280,32 @@ def is_available_offline(spec: ModelSpec) -> bool:
 
     cached = try_to_load_from_cache(spec.checkpoint, "config.json")
     return isinstance(cached, str)
+
+
+@dataclass
+class PresetChoice:
+    """Which preset ``auto`` chose, and why (the app shows the reason on the page)."""
+
+    preset: str
+    reason: str
+
+
+def choose_preset(requested: str = "auto") -> PresetChoice:
+    """Resolve ``auto``: ``pretrained`` when its checkpoints are cached or the hub answers, else
+    ``bundled``. Explicit presets are returned as they are."""
+    from mmdemo.registry import PRESETS, get_model_spec
+
+    if requested != "auto":
+        if requested not in PRESETS:
+            raise UnknownModelError(
+                f"Unknown preset {requested!r}; valid presets: {['auto', *sorted(PRESETS)]}"
+            )
+        return PresetChoice(requested, "chosen explicitly")
+    specs = [get_model_spec(name) for name in PRESETS["pretrained"].values()]
+    if all(is_available_offline(spec) for spec in specs):
+        return PresetChoice("pretrained", "the pretrained checkpoints are in the local cache")
+    if hub_reachable():
+        return PresetChoice("pretrained", f"{hub_endpoint()} is reachable; weights download on first use")
+    return PresetChoice(
+        "bundled", f"no network to {hub_endpoint()} and the pretrained checkpoints are not cached"
+    )

@@ -311,9 +311,15 @@ def spec_from_reference(role: str, reference: str) -> ModelSpec:
         "vqa": "blip-vqa",
         "audio": "wav2vec2",
     }[role]
-    if backend == "clip" and looks_like_path(reference):
-        if (Path(reference.removeprefix("local-dir:")).expanduser() / "open_clip_config.json").exists():
-            backend = "open_clip"
+    folder = Path(reference.removeprefix("local-dir:")).expanduser()
+    if backend == "clip" and looks_like_path(reference) and (folder / "open_clip_config.json").exists():
+        backend = "open_clip"
+    if backend == "wav2vec2" and looks_like_path(reference) and (folder / "projection.safetensors").exists():
+        # An audio encoder with a projection head trained into the current image-text space.
+        return ModelSpec(
+            name=reference, backend=backend, checkpoint=reference, preset="custom",
+            audio_road="projection", space=get_model_spec(default_model("image-text")).embedding_space,
+        )
     return ModelSpec(name=reference, backend=backend, checkpoint=reference, preset="custom")
 
 
