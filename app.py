@@ -22,7 +22,7 @@ import gradio as gr
 import mmdemo
 from mmdemo import registry
 from mmdemo.errors import MmdemoError
-from mmdemo.loading import choose_preset, configure_runtime, resolve_device, resolve_dtype
+from mmdemo.loading import choose_preset, configure_runtime, loaded_models, resolve_device, resolve_dtype
 from mmdemo.media import MediaLimits
 
 logger = logging.getLogger("mmdemo.app")
@@ -164,12 +164,15 @@ def require(value: Any, what: str) -> Any:
 def model_status() -> str:
     """One line per role: the model, preset, device and dtype it uses (before or after loading)."""
     device = resolve_device()
-    lines = [f"**Models: `{registry.active_preset()}` preset** ({SETTINGS.preset_reason or 'default'})."]
+    loaded = {item.spec.name for item in loaded_models()}
+    parts = []
     for role in registry.ROLES:
         spec = registry.get_model_spec(registry.default_model(role))
         dtype = str(resolve_dtype(spec, device)).removeprefix("torch.")
-        lines.append(f"{role}: `{spec.name}` ({spec.preset}) on {device.type}, {dtype}")
-    return " · ".join(lines)
+        state = "loaded" if spec.name in loaded else "loads on first use"
+        parts.append(f"{role}: `{spec.name}` ({spec.preset}, {device.type}, {dtype}, {state})")
+    header = f"**Models: {registry.active_preset()} preset** ({SETTINGS.preset_reason or 'default'})"
+    return header + "  \n" + " · ".join(parts)
 
 
 def examples(*names: str) -> list[str]:
