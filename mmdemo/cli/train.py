@@ -1,0 +1,223 @@
+"""``python -m mmdemo train``: train fusion heads on a manifest and write a comparison report.
+
+Example::
+
+    python -m mmdemo train --data data/manifest.csv --fusion concat,gmu,lmf --epochs 40 --out runs/pets
+
+writes ``runs/pets/heads/<strategy>/`` (one loadable head per strategy), ``runs/pets/report.md``
+with its PNG figures, and ``runs/pets/summary.json``. ``--synthetic xor`` trains on a synthetic
+task instead of a manifest (no models needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from mmdemo.fusion.config import ConfigError, FusionConfig
+from mmdemo.fusion.registry import list_fusions, parse_strategies
+from mmdemo.storage import write_json_atomic
+from mmdemo.training.dataset import FeatureSet
+from mmdemo.training.optim import OPTIMIZERS, SCHEDULES
+from mmdemo.training.synthetic import SYNTHETIC_TASKS
+from mmdemo.training.trainer import MONITORS, TrainConfig, TrainProgress
+
+DEFAULT_OUT = "runs/fusion"
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options that select the samples (shared with ``evaluate``)."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="manifest (.csv, .tsv, .jsonl) with text/image/audio and label columns")
+    source.add_argument("--synthetic", choices=SYNTHETIC_TASKS, help="use a synthetic task instead of a manifest")
+    parser.add_argument("--samples", type=int, default=2000, help="samples of the synthetic task (default 2000)")
+    parser.add_argument("--synthetic-seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    parser.add_argument("--labels", help="comma-separated label columns (default: every non-modality column)")
+    parser.add_argument("--quiet", action="store_true", help="print only the final table")
+
+
+def synthetic_features(args: argparse.Namespace) -> FeatureSet:
+    """The synthetic FeatureSet described by ``--synthetic``, ``--samples``, ``--synthetic-seed``."""
+    from mmdemo.training.synthetic import make_synthetic
+
+    return make_synthetic(args.synthetic, args.samples, seed=args.synthetic_seed)
+
+
+def manifest_features(
+    args: argparse.Namespace,
+    models: dict[str, str | None],
+    modalities: list[str] | None = None,
+    label_names: dict[str, list[str]] | None = None,
+) -> FeatureSet:
+    """Read ``--data`` and embed it, printing skipped rows to stderr."""
+    from mmdemo.training.features import FeatureProgress, extract_features
+    from mmdemo.training.manifest import read_manifest
+
+    labels = [part.strip() for part in args.labels.split(",") if part.strip()] if args.labels else None
+    manifest = read_manifest(args.data, label_columns=labels)
+
+    def report(event: FeatureProgress) -> None:
+        if not args.quiet and event.done == event.total:
+            print(f"embedded {event.total} {event.modality} input(s)", file=sys.stderr)
+
+    features = extract_features(manifest, models=models, modalities=modalities, label_names=label_names, progress=report)
+    if features.bad_rows:
+        print(f"skipped {len(features.bad_rows)} bad row(s) of {args.data}:", file=sys.stderr)
+        for bad in features.bad_rows[:50]:
+            print(f"  {bad}", file=sys.stderr)
+    return features
+
+
+def print_comparison(comparison, report_files) -> None:  # noqa: ANN001 - Comparison / ReportFiles
+    """The score tables and where the report is."""
+    from mmdemo.evaluation.report import score_table
+
+    for task in comparison.tasks:
+        print(f"\n{task} ({comparison.n_samples} {comparison.subset} samples)")
+        print(score_table(comparison, task))
+    print(f"\nreport: {report_files.markdown}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    fusion = FusionConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m mmdemo train",
+        description="Train fusion heads (one per strategy, same split) and write a comparison report.",
+    )
+    add_data_arguments(parser)
+    parser.add_argument("--fusion", default="all", help=f"comma-separated strategies or 'all' (valid: {', '.join(list_fusions())})")
+    parser.add_argument("--modalities", help="comma-separated modalities to use (default: all in the manifest)")
+    parser.add_argument("--text-model", help="registry name of the text encoder (default: the preset's image-text model)")
+    parser.add_argument("--image-model", help="registry name of the image encoder (default: the preset's image-text model)")
+    parser.add_argument("--audio-model", help="registry name of the audio encoder (default: the preset's audio model)")
+    parser.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help=f"output folder (default {DEFAULT_OUT})")
+
+    train = parser.add_argument_group("training")
+    train.add_argument("--epochs", type=int, default=defaults.epochs, help=f"maximum epochs (default {defaults.epochs})")
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"default {defaults.batch_size}")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer, help=f"default {defaults.optimizer}")
+    train.add_argument("--lr", type=float, default=defaults.lr, help=f"learning rate (default {defaults.lr})")
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help=f"L2 (default {defaults.weight_decay})")
+    train.add_argument("--l1", type=float, default=defaults.l1, help=f"L1 penalty on weights (default {defaults.l1})")
+    train.add_argument("--momentum", type=float, default=defaults.momentum, help=f"SGD/RMSprop momentum (default {defaults.momentum})")
+    train.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule, help=f"LR schedule (default {defaults.schedule})")
+    train.add_argument("--step-size", type=int, default=defaults.step_size, help=f"epochs per step decay (default {defaults.step_size})")
+    train.add_argument("--step-gamma", type=float, default=defaults.step_gamma, help=f"step decay factor (default {defaults.step_gamma})")
+    train.add_argument("--warmup-epochs", type=int, default=defaults.warmup_epochs, help=f"cosine warm-up (default {defaults.warmup_epochs})")
+    train.add_argument("--feature-noise", type=float, default=defaults.feature_noise, help="noise std relative to each embedding's RMS (default 0)")
+    train.add_argument("--modality-dropout", type=float, default=defaults.modality_dropout, help="probability of dropping each modality (default 0)")
+    train.add_argument("--patience", type=int, default=defaults.patience, help=f"early-stopping patience, 0 = off (default {defaults.patience})")
+    train.add_argument("--monitor", choices=MONITORS, default=defaults.monitor, help=f"default {defaults.monitor}")
+    train.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help=f"default {defaults.val_fraction}")
+    train.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help=f"default {defaults.test_fraction}")
+    train.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}")
+    train.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads while training (default 1, fastest for small heads; 0 = torch's setting)")
+
+    arch = parser.add_argument_group("fusion architecture")
+    arch.add_argument("--out-dim", type=int, default=fusion.out_dim, help=f"fused vector width (default {fusion.out_dim})")
+    arch.add_argument("--hidden-dim", type=int, default=fusion.hidden_dim, help=f"hidden width (default {fusion.hidden_dim})")
+    arch.add_argument("--dropout", type=float, default=fusion.dropout, help=f"default {fusion.dropout}")
+    arch.add_argument("--concat-layers", type=int, default=fusion.concat_hidden_layers, help=f"concat hidden layers, 0 = linear (default {fusion.concat_hidden_layers})")
+    arch.add_argument("--tfn-dim", type=int, default=fusion.tfn_dim, help=f"TFN projection width (default {fusion.tfn_dim})")
+    arch.add_argument("--rank", type=int, default=fusion.rank, help=f"LMF rank (default {fusion.rank})")
+    arch.add_argument("--heads", type=int, default=fusion.num_heads, help=f"attention heads (default {fusion.num_heads})")
+    arch.add_argument("--layers", type=int, default=fusion.num_layers, help=f"attention layers (default {fusion.num_layers})")
+
+    parser.add_argument("--few-shot", type=int, metavar="K", help="also score few-shot classifiers (prototype, linear probe) with K examples per class")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    fusion = FusionConfig(
+        out_dim=args.out_dim, hidden_dim=args.hidden_dim, dropout=args.dropout, concat_hidden_layers=args.concat_layers,
+        tfn_dim=args.tfn_dim, rank=args.rank, num_heads=args.heads, num_layers=args.layers,
+    )
+    return TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+        weight_decay=args.weight_decay, l1=args.l1, momentum=args.momentum, schedule=args.schedule,
+        step_size=args.step_size, step_gamma=args.step_gamma, warmup_epochs=args.warmup_epochs,
+        feature_noise=args.feature_noise, modality_dropout=args.modality_dropout, patience=args.patience,
+        monitor=args.monitor, val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
+        threads=args.threads or None, fusion=fusion,
+    ).validate()
+
+
+def few_shot_section(features: FeatureSet, k: int, seed: int) -> str:
+    """Markdown section with prototype and linear-probe scores from ``k`` shots per class."""
+    from mmdemo.training.fewshot import FewShotConfig, run_few_shot
+
+    lines = [f"## Few-shot baselines (k = {k} per class, scored on all other labelled samples)", "",
+             "| method | task | accuracy | macro-F1 | scored |", "|---|---|---|---|---|"]
+    for task in features.targets:
+        for method in ("prototype", "linear_probe"):
+            try:
+                result = run_few_shot(features, FewShotConfig(k=k, method=method, task=task, seed=seed))
+            except ConfigError as err:  # e.g. a class with fewer than k examples: report it, keep the run
+                lines.append(f"| {method} | {task} | not run: {err} | | |")
+                continue
+            if result.metrics is not None:
+                lines.append(f"| {method} | {task} | {result.metrics.accuracy:.3f} | {result.metrics.macro_f1:.3f} | {result.metrics.n} |")
+    return "\n".join(lines)
+
+
+def _json_row(row: dict) -> dict:
+    """NaN (undefined AUROC) becomes null so the file stays valid JSON."""
+    return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in row.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mmdemo.evaluation.compare import compare_results
+    from mmdemo.evaluation.report import write_report
+    from mmdemo.training.head import FusionHead
+    from mmdemo.training.trainer import train_heads
+
+    strategies = parse_strategies(args.fusion)
+    config = config_from_args(args)
+    if args.synthetic:
+        features = synthetic_features(args)
+    else:
+        models = {"text": args.text_model, "image": args.image_model, "audio": args.audio_model}
+        modalities = [m.strip() for m in args.modalities.split(",")] if args.modalities else None
+        features = manifest_features(args, models, modalities)
+    if not args.quiet:
+        sizes = ", ".join(f"{name} {dim}-d" for name, dim in features.dims.items())
+        print(f"{len(features)} samples ({sizes}); tasks: {', '.join(features.targets)}", file=sys.stderr)
+
+    def progress(event: TrainProgress) -> None:
+        if not args.quiet and event.record.epoch == event.epochs:
+            print(event.describe(), file=sys.stderr)
+
+    results = train_heads(features, strategies, config, progress=progress)
+    comparison = compare_results(results, features)
+    heads_folder = args.out / "heads"
+    for result, report in zip(results, comparison.strategies):
+        metrics = {task: m.to_dict() for task, m in report.evaluation.metrics.items()}
+        FusionHead.from_result(result, metrics).save(heads_folder / result.strategy)
+        if not args.quiet and result.stopped_early:
+            print(f"{result.strategy}: stopped early at epoch {result.history[-1].epoch}, best {result.best_epoch}", file=sys.stderr)
+    extra = [few_shot_section(features, args.few_shot, args.seed)] if args.few_shot else None
+    report_files = write_report(comparison, args.out, extra_sections=extra)
+    write_json_atomic(
+        args.out / "summary.json",
+        {
+            "source": comparison.source,
+            "subset": comparison.subset,
+            "n_samples": comparison.n_samples,
+            "split": results[0].split.sizes(),
+            "rows": [_json_row(row.__dict__) for row in comparison.rows()],
+            "bad_rows": [{"line": bad.line, "reason": bad.reason} for bad in features.bad_rows],
+            "heads": {result.strategy: str(heads_folder / result.strategy) for result in results},
+            "training": config.to_dict(),
+        },
+    )
+    print_comparison(comparison, report_files)
+    print(f"heads: {heads_folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Evaluation of fusion heads: metrics, modality ablation, strategy comparison, figures, report.
+
+- :mod:`~mmdemo.evaluation.metrics`: accuracy, macro-F1, AUROC, confusion matrix;
+- :mod:`~mmdemo.evaluation.evaluate`: scoring a classifier on a FeatureSet;
+- :mod:`~mmdemo.evaluation.ablation`: scores with each modality removed;
+- :mod:`~mmdemo.evaluation.compare`: :class:`Comparison` of several strategies;
+- :mod:`~mmdemo.evaluation.plots`: matplotlib (Agg) figures;
+- :mod:`~mmdemo.evaluation.report`: markdown + PNG report.
+"""
+
+from mmdemo.evaluation.ablation import AblationRow, ModalityAblation, modality_ablation
+from mmdemo.evaluation.compare import (
+    Comparison,
+    ComparisonRow,
+    Projection2D,
+    StrategyReport,
+    compare_heads,
+    compare_results,
+    pca_2d,
+)
+from mmdemo.evaluation.evaluate import ModelEvaluation, evaluate_model, mean_contributions
+from mmdemo.evaluation.metrics import (
+    ClassificationMetrics,
+    accuracy,
+    auroc,
+    classification_metrics,
+    confusion_matrix,
+    macro_f1,
+)
+from mmdemo.evaluation.report import ReportFiles, comparison_markdown, score_table, write_report
+
+__all__ = [
+    "AblationRow",
+    "ClassificationMetrics",
+    "Comparison",
+    "ComparisonRow",
+    "ModalityAblation",
+    "ModelEvaluation",
+    "Projection2D",
+    "ReportFiles",
+    "StrategyReport",
+    "accuracy",
+    "auroc",
+    "classification_metrics",
+    "compare_heads",
+    "compare_results",
+    "comparison_markdown",
+    "confusion_matrix",
+    "evaluate_model",
+    "macro_f1",
+    "mean_contributions",
+    "modality_ablation",
+    "pca_2d",
+    "score_table",
+    "write_report",
+]

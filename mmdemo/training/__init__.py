@@ -1,0 +1,49 @@
+"""The training program for fusion heads: manifest -> features -> trained heads -> saved folders.
+
+- :mod:`~mmdemo.training.manifest`: CSV / JSONL manifests with bad-row reporting;
+- :mod:`~mmdemo.training.features`: embedding a manifest through the backend encoders;
+- :mod:`~mmdemo.training.dataset`: :class:`FeatureSet`, the tensors heads train on;
+- :mod:`~mmdemo.training.split`: train / validation / test split;
+- :mod:`~mmdemo.training.trainer`: :class:`TrainConfig`, :func:`train_heads`;
+- :mod:`~mmdemo.training.fewshot`: prototype classifier and linear probe from k shots;
+- :mod:`~mmdemo.training.head`: :class:`FusionHead` save / load / predict from raw inputs;
+- :mod:`~mmdemo.training.synthetic`: synthetic tasks with known structure.
+"""
+
+from mmdemo.training.dataset import EncoderInfo, FeatureSet
+from mmdemo.training.features import FeatureProgress, extract_features
+from mmdemo.training.fewshot import FewShotConfig, FewShotResult, LinearProbe, PrototypeClassifier, run_few_shot
+from mmdemo.training.head import FusionHead, HeadPrediction
+from mmdemo.training.manifest import BadRow, Manifest, ManifestError, ManifestRow, read_manifest
+from mmdemo.training.split import DataSplit, split_features
+from mmdemo.training.synthetic import SYNTHETIC_TASKS, make_synthetic
+from mmdemo.training.trainer import EpochRecord, TrainConfig, TrainProgress, TrainResult, train_head, train_heads
+
+__all__ = [
+    "SYNTHETIC_TASKS",
+    "BadRow",
+    "DataSplit",
+    "EncoderInfo",
+    "EpochRecord",
+    "FeatureProgress",
+    "FeatureSet",
+    "FewShotConfig",
+    "FewShotResult",
+    "FusionHead",
+    "HeadPrediction",
+    "LinearProbe",
+    "Manifest",
+    "ManifestError",
+    "ManifestRow",
+    "PrototypeClassifier",
+    "TrainConfig",
+    "TrainProgress",
+    "TrainResult",
+    "extract_features",
+    "make_synthetic",
+    "read_manifest",
+    "run_few_shot",
+    "split_features",
+    "train_head",
+    "train_heads",
+]
