@@ -45,7 +45,8 @@ class MediaLimits:
         max_pixels: most decoded pixels (width x height) of one image; checked from the header,
             before decoding, so a decompression bomb is refused without being decoded.
         max_aspect_ratio: images longer than this ratio on one side are padded (white) to it, so
-            resizing to a model's input never produces a gigantic intermediate image.
+            resizing to a model's input never produces a gigantic intermediate image; an image so
+            elongated that the padded canvas would exceed ``max_pixels`` is first shrunk to fit.
         max_audio_seconds: longest audio clip, in seconds.
         max_audio_channels: most channels in one audio file.
         max_text_chars: longest text, in characters.
@@ -148,6 +149,27 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
 
 
+def _fit_for_padding(image: Image.Image, max_ratio: float, max_pixels: int) -> Image.Image:
+    """Shrink an image that padding would blow up, so the padded canvas stays within max_pixels.
+
+    Padding a ``L x 1`` strip to the aspect limit makes an ``L x L / max_ratio`` canvas: a
+    1,000,000 x 1 PNG (a few hundred bytes) would become 125 billion pixels. The long side is
+    therefore first reduced to the largest ``L`` with ``L * ceil(L / max_ratio) <= max_pixels``.
+    """
+    width, height = image.size
+    long_side = max(width, height)
+    if long_side < min(width, height) * max_ratio:
+        return image  # no padding needed
+    max_long = int(math.sqrt(max_pixels * max_ratio))
+    while max_long > 1 and max_long * math.ceil(max_long / max_ratio) > max_pixels:
+        max_long -= 1
+    if long_side <= max_long:
+        return image
+    scale = max_long / long_side
+    size = (max(1, min(max_long, round(width * scale))), max(1, min(max_long, round(height * scale))))
+    return image.resize(size, Image.Resampling.BOX)
+
+
 def _pad_to_aspect(image: Image.Image, max_ratio: float) -> Image.Image:
     width, height = image.size
     if width >= height * max_ratio:
@@ -191,7 +213,8 @@ def load_image(src: ImageInput, limits: MediaLimits | None = None) -> Image.Imag
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise MediaError(f"Image {_describe(src)} is truncated or corrupt: {err}") from err
-    return _pad_to_aspect(rgb, limits.max_aspect_ratio)
+    fitted = _fit_for_padding(rgb, limits.max_aspect_ratio, limits.max_pixels)
+    return _pad_to_aspect(fitted, limits.max_aspect_ratio)
 
 
 # ----------------------------------------------------------------------------------------- audio
