@@ -12,6 +12,9 @@ import functools
 import logging
 import os
 import sys
+import tempfile
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +51,8 @@ class AppSettings:
         concurrency: most requests one heavy model runs at once.
         queue_size: most requests waiting in the queue; more get a "busy" answer.
         limits: decoded-media limits (pixels, audio seconds, text length).
+        max_gallery: most items in one visitor's retrieval gallery.
+        runs_dir: where Fusion Lab runs (heads, reports) are written.
         preset_reason: why this preset was chosen (shown on the page).
     """
 
@@ -61,6 +66,8 @@ class AppSettings:
     concurrency: int = 1
     queue_size: int = 64
     limits: MediaLimits = field(default_factory=MediaLimits)
+    max_gallery: int = 500
+    runs_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mmdemo-runs")
     preset_reason: str = ""
 
 
@@ -103,6 +110,8 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
     parser.add_argument("--max-pixels", type=int, default=MediaLimits.max_pixels, help="largest decoded image, in pixels")
     parser.add_argument("--max-audio-seconds", type=float, default=MediaLimits.max_audio_seconds, help="longest audio clip")
     parser.add_argument("--max-text-chars", type=int, default=MediaLimits.max_text_chars, help="longest text")
+    parser.add_argument("--max-gallery", type=int, default=500, help="most items in one visitor's retrieval gallery")
+    parser.add_argument("--runs-dir", type=Path, default=None, help="where Fusion Lab runs are written (default: a temp folder)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests one heavy model runs at once (default: 1)")
     parser.add_argument("--queue-size", type=int, default=64, help="requests that may wait; more are told the app is busy")
     args = parser.parse_args(argv)
@@ -113,8 +122,8 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
         auth = parse_auth(auth_values)
     except ValueError as err:
         parser.error(str(err))
-    if args.concurrency < 1 or args.queue_size < 1:
-        parser.error("--concurrency and --queue-size must be at least 1")
+    if args.concurrency < 1 or args.queue_size < 1 or args.max_gallery < 1:
+        parser.error("--concurrency, --queue-size and --max-gallery must be at least 1")
     overrides = {
         role: getattr(args, f"model_{role.replace('-', '_')}")
         for role in registry.ROLES
@@ -124,7 +133,8 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
     return AppSettings(
         host=args.host, port=args.port, share=args.share, auth=auth, preset=args.preset,
         overrides=overrides, max_file_size=args.max_file_size, concurrency=args.concurrency,
-        queue_size=args.queue_size,
+        queue_size=args.queue_size, max_gallery=args.max_gallery,
+        runs_dir=args.runs_dir or AppSettings().runs_dir,
         limits=MediaLimits(max_pixels=args.max_pixels, max_audio_seconds=args.max_audio_seconds,
                            max_text_chars=args.max_text_chars),
     )
@@ -224,6 +234,214 @@ def zero_shot(image: str, labels: str, template: str) -> dict[str, float]:
     return dict(out.ranked())
 
 
+# ----------------------------------------------------------------------------------- retrieval
+
+GALLERY_DIR = EXAMPLES_DIR / "world"
+MODALITY_FILTERS = ["any", "image", "text", "audio"]
+
+
+def new_gallery_index() -> Any:
+    """A visitor's retrieval index, preloaded with the example gallery (vectors come from the cache)."""
+    from mmdemo.retrieval import RetrievalIndex
+
+    index = RetrievalIndex()
+    if GALLERY_DIR.is_dir():
+        index.add_folder(GALLERY_DIR)
+    return index
+
+
+def _gallery_summary(index: Any) -> str:
+    counts = index.counts()
+    parts = ", ".join(f"{counts.get(m, 0)} {m}" for m in ("image", "text", "audio"))
+    return f"Gallery: {len(index)} items ({parts}); limit {SETTINGS.max_gallery}."
+
+
+@user_errors
+def retrieval_add(files: list[str] | None, texts: str, index: Any) -> tuple[str, Any]:
+    """Add uploaded files and typed texts (one per line) to this visitor's gallery."""
+    index = index if index is not None else new_gallery_index()
+    new_texts = [line.strip() for line in (texts or "").splitlines() if line.strip()]
+    files = list(files or [])
+    if not files and not new_texts:
+        raise gr.Error("Upload files or type texts (one per line) to add.", print_exception=False)
+    if len(index) + len(files) + len(new_texts) > SETTINGS.max_gallery:
+        raise gr.Error(
+            f"The gallery holds at most {SETTINGS.max_gallery} items; it has {len(index)} and you "
+            f"are adding {len(files) + len(new_texts)}.", print_exception=False,
+        )
+    notes = []
+    if files:
+        report = index.add_files(files)
+        notes += [f"skipped {Path(item.path).name}: {item.reason}" for item in report.failed]
+        notes += [f"ignored {Path(path).name}: not an image, audio or .txt file" for path in report.ignored]
+    if new_texts:
+        for text in new_texts:
+            mmdemo.clean_text(text, SETTINGS.limits)
+        index.add_texts(new_texts)
+    summary = _gallery_summary(index)
+    return summary + ("\n" + "\n".join(notes) if notes else ""), index
+
+
+def retrieval_reset(_index: Any) -> tuple[str, Any]:
+    """Back to the example gallery."""
+    index = new_gallery_index()
+    return _gallery_summary(index), index
+
+
+@user_errors
+def retrieval_search(query_text: str, query_image: str | None, query_audio: str | None, k: float,
+                     modality: str, index: Any) -> tuple[list[tuple[str, str]], list[list[Any]], Any]:
+    """Search the gallery with one query (text, image or audio); top-k as a gallery and a table."""
+    index = index if index is not None else new_gallery_index()
+    given = {
+        name: value for name, value in
+        (("text", (query_text or "").strip() or None), ("image", query_image), ("audio", query_audio))
+        if value is not None
+    }
+    if len(given) != 1:
+        raise gr.Error("Give exactly one query: a text, an image or an audio clip.", print_exception=False)
+    (kind, value), = given.items()
+    if kind == "text":
+        value = mmdemo.clean_text(value, SETTINGS.limits, what="query")
+    result = index.query(**{kind: value}, k=int(k), modality=None if modality == "any" else modality)
+    gallery, table = [], []
+    for hit in result.hits:
+        caption = f"#{hit.rank} · {hit.score:.3f} · {hit.modality}"
+        if hit.modality == "image":
+            gallery.append((hit.source, caption))
+        table.append([hit.rank, round(hit.score, 4), hit.modality,
+                      Path(hit.source).name if hit.modality != "text" else hit.source, hit.label or ""])
+    return gallery, table, index
+
+
+# ----------------------------------------------------------------------- fusion heads (classify)
+
+BUNDLED_HEADS_DIR = registry.BUNDLED_DIR / "heads"
+
+
+def available_heads(session_heads: dict[str, str] | None) -> dict[str, str]:
+    """Head name -> folder: the bundled heads, then this visitor's trained ones."""
+    heads = {}
+    if BUNDLED_HEADS_DIR.is_dir():
+        for folder in sorted(BUNDLED_HEADS_DIR.iterdir()):
+            if (folder / "head.json").is_file():
+                heads[f"bundled/{folder.name}"] = str(folder)
+    heads.update(session_heads or {})
+    return heads
+
+
+_HEAD_CACHE: dict[str, Any] = {}
+_HEAD_LOCK = threading.Lock()
+
+
+def load_head(folder: str) -> Any:
+    from mmdemo.training.head import FusionHead
+
+    with _HEAD_LOCK:
+        if folder not in _HEAD_CACHE:
+            _HEAD_CACHE[folder] = FusionHead.load(folder)
+        return _HEAD_CACHE[folder]
+
+
+@user_errors
+def classify_with_head(head_name: str, text: str, image: str | None, audio: str | None,
+                       session_heads: dict[str, str] | None) -> tuple[dict[str, float], Any, str]:
+    """Label probabilities and per-modality contributions from a fusion head; any input may be missing."""
+    import pandas as pd
+
+    heads = available_heads(session_heads)
+    if not head_name or head_name not in heads:
+        raise gr.Error(
+            "Choose a fusion head (train one in the Fusion Lab tab"
+            + (f"; available: {', '.join(heads)}" if heads else "") + ").", print_exception=False,
+        )
+    head = load_head(heads[head_name])
+    text = mmdemo.clean_text(text, SETTINGS.limits) if text and text.strip() else None
+    prediction = head.predict(text=text, image=image, audio=audio)
+    task = prediction.task
+    chart = pd.DataFrame(
+        {"modality": list(prediction.contributions), "contribution": [round(v, 4) for v in prediction.contributions.values()]}
+    )
+    note = (f"Task **{task}** · strategy **{head.strategy}** · contributions: {prediction.contribution_kind} · "
+            f"inputs used: {', '.join(prediction.used)}")
+    if prediction.transcript:
+        note += f" · heard: “{prediction.transcript}”"
+    return prediction.probabilities[task], chart, note
+
+
+def refresh_heads(session_heads: dict[str, str] | None) -> Any:
+    choices = list(available_heads(session_heads))
+    return gr.Dropdown(choices=choices, value=choices[-1] if choices else None)
+
+
+# ---------------------------------------------------------------------------------- Fusion Lab
+
+
+@dataclass
+class LabOutputs:
+    """What the Fusion Lab tab shows after a run (one field per output component)."""
+
+    summary: str
+    table: list[list[Any]]
+    learning_curves: Any
+    metric_bars: Any
+    confusion: Any
+    fused_map: Any
+    ablation: Any
+    archive: str
+
+
+@user_errors
+def train_fusion_lab(source: str, samples: float, upload: str | None, labels: str,
+                     strategies: list[str], epochs: float, batch_size: float, optimizer: str,
+                     lr: float, schedule: str, weight_decay: float, l1: float, feature_noise: float,
+                     modality_dropout: float, patience: float, seed: float,
+                     session_heads: dict[str, str] | None,
+                     progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    """Train the chosen strategies on one split and compare them."""
+    from mmdemo.lab import prepare_data, run_lab, world_manifest
+    from mmdemo.training.trainer import TrainConfig
+
+    if not strategies:
+        raise gr.Error("Choose at least one fusion strategy.", print_exception=False)
+    workdir = SETTINGS.runs_dir / uuid.uuid4().hex[:12]
+    progress(0.0, desc="preparing data")
+    if source == "bundled world":
+        manifest = world_manifest(workdir, int(samples), seed=int(seed))
+    else:
+        require(upload, "a manifest (.csv / .jsonl) or a .zip of one with its files")
+        manifest = prepare_data(upload, workdir)
+    config = TrainConfig(
+        epochs=int(epochs), batch_size=int(batch_size), optimizer=optimizer, lr=float(lr),
+        schedule=schedule, weight_decay=float(weight_decay), l1=float(l1),
+        feature_noise=float(feature_noise), modality_dropout=float(modality_dropout),
+        patience=int(patience), seed=int(seed),
+    )
+    label_columns = [c.strip() for c in (labels or "").split(",") if c.strip()] or None
+    run = run_lab(manifest, strategies, config, out_dir=workdir / "run", label_columns=label_columns,
+                  progress=lambda event: progress(event.fraction, desc=event.message))
+    comparison = run.comparison
+    task = comparison.tasks[0]
+    figures = comparison.figures(task)
+    table = [[r.strategy, r.task, round(r.accuracy, 4), round(r.macro_f1, 4),
+              None if r.auroc != r.auroc else round(r.auroc, 4), r.n_parameters,
+              None if r.train_seconds is None else round(r.train_seconds, 2), r.best_epoch]
+             for r in comparison.rows()]
+    best = comparison.best(task)
+    summary = (f"Trained {len(run.heads)} strategies on {comparison.n_samples} {comparison.subset} samples "
+               f"scored (task **{task}**) in {run.seconds:.1f} s. Best macro-F1: **{best}**.")
+    if run.bad_rows:
+        shown = "; ".join(str(bad) for bad in run.bad_rows[:10])
+        summary += f"\n\nSkipped {len(run.bad_rows)} bad row(s): {shown}"
+    session_heads = dict(session_heads or {})
+    run_id = workdir.name[:6]
+    for strategy, folder in run.heads.items():
+        session_heads[f"run-{run_id}/{strategy}"] = str(folder)
+    outputs = LabOutputs(summary, table, figures.learning_curves, figures.metric_bars,
+                         figures.confusion_matrices, figures.fused_map, figures.ablation, str(run.archive))
+    return (*vars(outputs).values(), session_heads)
+
+
 # ----------------------------------------------------------------------------------------- tabs
 
 
@@ -295,17 +513,135 @@ def build_classify_tab() -> None:
             gr.Examples([[p] for p in example_images], inputs=[image], label="Examples")
 
 
+def build_fusion_head_tab(session_heads: gr.State) -> gr.Dropdown:
+    with gr.Tab("Fusion head (text + image + audio)"):
+        gr.Markdown("A head trained in the Fusion Lab (or a bundled one). Any input may be left empty.")
+        with gr.Row():
+            with gr.Column():
+                choices = list(available_heads(None))
+                head = gr.Dropdown(choices, value=choices[0] if choices else None, label="Fusion head")
+                text = gr.Textbox(label="Text")
+                image = gr.Image(type="filepath", label="Image")
+                audio = gr.Audio(type="filepath", label="Audio")
+                button = gr.Button("Classify", variant="primary")
+            with gr.Column():
+                probabilities = gr.Label(label="Label probabilities", num_top_classes=10)
+                contributions = gr.BarPlot(x="modality", y="contribution", title="Modality contributions",
+                                           label="Contributions")
+                note = gr.Markdown()
+        button.click(classify_with_head, [head, text, image, audio, session_heads],
+                     [probabilities, contributions, note], api_name="classify_fusion",
+                     **_concurrency("image-text"))
+        world = examples("world/scene_0.png")
+        audio_examples = examples("world/sound_0.wav")
+        if world and audio_examples:
+            gr.Examples([["the red circle is large.", world[0], audio_examples[0]]],
+                        inputs=[text, image, audio], label="Examples")
+    return head
+
+
+def build_retrieval_tab() -> None:
+    index = gr.State(None)
+    with gr.Row():
+        with gr.Column():
+            query_text = gr.Textbox(label="Query text", placeholder="a red circle")
+            query_image = gr.Image(type="filepath", label="…or query image")
+            query_audio = gr.Audio(type="filepath", label="…or query audio")
+            with gr.Row():
+                k = gr.Slider(1, 20, value=5, step=1, label="Top k")
+                modality = gr.Radio(MODALITY_FILTERS, value="any", label="Return")
+            search = gr.Button("Search", variant="primary")
+        with gr.Column():
+            results = gr.Gallery(label="Image results", columns=5, height=260, elem_id="retrieval-gallery")
+            table = gr.Dataframe(headers=["rank", "score", "modality", "item", "label"], label="All results",
+                                 interactive=False)
+    with gr.Accordion("Gallery: add your own images, audio and texts", open=False):
+        summary = gr.Markdown("The gallery starts with the bundled examples.")
+        files = gr.File(file_count="multiple", label="Images / audio / .txt files")
+        texts = gr.Textbox(label="Texts (one per line)", lines=3)
+        with gr.Row():
+            add = gr.Button("Add to gallery")
+            reset = gr.Button("Reset gallery")
+    search.click(retrieval_search, [query_text, query_image, query_audio, k, modality, index],
+                 [results, table, index], api_name="retrieve", **_concurrency("image-text"))
+    add.click(retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
+              **_concurrency("image-text"))
+    reset.click(retrieval_reset, [index], [summary, index], api_name="gallery_reset")
+    gr.Examples([["a red circle"], ["two shapes"]], inputs=[query_text], label="Text queries")
+    query_examples = examples("world/scene_1.png")
+    if query_examples:
+        gr.Examples([[p] for p in query_examples], inputs=[query_image], label="Image queries")
+    audio_examples = examples("world/sound_0.wav")
+    if audio_examples:
+        gr.Examples([[p] for p in audio_examples], inputs=[query_audio], label="Audio queries")
+
+
+def build_fusion_lab_tab(session_heads: gr.State, head_dropdown: gr.Dropdown) -> None:
+    from mmdemo.fusion.registry import list_fusions
+    from mmdemo.training.optim import OPTIMIZERS, SCHEDULES
+    from mmdemo.training.trainer import TrainConfig
+
+    defaults = TrainConfig()
+    with gr.Row():
+        with gr.Column(scale=1):
+            source = gr.Radio(["bundled world", "upload"], value="bundled world", label="Data")
+            samples = gr.Slider(100, 5000, value=800, step=100, label="Bundled world: samples")
+            upload = gr.File(label="Upload: manifest (.csv/.jsonl) or .zip with its files",
+                             file_types=[".csv", ".tsv", ".jsonl", ".zip"])
+            labels = gr.Textbox(label="Label columns (comma-separated; empty: all)")
+            strategies = gr.CheckboxGroup(list_fusions(), value=["concat", "late", "gmu", "lmf", "attention"],
+                                          label="Fusion strategies")
+            with gr.Accordion("Training settings", open=False):
+                epochs = gr.Slider(1, 200, value=defaults.epochs, step=1, label="Epochs")
+                batch_size = gr.Slider(8, 512, value=defaults.batch_size, step=8, label="Batch size")
+                optimizer = gr.Dropdown(list(OPTIMIZERS), value=defaults.optimizer, label="Optimizer")
+                lr = gr.Number(value=defaults.lr, label="Learning rate")
+                schedule = gr.Dropdown(list(SCHEDULES), value=defaults.schedule, label="LR schedule")
+                weight_decay = gr.Number(value=defaults.weight_decay, label="Weight decay (L2)")
+                l1 = gr.Number(value=defaults.l1, label="L1")
+                feature_noise = gr.Slider(0, 1, value=defaults.feature_noise, step=0.05, label="Feature noise")
+                modality_dropout = gr.Slider(0, 0.9, value=defaults.modality_dropout, step=0.05, label="Modality dropout")
+                patience = gr.Slider(0, 50, value=defaults.patience, step=1, label="Early-stopping patience (0: off)")
+                seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
+            train = gr.Button("Train and compare", variant="primary")
+        with gr.Column(scale=2):
+            summary = gr.Markdown(elem_id="lab-summary")
+            table = gr.Dataframe(headers=["strategy", "task", "accuracy", "macro-F1", "AUROC", "parameters",
+                                          "seconds", "best epoch"], label="Comparison", interactive=False)
+            with gr.Row():
+                curves = gr.Plot(label="Learning curves", elem_id="lab-curves")
+                bars = gr.Plot(label="Metrics")
+            with gr.Row():
+                confusion = gr.Plot(label="Confusion matrices")
+                fused = gr.Plot(label="Fused vectors (PCA)")
+            ablation = gr.Plot(label="Modality ablation")
+            download = gr.File(label="Trained heads + report (zip)")
+    inputs = [source, samples, upload, labels, strategies, epochs, batch_size, optimizer, lr, schedule,
+              weight_decay, l1, feature_noise, modality_dropout, patience, seed, session_heads]
+    outputs = [summary, table, curves, bars, confusion, fused, ablation, download, session_heads]
+    train.click(train_fusion_lab, inputs, outputs, api_name="train_fusion", concurrency_limit=1,
+                concurrency_id="fusion-lab").then(
+        refresh_heads, [session_heads], [head_dropdown], api_name="refresh_heads")
+
+
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="mmdemo: multimodal playground") as demo:
         gr.Markdown("# mmdemo: a multimodal model playground")
         status = gr.Markdown(model_status(), elem_id="model-status")
+        session_heads = gr.State({})
         with gr.Tabs():
             with gr.Tab("Captioning"):
                 build_caption_tab()
             with gr.Tab("Image QA"):
                 build_qa_tab()
             with gr.Tab("Classification"):
-                build_classify_tab()
+                with gr.Tabs():
+                    build_classify_tab()
+                    head_dropdown = build_fusion_head_tab(session_heads)
+            with gr.Tab("Retrieval"):
+                build_retrieval_tab()
+            with gr.Tab("Fusion Lab"):
+                build_fusion_lab_tab(session_heads, head_dropdown)
         demo.load(model_status, None, status, api_name="status")
     return demo
 
