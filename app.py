@@ -196,7 +196,7 @@ def examples(*names: str) -> list[str]:
 @user_errors
 def caption_image(image: str, strategy: str, num_captions: float, num_beams: float,
                   max_new_tokens: float, top_p: float, temperature: float, prefix: str,
-                  seed: float) -> tuple[str, list[list[Any]]]:
+                  seed: float, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, list[list[Any]]]:
     """Caption an image; returns the best caption and a table of (caption, score)."""
     require(image, "an image")
     decoding = mmdemo.DecodingConfig(
@@ -210,7 +210,8 @@ def caption_image(image: str, strategy: str, num_captions: float, num_beams: flo
 
 
 @user_errors
-def answer_question(image: str, question: str, history: list[dict] | None) -> tuple[str, float, list[dict]]:
+def answer_question(image: str, question: str, history: list[dict] | None,
+                    progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, float, list[dict]]:
     """Answer a question about an image; appends to the running history for this image."""
     require(image, "an image")
     require(question, "a question")
@@ -226,7 +227,8 @@ def clear_history(_image: Any) -> list[dict]:
 
 
 @user_errors
-def zero_shot(image: str, labels: str, template: str) -> dict[str, float]:
+def zero_shot(image: str, labels: str, template: str,
+              progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[str, float]:
     """Zero-shot label probabilities for an image (a dict for ``gr.Label``)."""
     require(image, "an image")
     require(labels, "some labels")
@@ -257,7 +259,8 @@ def _gallery_summary(index: Any) -> str:
 
 
 @user_errors
-def retrieval_add(files: list[str] | None, texts: str, index: Any) -> tuple[str, Any]:
+def retrieval_add(files: list[str] | None, texts: str, index: Any,
+                  progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, Any]:
     """Add uploaded files and typed texts (one per line) to this visitor's gallery."""
     index = index if index is not None else new_gallery_index()
     new_texts = [line.strip() for line in (texts or "").splitlines() if line.strip()]
@@ -290,7 +293,8 @@ def retrieval_reset(_index: Any) -> tuple[str, Any]:
 
 @user_errors
 def retrieval_search(query_text: str, query_image: str | None, query_audio: str | None, k: float,
-                     modality: str, index: Any) -> tuple[list[tuple[str, str]], list[list[Any]], Any]:
+                     modality: str, index: Any, progress: gr.Progress = gr.Progress(track_tqdm=True),
+                     ) -> tuple[list[tuple[str, str]], list[list[Any]], Any]:
     """Search the gallery with one query (text, image or audio); top-k as a gallery and a table."""
     index = index if index is not None else new_gallery_index()
     given = {
@@ -345,7 +349,8 @@ def load_head(folder: str) -> Any:
 
 @user_errors
 def classify_with_head(head_name: str, text: str, image: str | None, audio: str | None,
-                       session_heads: dict[str, str] | None) -> tuple[dict[str, float], Any, str]:
+                       session_heads: dict[str, str] | None,
+                       progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[dict[str, float], Any, str]:
     """Label probabilities and per-modality contributions from a fusion head; any input may be missing."""
     import pandas as pd
 
