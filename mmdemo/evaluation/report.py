@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmdemo.evaluation.compare import Comparison
+from mmdemo.evaluation.plots import figure_png
 from mmdemo.storage import atomic_write_bytes
 
 REPORT_FILE = "report.md"
@@ -134,9 +135,11 @@ def write_report(
     several = len(comparison.tasks) > 1
     for index, task in enumerate(comparison.tasks):
         figures = comparison.figures(task)
-        saved = figures.save(folder, suffix=f"_{task}" if several else "", skip=("learning_curves",) if index else ())
-        for name, path in saved.items():
-            key = f"{name}:{task}" if several and name != "learning_curves" else name
-            figure_files[key] = path
+        if index == 0:  # the learning curves do not depend on the task: written once, without suffix
+            figure_files["learning_curves"] = atomic_write_bytes(
+                folder / "learning_curves.png", figure_png(figures.learning_curves)
+            )
+        saved = figures.save(folder, suffix=f"_{task}" if several else "", skip=("learning_curves",))
+        figure_files.update({f"{name}:{task}" if several else name: path for name, path in saved.items()})
     markdown = atomic_write_bytes(folder / REPORT_FILE, comparison_markdown(comparison, figure_files, title, extra_sections).encode("utf-8"))
     return ReportFiles(markdown=markdown, figures=figure_files)

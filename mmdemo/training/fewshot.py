@@ -22,6 +22,7 @@ from torch import Tensor
 from mmdemo.evaluation.metrics import ClassificationMetrics, classification_metrics
 from mmdemo.fusion.config import ConfigError
 from mmdemo.training.dataset import FeatureSet
+from mmdemo.training.threads import torch_threads
 
 FEW_SHOT_METHODS = ("prototype", "linear_probe")
 
@@ -105,15 +106,16 @@ class LinearProbe:
         self.linear: torch.nn.Linear | None = None
 
     def fit(self, vectors: Tensor, targets: Tensor, n_classes: int) -> LinearProbe:
-        with torch.random.fork_rng(devices=[]):
+        """Train on ``vectors`` ``[N, F]`` and ``targets`` ``[N]`` (single-threaded: the problem is tiny)."""
+        with torch_threads(1), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             linear = torch.nn.Linear(vectors.shape[1], n_classes)
-        optimizer = torch.optim.Adam(linear.parameters(), lr=self.lr)
-        for _ in range(self.steps):
-            loss = F.cross_entropy(linear(vectors), targets) + self.l2 * linear.weight.pow(2).sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            optimizer = torch.optim.Adam(linear.parameters(), lr=self.lr)
+            for _ in range(self.steps):
+                loss = F.cross_entropy(linear(vectors), targets) + self.l2 * linear.weight.pow(2).sum()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
         self.linear = linear.eval()
         return self
 

@@ -18,8 +18,7 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -35,6 +34,7 @@ from mmdemo.training.augment import add_feature_noise, drop_modalities
 from mmdemo.training.dataset import EncoderInfo, FeatureSet
 from mmdemo.training.optim import OPTIMIZERS, SCHEDULES, build_optimizer, build_scheduler
 from mmdemo.training.split import DataSplit, split_features
+from mmdemo.training.threads import torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,8 @@ class TrainConfig:
         test_fraction: share of samples held out for testing when no split is given (0.15).
         seed: seed of initialisation, shuffling, dropout, augmentation and the split (default 0).
         threads: torch CPU threads while training (default 1: heads this small train several
-            times faster single-threaded, because intra-op parallelism costs more than it saves,
-            worst on a busy machine); None keeps torch's setting. The setting is process-wide
-            and restored when training ends.
+            times faster single-threaded, see :mod:`mmdemo.training.threads`); None keeps
+            torch's setting. The setting is process-wide and restored when training ends.
         fusion: fusion hyperparameters; ``modalities`` is filled from the features (see
             :class:`~mmdemo.fusion.config.FusionConfig` for its defaults).
     """
@@ -238,19 +237,6 @@ class TrainResult:
     @property
     def title(self) -> str:
         return get_fusion_spec(self.strategy).title
-
-
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block with ``count`` torch CPU threads (None: unchanged), then restore the setting."""
-    previous = torch.get_num_threads()
-    if count is not None and count != previous:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
 
 
 def task_loss(logits: dict[str, Tensor], targets: dict[str, Tensor]) -> Tensor:
