@@ -460,17 +460,25 @@ class RetrievalIndex:
             if len(self) == 0:
                 raise EmptyIndexError("The index is empty: nothing to build an approximate index over")
             store = self._store
-            if self._approx is None or self._approx.config != self.config.approx:
-                start = time.perf_counter()
-                self._approx = ApproxSearcher.build(store.vectors.float().numpy(), store.keys.numpy(), self.config.approx)
-                logger.info("Approximate index over %d items built in %.1f s", len(self), time.perf_counter() - start)
-            else:
+            if self._approx is not None and self._approx.config == self.config.approx:
+                if store.next_key == self._approx_until_key:
+                    return self._approx  # up to date: the common case, O(1)
                 new = store.keys >= self._approx_until_key
                 if bool(new.any()):
                     self._approx.add(store.vectors[new].float().numpy(), store.keys[new].numpy())
-            self._approx_until_key = store.next_key
+            else:
+                start = time.perf_counter()
+                self._approx = ApproxSearcher.build(store.vectors.float().numpy(), store.keys.numpy(), self.config.approx)
+                logger.info("Approximate index over %d items built in %.1f s", len(self), time.perf_counter() - start)
             self._filters.clear()
+            self._approx_until_key = store.next_key
             return self._approx
+
+    def drop_approx(self) -> None:
+        """Forget the approximate structure (it is rebuilt when next needed)."""
+        with self._lock:
+            self._approx = None
+            self._filters.clear()
 
     def _key_filter(self, wanted: tuple[str, ...] | None, allowed: torch.Tensor | None, searcher: ApproxSearcher) -> KeyFilter | None:
         key = None if allowed is None else wanted

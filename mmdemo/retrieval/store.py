@@ -30,6 +30,7 @@ class VectorStore:
         self._n = 0
         self.items: list[IndexItem] = []
         self._row_of: dict[str, int] = {}
+        self._counts = dict.fromkeys(MODALITIES, 0)
         self.next_key = 0
 
     # ------------------------------------------------------------------ views
@@ -59,8 +60,11 @@ class VectorStore:
 
     def counts(self) -> dict[str, int]:
         """Items per modality (every modality listed, zeros included)."""
+        return dict(self._counts)
+
+    def _recount(self) -> None:
         codes = self._codes[: self._n]
-        return {m: int((codes == i).sum()) for i, m in enumerate(MODALITIES)}
+        self._counts = {m: int((codes == i).sum()) for i, m in enumerate(MODALITIES)}
 
     # ------------------------------------------------------------------ mutation
     def append(self, vectors: torch.Tensor, items: Sequence[IndexItem]) -> torch.Tensor:
@@ -79,6 +83,7 @@ class VectorStore:
         self._codes[rows] = torch.tensor([MODALITIES.index(item.modality) for item in items], dtype=torch.uint8)
         for offset, item in enumerate(items):
             self._row_of[item.id] = self._n + offset
+            self._counts[item.modality] += 1
         self.items.extend(items)
         self._n += m
         self.next_key += m
@@ -98,6 +103,7 @@ class VectorStore:
         self.items = [self.items[i] for i in kept_rows.tolist()]
         self._n = len(self.items)
         self._row_of = {item.id: row for row, item in enumerate(self.items)}
+        self._recount()
         return removed
 
     def _reserve(self, capacity: int) -> None:
@@ -125,6 +131,7 @@ class VectorStore:
         store._n = len(items)
         store.items = list(items)
         store._row_of = {item.id: row for row, item in enumerate(items)}
+        store._recount()
         store.next_key = next_key
         return store
 

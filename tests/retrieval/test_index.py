@@ -110,6 +110,7 @@ def test_removal() -> None:
     assert index.search(vectors[4], k=1).ids == ["item4"]
     assert index.remove(["item4", "item5"]) == 2
     assert len(index) == 28 and "item4" not in index
+    assert index.counts() == {"image": 10, "text": 9, "audio": 9}  # item4 was text, item5 audio
     assert "item4" not in index.search(vectors[4], k=28).ids
     assert index.search(vectors[6], k=1).ids == ["item6"]  # rows after the removed ones still line up
     with pytest.raises(KeyError, match="item4"):
