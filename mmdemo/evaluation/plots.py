@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -41,9 +42,16 @@ def figure_png(figure: Figure, dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
-def _grid(count: int, max_columns: int = 4) -> tuple[int, int]:
+def _strategy_grid(comparison: Comparison, max_columns: int = 4) -> tuple[Figure, list[Axes]]:
+    """A figure with one panel per strategy (up to ``max_columns`` a row); unused panels hidden."""
+    count = len(comparison.strategies)
     columns = min(max_columns, max(1, count))
-    return math.ceil(count / columns), columns
+    rows = math.ceil(count / columns)
+    figure = new_figure(3.4 * columns, 3.2 * rows)
+    axes = list(figure.subplots(rows, columns, squeeze=False).ravel())
+    for axis in axes[count:]:
+        axis.set_visible(False)
+    return figure, axes[:count]
 
 
 def learning_curves(comparison: Comparison) -> Figure:
@@ -93,9 +101,7 @@ def metric_bars(comparison: Comparison, task: str) -> Figure:
 def confusion_matrices(comparison: Comparison, task: str) -> Figure:
     """One confusion matrix per strategy (rows: true class, columns: predicted class)."""
     labels = comparison.label_names[task]
-    rows, columns = _grid(len(comparison.strategies))
-    figure = new_figure(3.4 * columns, 3.2 * rows)
-    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    figure, axes = _strategy_grid(comparison)
     ticks = range(len(labels))
     short = [label if len(label) <= 10 else label[:9] + "…" for label in labels]
     for axis, report in zip(axes, comparison.strategies):
@@ -112,17 +118,13 @@ def confusion_matrices(comparison: Comparison, task: str) -> Figure:
                 for j, count in enumerate(row):
                     colour = "white" if count > peak / 2 else "black"
                     axis.text(j, i, str(count), ha="center", va="center", fontsize=7, color=colour)
-    for axis in axes[len(comparison.strategies):]:
-        axis.set_visible(False)
     return figure
 
 
 def fused_map(comparison: Comparison, task: str) -> Figure:
     """Each strategy's fused vectors projected to 2-D by PCA, coloured by the true ``task`` label."""
     labels = comparison.label_names[task]
-    rows, columns = _grid(len(comparison.strategies))
-    figure = new_figure(3.4 * columns, 3.2 * rows)
-    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    figure, axes = _strategy_grid(comparison)
     colours = [f"C{i % 10}" for i in range(len(labels))]
     for axis, report in zip(axes, comparison.strategies):
         points = report.projection.points
@@ -141,8 +143,6 @@ def fused_map(comparison: Comparison, task: str) -> Figure:
         axis.tick_params(labelsize=6)
     if len(labels) <= MAX_LEGEND_CLASSES:
         axes[0].legend(fontsize="x-small", markerscale=2)
-    for axis in axes[len(comparison.strategies):]:
-        axis.set_visible(False)
     figure.suptitle(f"{comparison.projection_method} of fused vectors ({comparison.subset} samples), colour = {task}")
     return figure
 

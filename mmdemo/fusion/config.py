@@ -20,6 +20,14 @@ class ConfigError(MmdemoError, ValueError):
     """A fusion, training or evaluation setting outside its valid range or set of choices."""
 
 
+def check_fields(cls: type, data: dict[str, Any]) -> None:
+    """ConfigError if ``data`` has keys that are not fields of the dataclass ``cls``."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} fields {unknown}; valid: {', '.join(sorted(known))}")
+
+
 @dataclass
 class FusionConfig:
     """Modalities, output width and hyperparameters of a fusion module.
@@ -97,10 +105,7 @@ class FusionConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FusionConfig:
         """Rebuild a config written by :meth:`to_dict`; unknown keys raise ConfigError."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown FusionConfig fields {unknown}; valid: {', '.join(sorted(known))}")
+        check_fields(cls, data)
         values = dict(data)
         values["modalities"] = {str(k): int(v) for k, v in dict(values.get("modalities", {})).items()}
         return cls(**values)

@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -28,7 +28,7 @@ from torch import Tensor
 
 from mmdemo.evaluation.metrics import accuracy
 from mmdemo.fusion.classifier import FusionClassifier
-from mmdemo.fusion.config import ConfigError, FusionConfig
+from mmdemo.fusion.config import ConfigError, FusionConfig, check_fields
 from mmdemo.fusion.registry import build_fusion, get_fusion_spec, parse_strategies
 from mmdemo.training.augment import add_feature_noise, drop_modalities
 from mmdemo.training.dataset import EncoderInfo, FeatureSet
@@ -142,10 +142,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Rebuild a config written by :meth:`to_dict`; unknown keys raise ConfigError."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown TrainConfig fields {unknown}; valid: {', '.join(sorted(known))}")
+        check_fields(cls, data)
         values = dict(data)
         values["fusion"] = FusionConfig.from_dict(values.get("fusion", {}))
         return cls(**values)
