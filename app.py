@@ -412,7 +412,7 @@ def train_fusion_lab(source: str, samples: float, upload: str | None, labels: st
     workdir = SETTINGS.runs_dir / uuid.uuid4().hex[:12]
     progress(0.0, desc="preparing data")
     if source == "bundled world":
-        manifest = world_manifest(workdir, int(samples), seed=int(seed))
+        manifest = world_manifest(SETTINGS.runs_dir / "worlds", int(samples), seed=int(seed))
     else:
         require(upload, "a manifest (.csv / .jsonl) or a .zip of one with its files")
         manifest = prepare_data(upload, workdir)
@@ -590,7 +590,7 @@ def build_fusion_lab_tab(session_heads: gr.State, head_dropdown: gr.Dropdown) ->
     with gr.Row():
         with gr.Column(scale=1):
             source = gr.Radio(["bundled world", "upload"], value="bundled world", label="Data")
-            samples = gr.Slider(100, 5000, value=800, step=100, label="Bundled world: samples")
+            samples = gr.Slider(100, 5000, value=400, step=100, label="Bundled world: samples")
             upload = gr.File(label="Upload: manifest (.csv/.jsonl) or .zip with its files",
                              file_types=[".csv", ".tsv", ".jsonl", ".zip"])
             labels = gr.Textbox(label="Label columns (comma-separated; empty: all)")

@@ -110,13 +110,21 @@ def prepare_data(source: str | os.PathLike, workdir: str | os.PathLike) -> Path:
     )
 
 
-def world_manifest(workdir: str | os.PathLike, samples: int = 600, seed: int = 0) -> Path:
-    """Write ``samples`` samples of the bundled world under ``workdir`` and return the manifest."""
+def world_manifest(cache_dir: str | os.PathLike, samples: int = 400, seed: int = 0) -> Path:
+    """The manifest of ``samples`` samples of the bundled world, written once under ``cache_dir``.
+
+    The world is deterministic from its seed, so a folder written earlier for the same size and
+    seed is reused (its manifest is written last, so an interrupted write is never reused).
+    """
     from mmdemo.world.dataset import WorldConfig, write_split
 
     if not 20 <= samples <= 20_000:
         raise MediaError(f"The bundled world sample count must be between 20 and 20,000, got {samples}")
-    return write_split(Path(workdir) / "world", "train", samples, WorldConfig(seed=seed))
+    folder = Path(cache_dir) / f"world-seed{seed}-n{samples}"
+    manifest = folder / "train" / "manifest.csv"
+    if manifest.is_file():
+        return manifest
+    return write_split(folder, "train", samples, WorldConfig(seed=seed))
 
 
 def _zip_folder(folder: Path, archive: Path, parts: list[str]) -> Path:
