@@ -13,7 +13,6 @@ approximate backends and of half-precision storage is measured against float32 e
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import sys

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,13 @@ import torch
 import torch.nn.functional as F
 
 from mmdemo.errors import IncompatibleError
+from mmdemo.retrieval import build, persist
 from mmdemo.retrieval.approx import ApproxSearcher, KeyFilter
 from mmdemo.retrieval.config import IndexConfig
 from mmdemo.retrieval.embedder import Embedder, EmbeddingLike, default_embedder
 from mmdemo.retrieval.errors import EmptyIndexError
 from mmdemo.retrieval.exact import TopK, exact_topk
-from mmdemo.retrieval.items import MODALITIES, IndexItem, check_modalities, check_modality
+from mmdemo.retrieval.items import IndexItem, check_modalities, check_modality
 from mmdemo.retrieval.store import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -296,49 +297,37 @@ class RetrievalIndex:
         *,
         ids: Sequence[str] | None = None,
         labels: Sequence[str | None] | None = None,
-        batch_size: int | None = None,
-        progress: Any = None,
-    ) -> Any:
-        """Embed and add texts; ids default to ``text:<hash>``. Returns an :class:`AddReport`."""
-        from mmdemo.retrieval.build import DEFAULT_BATCH_SIZE, add_texts
-
-        return add_texts(self, texts, ids=ids, labels=labels, batch_size=batch_size or DEFAULT_BATCH_SIZE, progress=progress)
+        batch_size: int = build.DEFAULT_BATCH_SIZE,
+        progress: build.ProgressCallback | None = None,
+    ) -> build.AddReport:
+        """Embed and add texts; ids default to ``text:<hash>`` (see :func:`build.add_texts`)."""
+        return build.add_texts(self, texts, ids=ids, labels=labels, batch_size=batch_size, progress=progress)
 
     def add_files(
         self,
         paths: Sequence[str | os.PathLike],
         *,
         labels: Sequence[str | None] | None = None,
-        batch_size: int | None = None,
-        progress: Any = None,
-        after_batch: Any = None,
-    ) -> Any:
-        """Embed and add image, audio and ``.txt`` files (by extension); unreadable ones are
-        skipped and reported, unchanged ones (same size and mtime) are not embedded again.
-        Returns an :class:`AddReport`."""
-        from mmdemo.retrieval.build import DEFAULT_BATCH_SIZE, add_files
-
-        return add_files(
-            self, paths, labels=labels, batch_size=batch_size or DEFAULT_BATCH_SIZE,
-            progress=progress, after_batch=after_batch,
-        )
+        batch_size: int = build.DEFAULT_BATCH_SIZE,
+        progress: build.ProgressCallback | None = None,
+        after_batch: Callable[[build.AddReport], None] | None = None,
+    ) -> build.AddReport:
+        """Embed and add image, audio and ``.txt`` files; unreadable ones are skipped and reported,
+        unchanged ones are not embedded again (see :func:`build.add_files`)."""
+        return build.add_files(self, paths, labels=labels, batch_size=batch_size, progress=progress, after_batch=after_batch)
 
     def add_folder(
         self,
         folder: str | os.PathLike,
         *,
         recursive: bool = True,
-        batch_size: int | None = None,
-        progress: Any = None,
-        after_batch: Any = None,
-    ) -> Any:
-        """Add every image, audio and ``.txt`` file under ``folder`` (label: its sub-folder).
-        Returns an :class:`AddReport`."""
-        from mmdemo.retrieval.build import DEFAULT_BATCH_SIZE, add_folder
-
-        return add_folder(
-            self, folder, recursive=recursive, batch_size=batch_size or DEFAULT_BATCH_SIZE,
-            progress=progress, after_batch=after_batch,
+        batch_size: int = build.DEFAULT_BATCH_SIZE,
+        progress: build.ProgressCallback | None = None,
+        after_batch: Callable[[build.AddReport], None] | None = None,
+    ) -> build.AddReport:
+        """Add every image, audio and ``.txt`` file under ``folder`` (see :func:`build.add_folder`)."""
+        return build.add_folder(
+            self, folder, recursive=recursive, batch_size=batch_size, progress=progress, after_batch=after_batch
         )
 
     # ------------------------------------------------------------------ search
@@ -530,9 +519,7 @@ class RetrievalIndex:
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | os.PathLike) -> Path:
         """Save to ``folder`` atomically (see :mod:`mmdemo.retrieval.persist`)."""
-        from mmdemo.retrieval.persist import save_index
-
-        return save_index(self, folder)
+        return persist.save_index(self, folder)
 
     @classmethod
     def load(
@@ -558,9 +545,7 @@ class RetrievalIndex:
             IndexNotFoundError: no index in ``folder``.
             IncompatibleError: another format version, other models, or damaged files.
         """
-        from mmdemo.retrieval.persist import load_index
-
-        return load_index(cls, folder, expect_models=expect_models, config=config, embedder=embedder)
+        return persist.load_index(cls, folder, expect_models=expect_models, config=config, embedder=embedder)
 
     # Used by persist, which holds the lock while it writes: the state to save, and a way to
     # install a loaded one.
