@@ -165,9 +165,13 @@ def run_lab(
     report("data", 0.0, "reading the manifest")
     parsed = read_manifest(manifest, label_columns=label_columns)
 
+    order: dict[str, int] = {}  # modality -> its position among those embedded so far
+    n_modalities = max(len(parsed.modalities), 1)
+
     def on_features(event: FeatureProgress) -> None:
-        report("embedding", 0.3 * event.done / max(event.total, 1),
-               f"embedding {event.modality}: {event.done}/{event.total}")
+        position = order.setdefault(event.modality, len(order))
+        share = (position + event.done / max(event.total, 1)) / n_modalities
+        report("embedding", 0.3 * min(share, 1.0), f"embedding {event.modality}: {event.done}/{event.total}")
 
     features = extract_features(parsed, models=models, progress=on_features)
     split = split_features(features, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed)
