@@ -338,7 +338,8 @@ def _fit(
     optimizer = build_optimizer(model.parameters(), config)
     steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
     scheduler = build_scheduler(optimizer, config, steps_per_epoch)
-    has_val = len(split.val) > 0
+    # Validation needs labelled samples; without any, the last epoch's weights are kept.
+    has_val = any(bool((features.targets[task][split.val] >= 0).any()) for task in model.tasks)
     sign = 1.0 if config.monitor == "val_loss" else -1.0  # lower is better after the sign
     best_score, best_epoch, best_state = math.inf, 0, None
     history: list[EpochRecord] = []

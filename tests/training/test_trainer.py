@@ -216,3 +216,11 @@ def test_training_runs_with_the_configured_threads_and_restores_them(additive: F
     train_head(additive, "concat", small_config(epochs=1, threads=1), progress=lambda _: seen.append(torch.get_num_threads()))
     assert seen == [1]
     assert torch.get_num_threads() == before
+
+
+def test_unlabelled_validation_part_counts_as_no_validation() -> None:
+    features = make_synthetic("additive", 100, dims={"image": 3, "text": 3}, seed=0)
+    features.targets["label"][80:] = -1
+    split = DataSplit(train=torch.arange(80), val=torch.arange(80, 100), test=torch.tensor([], dtype=torch.long))
+    result = train_head(features, "concat", small_config(epochs=3, patience=1), split=split)
+    assert result.best_epoch == 3 and not result.stopped_early
