@@ -17,7 +17,15 @@ from mmdemo.training.head import FusionHead, HeadPrediction
 from mmdemo.training.manifest import BadRow, Manifest, ManifestError, ManifestRow, read_manifest
 from mmdemo.training.split import DataSplit, split_features
 from mmdemo.training.synthetic import SYNTHETIC_TASKS, make_synthetic
-from mmdemo.training.trainer import EpochRecord, TrainConfig, TrainProgress, TrainResult, train_head, train_heads
+from mmdemo.training.trainer import (
+    EpochRecord,
+    TrainConfig,
+    TrainProgress,
+    TrainResult,
+    config_split,
+    train_head,
+    train_heads,
+)
 
 __all__ = [
     "SYNTHETIC_TASKS",
@@ -39,6 +47,7 @@ __all__ = [
     "TrainConfig",
     "TrainProgress",
     "TrainResult",
+    "config_split",
     "extract_features",
     "make_synthetic",
     "read_manifest",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from torch import Tensor
 
 from mmdemo.errors import IncompatibleError, MediaError
@@ -155,7 +156,7 @@ class FusionHead:
             model.load_state_dict(load_tensors(folder / WEIGHTS_FILE), strict=True)
             training = TrainConfig.from_dict(data["training"]) if data.get("training") else None
             history = [EpochRecord(**record) for record in data.get("history", [])]
-        except (KeyError, TypeError, RuntimeError, ConfigError, UnknownStrategyError) as err:
+        except (KeyError, TypeError, RuntimeError, SafetensorError, ConfigError, UnknownStrategyError) as err:
             raise IncompatibleError(f"cannot load the fusion head in {folder}: {err}") from err
         return cls(
             model=model,

@@ -273,6 +273,11 @@ def _l1_penalty(model: FusionClassifier) -> Tensor:
     return sum(p.abs().sum() for p in model.parameters() if p.requires_grad and p.dim() >= 2)
 
 
+def config_split(features: FeatureSet, config: TrainConfig) -> DataSplit:
+    """The split ``config`` asks for: its validation and test fractions and its seed."""
+    return split_features(features, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed)
+
+
 def train_head(
     features: FeatureSet,
     strategy: str,
@@ -289,17 +294,14 @@ def train_head(
         features: the samples; every task in ``features.targets`` gets a head.
         strategy: a fusion registry name.
         config: settings (default ``TrainConfig()``).
-        split: sample indices to use; default: :func:`split_features` with the config's
-            fractions and seed.
+        split: sample indices to use; default: :func:`config_split`.
         progress: called with a :class:`TrainProgress` after every epoch.
         strategy_index, n_strategies: position in a multi-strategy run (for ``fraction``).
     """
     config = (config or TrainConfig()).validate()
     get_fusion_spec(strategy)
     if split is None:
-        split = split_features(
-            features, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed
-        )
+        split = config_split(features, config)
     started = time.perf_counter()
     with torch_threads(config.threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -408,9 +410,7 @@ def train_heads(
     names = parse_strategies(strategies)
     config = (config or TrainConfig()).validate()
     if split is None:
-        split = split_features(
-            features, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed
-        )
+        split = config_split(features, config)
     return [
         train_head(features, name, config, split=split, progress=progress, strategy_index=index, n_strategies=len(names))
         for index, name in enumerate(names)

@@ -64,6 +64,10 @@ def test_loading_rejects_missing_or_foreign_folders(features, tmp_path: Path) ->
     (folder / CONFIG_FILE).write_text(json.dumps(dict(data, strategy="gmu")))  # weights of another strategy
     with pytest.raises(IncompatibleError, match="cannot load"):
         FusionHead.load(folder)
+    (folder / CONFIG_FILE).write_text(json.dumps(data))
+    (folder / WEIGHTS_FILE).write_bytes(b"truncated")
+    with pytest.raises(IncompatibleError, match="cannot load"):
+        FusionHead.load(folder)
 
 
 def test_synthetic_heads_cannot_embed_raw_inputs(features) -> None:
