@@ -98,9 +98,13 @@ def extract_features(
         vectors[modality] = rows
         encoders[modality] = info
 
-    keep = [i for i, row in enumerate(manifest.rows) if i not in bad and any(i in vectors[m] for m in vectors)]
-    for i, row in enumerate(manifest.rows):
-        if i not in bad and i not in keep:
+    keep = []
+    for i in range(len(manifest.rows)):
+        if i in bad:
+            continue
+        if any(i in rows for rows in vectors.values()):
+            keep.append(i)
+        else:
             bad[i] = f"none of the modalities {modalities} has a value in this row"
     bad_rows = sorted(manifest.bad_rows + [BadRow(manifest.rows[i].line, reason) for i, reason in bad.items()], key=lambda b: b.line)
     if not keep:
