@@ -27,8 +27,7 @@ from mmdemo.fusion.registry import parse_strategies
 from mmdemo.training.features import FeatureProgress, extract_features
 from mmdemo.training.head import FusionHead
 from mmdemo.training.manifest import MANIFEST_FORMATS, BadRow, read_manifest
-from mmdemo.training.split import split_features
-from mmdemo.training.trainer import TrainConfig, TrainProgress, TrainResult, train_head
+from mmdemo.training.trainer import TrainConfig, TrainProgress, TrainResult, config_split, train_head
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +173,7 @@ def run_lab(
         report("embedding", 0.3 * min(share, 1.0), f"embedding {event.modality}: {event.done}/{event.total}")
 
     features = extract_features(parsed, models=models, progress=on_features)
-    split = split_features(features, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed)
+    split = config_split(features, config)
 
     results: list[TrainResult] = []
     heads: dict[str, Path] = {}
