@@ -1,0 +1,79 @@
+"""End to end in a real headless Chromium (system package, driven by Playwright).
+
+Set MMDEMO_SCREENSHOTS_DIR to also keep the screenshots of each tab (the README's come from here).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+TABS = ["Captioning", "Image QA", "Classification", "Retrieval", "Fusion Lab"]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: install it with `apt-get install -y chromium` (.ci/run does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.wait_for_selector("#model-status")
+        yield page
+        browser.close()
+
+
+def shoot(page, name: str, tmp_path: Path) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    keep = os.environ.get("MMDEMO_SCREENSHOTS_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(keep) / path.name)
+    return path
+
+
+def test_caption_from_an_uploaded_image(page, examples, tmp_path):
+    example = examples[0]
+    page.get_by_role("tab", name="Captioning").click()
+    page.locator("input[type=file]").first.set_input_files(str(example.image))
+    page.get_by_role("button", name="Caption", exact=True).click()
+    page.wait_for_function(
+        "() => (document.querySelector('#caption-output textarea')?.value || '').length > 0", timeout=120_000
+    )
+    caption = page.locator("#caption-output textarea").input_value()
+    assert example.colour in caption and example.kind in caption, caption
+    assert shoot(page, "captioning", tmp_path).stat().st_size > 10_000
+
+
+def test_every_tab_renders(page, tmp_path):
+    for name in TABS[1:4]:
+        page.get_by_role("tab", name=name).click()
+        page.wait_for_timeout(500)
+        shoot(page, name.lower().replace(" ", "-"), tmp_path)
+    assert page.get_by_role("button", name="Search").is_visible()
+
+
+def test_fusion_lab_training_shows_the_comparison(page, tmp_path):
+    page.get_by_role("tab", name="Fusion Lab").click()
+    page.get_by_role("button", name="Train and compare").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#lab-summary')?.innerText || '').includes('Trained')", timeout=600_000
+    )
+    page.wait_for_selector("#lab-curves img", timeout=60_000)
+    assert page.locator("#lab-curves img").first.is_visible()
+    assert "Best macro-F1" in page.locator("#lab-summary").inner_text()
+    shoot(page, "fusion-lab", tmp_path)
