@@ -172,16 +172,24 @@ def _fill(index: RetrievalIndex, size: int, space: SyntheticSpace) -> None:
         start += chunk.shape[0]
 
 
-def _time_queries(search: Callable[[torch.Tensor], SearchResult], queries: torch.Tensor, config: RetrievalBenchConfig) -> tuple[float, float]:
+def _interleaved_ms(searches: dict[str, Callable[[torch.Tensor], object]], queries: torch.Tensor, config: RetrievalBenchConfig) -> dict[str, list[float]]:
+    """Per-query times (ms) of several searches, run in turn on each query, so that a busy or
+    throttling CPU slows them alike."""
     for query in queries[: config.warmup]:
-        search(query)
-    times = []
+        for search in searches.values():
+            search(query)
+    times: dict[str, list[float]] = {name: [] for name in searches}
     for query in queries[: config.timed_queries]:
-        start = time.perf_counter()
-        search(query)
-        times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(0.9 * len(times)))]
+        for name, search in searches.items():
+            start = time.perf_counter()
+            search(query)
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def _median_p90(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
 def _recall(reference: list[SearchResult], results: list[SearchResult]) -> float:
@@ -192,7 +200,11 @@ def _recall(reference: list[SearchResult], results: list[SearchResult]) -> float
 def run_retrieval_bench(
     config: RetrievalBenchConfig = RetrievalBenchConfig(), progress: Callable[[str], None] | None = None
 ) -> RetrievalBench:
-    """Measure exact search per dtype and each approximate backend at each size."""
+    """Measure exact search per dtype and each approximate backend at each size.
+
+    Exact searches of all dtypes are timed in turn on the same queries; each approximate backend is
+    timed in turn with float32 exact search, and its speed-up is the ratio of those two medians.
+    """
     say = progress or (lambda message: logger.info("%s", message))
     bench = RetrievalBench(
         config=config,
@@ -202,32 +214,47 @@ def run_retrieval_bench(
     )
     space = SyntheticSpace(config.dim, config.seed, config.data)
     queries = space.queries(max(config.timed_queries + config.warmup, config.recall_queries))
+    recall_queries = queries[: config.recall_queries]
     for size in config.sizes:
-        reference: list[SearchResult] = []
-        exact_f32 = 0.0
+        indexes: dict[str, RetrievalIndex] = {}
         for dtype in config.dtypes:
-            index = RetrievalIndex(IndexConfig(storage_dtype=dtype, backend="exact"))
-            say(f"{size:,} vectors, {dtype}: filling")
-            _fill(index, size, space)
-            median, p90 = _time_queries(lambda q: index.search(q, k=config.k), queries, config)
-            results = index.search_batch(queries[: config.recall_queries], k=config.k)
-            if dtype == "float32":
-                reference, exact_f32 = results, median
-            bench.exact.append(ExactTiming(size, dtype, median, p90, _recall(reference, results)))
-            say(f"{size:,} vectors, {dtype}: exact median {median:.2f} ms")
-            if dtype == "float32":
-                for kind in config.approx_kinds:
-                    index.config = replace(index.config, approx=replace(config.approx, kind=kind))
-                    start = time.perf_counter()
-                    index.build_approx()
-                    build_s = time.perf_counter() - start
-                    median_a, p90_a = _time_queries(lambda q: index.search(q, k=config.k, backend="approx"), queries, config)
-                    approx = index.search_batch(queries[: config.recall_queries], k=config.k, backend="approx")
-                    bench.approx.append(ApproxTiming(size, kind, build_s, median_a, p90_a, exact_f32 / median_a, _recall(reference, approx)))
-                    say(f"{size:,} vectors, {kind}: built in {build_s:.0f} s, median {median_a:.3f} ms, "
-                        f"recall@{config.k} {bench.approx[-1].recall_at_k:.3f}")
-                    index.drop_approx()  # free the structure before the next one
-            del index
+            say(f"{size:,} vectors: filling a {dtype} index")
+            indexes[dtype] = RetrievalIndex(IndexConfig(storage_dtype=dtype, backend="exact"))
+            _fill(indexes[dtype], size, space)
+        reference = indexes["float32"].search_batch(recall_queries, k=config.k)
+        times = _interleaved_ms(
+            {dtype: (lambda q, index=index: index.search(q, k=config.k)) for dtype, index in indexes.items()},
+            queries, config,
+        )
+        for dtype, index in indexes.items():
+            median, p90 = _median_p90(times[dtype])
+            recall = _recall(reference, index.search_batch(recall_queries, k=config.k))
+            bench.exact.append(ExactTiming(size, dtype, median, p90, recall))
+            say(f"{size:,} vectors, {dtype}: exact median {median:.2f} ms, recall@{config.k} vs float32 {recall:.3f}")
+        exact = indexes["float32"]
+        for dtype in [d for d in indexes if d != "float32"]:
+            del indexes[dtype]  # free memory before building approximate structures
+        for kind in config.approx_kinds:
+            exact.config = replace(exact.config, approx=replace(config.approx, kind=kind))
+            say(f"{size:,} vectors: building {kind}")
+            start = time.perf_counter()
+            exact.build_approx()
+            build_s = time.perf_counter() - start
+            pair = _interleaved_ms(
+                {
+                    "exact": lambda q: exact.search(q, k=config.k, backend="exact"),
+                    "approx": lambda q: exact.search(q, k=config.k, backend="approx"),
+                },
+                queries, config,
+            )
+            median, p90 = _median_p90(pair["approx"])
+            exact_median = statistics.median(pair["exact"])
+            recall = _recall(reference, exact.search_batch(recall_queries, k=config.k, backend="approx"))
+            bench.approx.append(ApproxTiming(size, kind, build_s, median, p90, exact_median / median, recall))
+            say(f"{size:,} vectors, {kind}: built in {build_s:.0f} s, median {median:.3f} ms "
+                f"(exact float32 {exact_median:.2f} ms in the same loop), recall@{config.k} {recall:.3f}")
+            exact.drop_approx()  # free the structure before the next one
+        del exact, indexes
     return bench
 
 
