@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from mmdemo.world.scenes import COLOURS, POSITIONS, Scene, Shape
 
 DEFAULT_SIZE = 64
-RADIUS = {"small": 0.085, "large": 0.135}  # fraction of the canvas side
+RADIUS = {"small": 0.09, "large": 0.145}  # fraction of the canvas side
 STAR_INNER = 0.45  # inner radius of the star, fraction of the outer radius
 
 
@@ -43,9 +43,9 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: Shape, side: int) -> None:
         # A square of the same area as the circle would be 1.77 r^2; half-side 0.89 r.
         draw.polygon(_polygon(cx, cy, [r * 1.26] * 4, shape.angle + 45.0), fill=fill)
     elif shape.kind == "triangle":
-        draw.polygon(_polygon(cx, cy, [r * 1.3] * 3, shape.angle), fill=fill)
+        draw.polygon(_polygon(cx, cy, [r * 1.25] * 3, shape.angle), fill=fill)
     elif shape.kind == "star":
-        radii = [r * 1.3 if i % 2 == 0 else r * 1.3 * STAR_INNER for i in range(10)]
+        radii = [r * 1.25 if i % 2 == 0 else r * 1.25 * STAR_INNER for i in range(10)]
         draw.polygon(_polygon(cx, cy, radii, shape.angle), fill=fill)
     else:  # Shape validates kinds, so this is a programming error.
         raise ValueError(f"Cannot draw shape kind {shape.kind!r}")

@@ -36,8 +36,8 @@ POSITIONS: tuple[str, ...] = ("left", "middle", "right")
 MAX_SHAPES = len(POSITIONS)
 
 # Nuisance ranges, in fractions of the canvas side.
-JITTER_X = 0.03
-JITTER_Y = 0.17
+JITTER_X = 0.02
+JITTER_Y = 0.16
 MAX_ROTATION = 15.0  # degrees, for the shapes that are not round
 
 

@@ -1,0 +1,57 @@
+"""Stage 1: a small CLIP, contrastive on images and captions at several levels of detail.
+
+Each step draws a batch of pool samples and, per sample, a caption level (the full caption most of
+the time, otherwise one without sizes, without columns, or with colours and kinds only). A text is
+a positive for every image in the batch that it describes correctly (same description id at the
+text's level), so partial captions do not punish true matches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import CLIPModel, CLIPProcessor
+
+from mmdemo.world.contrastive import symmetric_nce
+from mmdemo.world.loop import StageConfig, StageLog, run_stage
+from mmdemo.world.models import ClipShape, build_clip
+from mmdemo.world.pool import TrainingPool, pixel_values
+from mmdemo.world.text import DETAILS
+
+LEVEL_WEIGHTS = (0.55, 0.15, 0.15, 0.15)  # DETAILS order: full, no size, no position, sound level
+
+
+def clip_text_features(model: CLIPModel, processor: CLIPProcessor, texts: list[str]) -> torch.Tensor:
+    """Unnormalised projected text features [B, D]."""
+    batch = processor.tokenizer(texts, padding=True, return_tensors="pt")
+    return model.get_text_features(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).pooler_output
+
+
+def train_clip(
+    pool: TrainingPool, config: StageConfig, seed: int, shape: ClipShape = ClipShape()
+) -> tuple[CLIPModel, CLIPProcessor, StageLog]:
+    """Train a fresh CLIP on ``pool``; returns the model (eval mode), its processor and the log."""
+    torch.manual_seed(seed)
+    model, processor = build_clip(shape)
+    model.train()
+    rng = np.random.default_rng([seed, 1])
+    n = len(pool)
+    batch_size = min(config.batch_size, n)
+
+    def step_loss(step: int) -> dict[str, torch.Tensor]:
+        idx = rng.choice(n, size=batch_size, replace=False)
+        levels = rng.choice(len(DETAILS), size=batch_size, p=LEVEL_WEIGHTS)
+        texts = [pool.captions[level][i] for level, i in zip(levels, idx)]
+        image = F.normalize(model.get_image_features(pixel_values=pixel_values(pool.images[idx])).pooler_output, dim=-1)
+        text = F.normalize(clip_text_features(model, processor, texts), dim=-1)
+        ids = pool.description_ids[torch.from_numpy(idx)]  # [B, levels]
+        level_index = torch.from_numpy(levels)
+        text_ids = ids[torch.arange(batch_size), level_index]  # [B] each text's id at its level
+        image_ids = ids[:, level_index].T  # [B(text), B(image)] each image's id at each text's level
+        positives = image_ids == text_ids[:, None]  # [B, B]
+        scale = model.logit_scale.clamp(max=np.log(100.0)).exp()
+        return {"contrastive": symmetric_nce(scale * text @ image.T, positives)}
+
+    log = run_stage("clip", model.parameters(), config, step_loss)
+    return model.eval(), processor, log
