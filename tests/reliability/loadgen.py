@@ -7,7 +7,6 @@ Used by ``test_load.py`` (correctness under load) and ``load_bench.py`` (through
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -66,7 +65,7 @@ class LoadReport:
 
     def summary(self) -> str:
         lat = self.ok_latencies
-        median = statistics.median(lat) if lat else float("nan")
+        median = self.percentile(50)
         mix = ", ".join(f"{name} x{n}" for name, n in sorted(self.by_endpoint.items()))
         return (
             f"{len(self.outcomes)} requests at concurrency {self.concurrency} ({mix}): "
