@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,7 +240,7 @@ class RetrievalIndex:
             raise ValueError(f"Got {vectors.shape[0]} embeddings for {len(items)} items")
         ids = [item.id for item in items]
         if len(set(ids)) != len(ids):
-            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            duplicates = sorted(i for i, count in Counter(ids).items() if count > 1)
             raise ValueError(f"Duplicate item ids in one call: {duplicates[:5]}")
         modalities = sorted({item.modality for item in items})
         with self._lock:

@@ -137,3 +137,11 @@ def test_an_interrupted_build_saves_and_resumes(media_folder: Path, tmp_path: Pa
     assert "6 added, 3 unchanged, 1 failed" in capsys.readouterr().out
     assert resumed.embedded() == 7  # the 6 remaining inputs and the broken one; nothing twice
     assert len(RetrievalIndex.load(out)) == 9
+
+
+def test_eval_on_the_bundled_world(tiny_models, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--world", "--n", "4", "--model", tiny_models.clip, "--audio-model", tiny_models.audio]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("bundled world, test split, 4 samples (seed 0): 4 pairs")
+    for direction in ("text->image", "image->text", "audio->image", "audio->text"):
+        assert f"| {direction} | 4 | 4 |" in printed
