@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +19,27 @@ import torch
 from safetensors.torch import load_file, save_file
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    path = Path(path)
+@contextmanager
+def _atomic_target(path: Path) -> Iterator[str]:
+    """A temporary file name next to ``path``; renamed over ``path`` only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        yield tmp_name
+        with open(tmp_name, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    path = Path(path)
+    with _atomic_target(path) as tmp_name, open(tmp_name, "wb") as handle:
+        handle.write(data)
     return path
 
 
@@ -53,18 +62,9 @@ def save_tensors_atomic(
 ) -> Path:
     """Save a dict of tensors with safetensors, atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        contiguous = {name: tensor.detach().contiguous().cpu() for name, tensor in tensors.items()}
+    contiguous = {name: tensor.detach().contiguous().cpu() for name, tensor in tensors.items()}
+    with _atomic_target(path) as tmp_name:
         save_file(contiguous, tmp_name, metadata=metadata)
-        with open(tmp_name, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return path
 
 
