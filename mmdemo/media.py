@@ -243,8 +243,10 @@ def _read_audio_file(src: str | os.PathLike | bytes, limits: MediaLimits) -> tup
     except MediaError:
         raise
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        # libsndfile quotes the full path; a visitor sees only the file's name, not server folders.
+        detail = str(err).replace(str(src), Path(src).name) if isinstance(src, (str, os.PathLike)) else str(err)
         raise MediaError(
-            f"Could not read audio {name}: {err}. Supported formats: "
+            f"Could not read audio {name}: {detail.rstrip('.')}. Supported formats: "
             f"{', '.join(AUDIO_EXTENSIONS)} (anything libsndfile reads)"
         ) from err
     return data, rate

@@ -1,14 +1,12 @@
 """How each kind of generated input reaches the launched app through ``gradio_client``.
 
-Images go to ``/zero_shot`` (the lightest image endpoint) and texts to ``/answer`` as the question.
-Audio clips and data-set files (manifests, zips) go to every endpoint that takes an ``Audio`` or
-``File`` input and needs nothing else (its other parameters have defaults); the app grows such
-endpoints with its Retrieval tab and Fusion Lab, so they are found from the API description.
+Images go to ``/zero_shot`` (the lightest image endpoint), texts to ``/answer`` as the question,
+audio clips to ``/retrieve`` as the query (after ``/gallery_add`` filled the session's gallery),
+and data sets (manifests, zips) to ``/train_fusion`` as the Fusion Lab upload.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +14,6 @@ from gradio_client import Client, handle_file
 
 CALL_TIMEOUT = 180.0
 LABELS = "red, blue"
-
-
-@dataclass(frozen=True)
-class FileEndpoint:
-    """An endpoint whose one required input is a file of some component type."""
-
-    api_name: str
-    parameter: str
-    component: str
 
 
 def call(client: Client, *args: Any, api_name: str, timeout: float = CALL_TIMEOUT, **kwargs: Any) -> Any:
@@ -45,18 +34,16 @@ def server_answers(client: Client) -> bool:
     return "Models" in str(call(client, api_name="/status", timeout=60))
 
 
-def file_endpoints(client: Client, components: tuple[str, ...]) -> list[FileEndpoint]:
-    """Named endpoints with one required input of a type in ``components`` (e.g. ``("Audio",)``)."""
-    info = client.view_api(print_info=False, return_format="dict")
-    found = []
-    for api_name, endpoint in info["named_endpoints"].items():
-        params = endpoint["parameters"]
-        required = [p for p in params if not p["parameter_has_default"]]
-        files = [p for p in params if p["component"] in components]
-        if len(files) == 1 and all(p is files[0] for p in required):
-            found.append(FileEndpoint(api_name, files[0]["parameter_name"], files[0]["component"]))
-    return found
+def fill_gallery(client: Client, image: Path) -> str:
+    """Give this client's session a gallery to search: one image and two texts."""
+    return call(client, [handle_file(str(image))], "a red circle\na blue square", api_name="/gallery_add")
 
 
-def call_file(client: Client, endpoint: FileEndpoint, path: Path) -> Any:
-    return call(client, api_name=endpoint.api_name, **{endpoint.parameter: handle_file(str(path))})
+def call_audio(client: Client, path: Path) -> tuple:
+    return call(client, "", None, handle_file(str(path)), 3, "any", api_name="/retrieve")
+
+
+def call_train(client: Client, path: Path) -> tuple:
+    """A short Fusion Lab run (one strategy, two epochs) on an uploaded manifest or zip."""
+    return call(client, "upload", 100, handle_file(str(path)), "", ["concat"], 2, 8, "adamw", 0.001,
+                "none", 0.0001, 0.0, 0.0, 0.0, 10, 0, api_name="/train_fusion")

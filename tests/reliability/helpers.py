@@ -19,6 +19,8 @@ from tests.app.server import running_app  # noqa: E402
 
 # Parts of a refusal that would mean a crash leaked out instead of a message written for people.
 LEAK_MARKERS = ("Traceback (most recent call last)", "Internal Server Error", 'File "/')
+# An absolute server path (two or more folders deep): visitors get file names, not server folders.
+SERVER_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.@+-]+/){2,}[\w.@+-]*")
 
 
 @dataclass
@@ -105,6 +107,7 @@ def reset_peak_rss(pid: int) -> None:
 def launched_app(args: list[str], workdir: Path, env: dict[str, str] | None = None) -> Iterator[LaunchedApp]:
     """``running_app`` plus the process id, for memory measurements."""
     workdir.mkdir(parents=True, exist_ok=True)
+    args = [*args, "--runs-dir", str(workdir / "runs")]  # Fusion Lab output stays in the test's folder
     with running_app(args, workdir, env) as url:
         port = int(url.rstrip("/").rsplit(":", 1)[1])
         yield LaunchedApp(url=url, port=port, pid=find_app_pid(port), workdir=workdir)
@@ -119,9 +122,11 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2) -> bool:
     return predicate()
 
 
-def leaked_internals(message: str, app: LaunchedApp | None = None) -> list[str]:
-    """What in an error message should not reach a visitor: tracebacks and server paths."""
+def leaked_internals(message: str, app: LaunchedApp | None = None, visitor_text: str = "") -> list[str]:
+    """What in an error message should not reach a visitor: tracebacks and server paths (paths
+    the visitor wrote themselves, found in ``visitor_text``, may be quoted back)."""
     found = [marker for marker in LEAK_MARKERS if marker in message]
+    found += [f"server path {path}" for path in SERVER_PATH.findall(message) if path not in visitor_text]
     if app is not None and str(app.workdir) in message:
         found.append(f"server folder {app.workdir}")
     if str(ROOT) in message:

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from PIL import Image
 
+from tests.reliability.endpoints import call_train
 from tests.reliability.helpers import ROOT
 
 # Routes that serve files, from gradio 6.31's routes.py (API routes live under /gradio_api).
@@ -205,3 +210,29 @@ def test_run_history_routes_are_not_mounted(shared_app):
     status, body, _ = _request(shared_app, "POST", "/gradio_api/run-history/connect",
                                json.dumps({"bucket_id": "a/b"}).encode(), {"Content-Type": "application/json"})
     assert status == 404, (status, body[:200])
+
+
+def test_fusion_lab_reads_only_files_inside_the_uploaded_data_set(shared_app, tmp_path):
+    """A manifest in an uploaded zip may only name files inside that zip. Rows naming server files
+    by absolute path or by '..' are refused: otherwise a visitor trains on (and probes the
+    existence of) files outside the app's folders, e.g. other visitors' uploads."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name, colour in (("red.png", (255, 0, 0)), ("blue.png", (0, 0, 255))):
+        Image.new("RGB", (16, 16), colour).save(outside / name)
+    escape = "../" * 12 + str(outside).lstrip("/")
+    rows = ["image,label"]
+    for index in range(12):
+        colour = ("red", "blue")[index % 2]
+        rows.append(f"{outside / (colour + '.png')},{colour}")  # absolute server path
+        rows.append(f"{escape}/{colour}.png,{colour}")  # relative, escaping the data folder
+    archive = tmp_path / "escape.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("data/manifest.csv", "\n".join(rows) + "\n")
+    client = Client(shared_app.url, verbose=False, analytics_enabled=False)
+    try:
+        summary, *_ = call_train(client, archive)
+    except AppError as error:
+        assert "no usable row" in str(error) or "outside" in str(error), str(error)
+    else:
+        pytest.fail(f"the Fusion Lab trained on files outside the uploaded data set: {summary}")

@@ -8,6 +8,8 @@ a server path), and the server answers the next request normally.
 from __future__ import annotations
 
 import re
+import zipfile
+from pathlib import Path
 
 import pytest
 from gradio_client import Client
@@ -15,10 +17,11 @@ from gradio_client.exceptions import AppError
 
 from tests.inputs.make_inputs import cases
 from tests.reliability.endpoints import (
-    call_file,
+    call_audio,
     call_image,
     call_text,
-    file_endpoints,
+    call_train,
+    fill_gallery,
     server_answers,
 )
 from tests.reliability.helpers import leaked_internals, peak_rss_mb, reset_peak_rss, rss_mb
@@ -35,13 +38,14 @@ def client(shared_app) -> Client:
     return Client(shared_app.url, verbose=False, analytics_enabled=False)
 
 
-def _assert_refused(case, app, call):
+def _assert_refused(case, app, call, visitor_text=""):
     with pytest.raises(AppError) as caught:
         call()
     message = str(caught.value)
     pattern = APP_MESSAGES.get(case.name, case.message)
     assert re.search(pattern, message), f"{case.name}: unclear message {message!r}"
-    assert not leaked_internals(message, app), f"{case.name}: message leaks {leaked_internals(message, app)}"
+    leaks = leaked_internals(message, app, visitor_text)
+    assert not leaks, f"{case.name}: message leaks {leaks}"
 
 
 def _message_text(content) -> str:
@@ -80,30 +84,51 @@ def test_text_through_the_api(case, shared_app, client, bad_inputs):
         assert _message_text(history[0]["content"]) == " ".join(text.split())
 
 
+@pytest.fixture(scope="module")
+def gallery_client(shared_app, bad_inputs) -> Client:
+    """A client whose session has a gallery (retrieval needs something to search)."""
+    client = Client(shared_app.url, verbose=False, analytics_enabled=False)
+    assert "Gallery: " in fill_gallery(client, bad_inputs["image_1x1"])
+    return client
+
+
 @pytest.mark.parametrize("case", cases("audio"), ids=lambda c: c.name)
-def test_audio_through_the_api(case, shared_app, client, bad_inputs):
-    endpoints = file_endpoints(client, ("Audio",))
-    if not endpoints:
-        pytest.skip("the app has no endpoint that takes an audio clip alone (Retrieval tab not there yet)")
-    for endpoint in endpoints:
-        if case.expect == "error":
-            _assert_refused(case, shared_app, lambda: call_file(client, endpoint, bad_inputs[case.name]))
-            assert server_answers(client)
-        else:
-            assert call_file(client, endpoint, bad_inputs[case.name]) is not None
+def test_audio_through_the_api(case, shared_app, gallery_client, bad_inputs):
+    path = bad_inputs[case.name]
+    if case.expect == "error":
+        _assert_refused(case, shared_app, lambda: call_audio(gallery_client, path))
+        assert server_answers(gallery_client)
+    else:
+        gallery, table, *_ = call_audio(gallery_client, path)
+        rows = table["data"] if isinstance(table, dict) else table
+        assert len(rows) == 3 and {row[2] for row in rows} <= {"image", "text"}
+
+
+def _with_its_files(manifest: Path, folder: Path) -> Path:
+    """A manifest zipped with the images beside it, as a visitor uploads a data set."""
+    archive = folder / f"{manifest.stem}.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.write(manifest, f"data/{manifest.name}")
+        for image in ("red.png", "blue.png"):
+            handle.write(manifest.parent / image, f"data/{image}")
+    return archive
 
 
 @pytest.mark.parametrize("case", cases("manifest") + cases("archive"), ids=lambda c: c.name)
-def test_data_set_file_through_the_api(case, shared_app, client, bad_inputs):
-    endpoints = file_endpoints(client, ("File", "UploadButton"))
-    if not endpoints:
-        pytest.skip("the app has no endpoint that takes a data-set file alone (Fusion Lab not there yet)")
-    for endpoint in endpoints:
-        if case.expect == "error":
-            _assert_refused(case, shared_app, lambda: call_file(client, endpoint, bad_inputs[case.name]))
-            assert server_answers(client)
-        else:
-            assert call_file(client, endpoint, bad_inputs[case.name]) is not None
+def test_data_set_through_the_fusion_lab(case, shared_app, client, bad_inputs, tmp_path):
+    path = bad_inputs[case.name]
+    written = ""
+    if case.kind == "manifest":
+        written = path.read_text(encoding="utf-8")  # paths the visitor wrote may be quoted back
+        path = _with_its_files(path, tmp_path)
+    if case.expect == "error":
+        _assert_refused(case, shared_app, lambda: call_train(client, path), written)
+        assert server_answers(client)
+    else:
+        summary, table, *_ = call_train(client, path)
+        assert summary.startswith("Trained 1 strategies")
+        rows = table["data"] if isinstance(table, dict) else table
+        assert [row[0] for row in rows] == ["concat"]
 
 
 def test_pixel_limit_is_checked_before_anything_decodes_the_upload(shared_app, client, bad_inputs):
