@@ -101,9 +101,10 @@ def resolve_dtype(spec: ModelSpec, device: torch.device, override: str | None = 
 
     Policy for ``auto`` (measured by ``python -m mmdemo bench``): embedding models (CLIP, OpenCLIP,
     wav2vec2) compute under bfloat16 autocast on CUDA and on CPUs with AMX/AVX-512-BF16; BLIP
-    generation stays float32 on CPU, where autocast was measured slower.
+    generation stays float32 on CPU, where autocast was measured slower (its CPU speed-ups are
+    load-time changes to the model instead: see :func:`resolve_speedups`).
     """
-    choice = override or (SETTINGS.dtype if SETTINGS.dtype != "auto" else spec.dtype)
+    choice = _dtype_choice(spec, override)
     if choice == "auto":
         if device.type == "cuda":
             choice = "float16" if spec.backend in GENERATIVE_BACKENDS else "bfloat16"
@@ -112,6 +113,37 @@ def resolve_dtype(spec: ModelSpec, device: torch.device, override: str | None = 
         else:
             choice = "float32"
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[choice]
+
+
+def _dtype_choice(spec: ModelSpec, override: str | None) -> str:
+    """The dtype policy in force: the explicit override, else the process setting, else the spec's."""
+    return override or (SETTINGS.dtype if SETTINGS.dtype != "auto" else spec.dtype)
+
+
+# Load-time speed-ups (beyond the compute dtype), each measured by ``python -m mmdemo bench``.
+SPEEDUPS = {
+    "vision-bfloat16": "BLIP's vision encoder holds bfloat16 weights (its output is cast back to float32)",
+    "text-int8": "BLIP's text encoder and decoder Linear layers are dynamically quantised to int8",
+    "time-major-features": "wav2vec2's convolutional feature encoder runs as matrix products on [B, T, C]",
+}
+
+
+def resolve_speedups(spec: ModelSpec, device: torch.device, override: str | None = None) -> tuple[str, ...]:
+    """The load-time speed-ups (names from :data:`SPEEDUPS`) for ``spec`` on ``device``.
+
+    Only the ``auto`` policy on a CPU with AMX/AVX-512-BF16 (where they were measured faster and
+    faithful) gets any: BLIP generation gets ``vision-bfloat16`` and ``text-int8`` (bfloat16
+    autocast over the whole of ``generate`` was measured several times slower: it re-casts the
+    decoder's weights at every token); wav2vec2 gets ``time-major-features``. ``float32`` (the
+    switch that turns fast paths off) or an explicit dtype gets none.
+    """
+    if _dtype_choice(spec, override) != "auto" or device.type != "cpu" or not cpu_has_fast_bfloat16():
+        return ()
+    if spec.backend in GENERATIVE_BACKENDS:
+        return ("vision-bfloat16", "text-int8")
+    if spec.backend in ("wav2vec2", "wav2vec2-ctc"):
+        return ("time-major-features",)
+    return ()
 
 
 # ------------------------------------------------------------------------------ loaded models
@@ -123,13 +155,15 @@ class LoadedModel:
 
     Attributes:
         spec: the registry spec it was loaded from.
-        model: the ``nn.Module`` in eval mode on ``device`` (weights in float32).
+        model: the ``nn.Module`` in eval mode on ``device`` (weights in float32, except where a
+            load-time speed-up in ``extras["speedups"]`` changed them).
         processor: the preprocessing object: a transformers processor / feature extractor, or
             open_clip's image transform.
         tokenizer: the text tokenizer (transformers or open_clip), when the model takes text.
         device: where it runs.
         dtype: the compute dtype; anything but float32 runs under ``torch.autocast``.
-        extras: backend-specific parts (the audio projection head, the CTC processor, …).
+        extras: backend-specific parts (the audio projection head, the CTC processor, …) and
+            ``"speedups"``: the load-time speed-ups applied (see :func:`resolve_speedups`).
         load_seconds: how long loading took.
     """
 
@@ -151,11 +185,12 @@ class LoadedModel:
 
     def describe(self) -> str:
         dtype = str(self.dtype).removeprefix("torch.")
-        return f"{self.spec.name} ({self.spec.preset}) on {self.device.type}, {dtype}"
+        speedups = "".join(f" + {name}" for name in self.extras.get("speedups", ()))
+        return f"{self.spec.name} ({self.spec.preset}) on {self.device.type}, {dtype}{speedups}"
 
 
-_CACHE: dict[tuple[str, str, str], LoadedModel] = {}
-_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+_CACHE: dict[tuple[str, str, str, str], LoadedModel] = {}
+_LOCKS: dict[tuple[str, str, str, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 LOAD_COUNTS: dict[str, int] = {}
 
@@ -171,7 +206,8 @@ def get_model(
     spec = resolve_spec(model, role)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(spec, torch_device, dtype)
-    key = (spec.name, str(torch_device), str(torch_dtype))
+    speedups = resolve_speedups(spec, torch_device, dtype)
+    key = (spec.name, str(torch_device), str(torch_dtype), ",".join(speedups))
     cached = _CACHE.get(key)
     if cached is not None and cached.spec == spec:
         return cached
@@ -184,8 +220,11 @@ def get_model(
         start = time.perf_counter()
         from mmdemo.backends import load_backend  # imported here: backends import heavy libraries
 
-        logger.info("Loading %s from %s on %s (%s)", spec.name, spec.checkpoint, torch_device, torch_dtype)
-        loaded = load_backend(spec, torch_device, torch_dtype)
+        logger.info(
+            "Loading %s from %s on %s (%s%s)", spec.name, spec.checkpoint, torch_device, torch_dtype,
+            "".join(f", {name}" for name in speedups),
+        )
+        loaded = load_backend(spec, torch_device, torch_dtype, speedups)
         loaded.load_seconds = time.perf_counter() - start
         logger.info("Loaded %s in %.1f s", spec.name, loaded.load_seconds)
         _CACHE[key] = loaded

@@ -1,7 +1,9 @@
 """Model backends: how each family is loaded and run.
 
-Each backend module offers ``load(spec, device, dtype) -> LoadedModel`` and the encode functions
-of its role. :func:`load_backend` dispatches on ``spec.backend``; nothing outside this package and
+Each backend module offers ``load(spec, device, dtype, speedups=()) -> LoadedModel`` and the
+encode functions of its role; ``speedups`` names load-time speed-ups from
+:data:`mmdemo.loading.SPEEDUPS` (a backend applies those it knows and records them in
+``extras["speedups"]``). :func:`load_backend` dispatches on ``spec.backend``; nothing outside this package and
 :mod:`mmdemo.loading` touches a model's internals.
 """
 
@@ -28,5 +30,7 @@ def backend_module(backend: str):
     return module
 
 
-def load_backend(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedModel:
-    return backend_module(spec.backend).load(spec, device, dtype)
+def load_backend(
+    spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
+) -> LoadedModel:
+    return backend_module(spec.backend).load(spec, device, dtype, speedups)

@@ -10,11 +10,12 @@ from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
 
 
-def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()) -> LoadedModel:
+    """Load ``spec``; CLIP has no load-time speed-ups (its fast path is autocast plus batching)."""
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model = from_pretrained(spec, CLIPModel.from_pretrained, dtype=torch.float32)
     model.eval().to(device)
-    return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype)
+    return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": ()})
 
 
 def _features(output: torch.Tensor | object) -> torch.Tensor:

@@ -51,7 +51,8 @@ def open_clip_cached(spec: ModelSpec) -> bool:
     return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)
 
 
-def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()) -> LoadedModel:
+    """Load ``spec``; CLIP has no load-time speed-ups (its fast path is autocast plus batching)."""
     name = _model_name(spec)
     if not spec.is_local and not open_clip_cached(spec) and not hub_reachable():
         raise ModelUnavailableError(
@@ -64,7 +65,7 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedMod
     except (OSError, RuntimeError) as err:
         raise ModelUnavailableError(unavailable_message(spec, str(err))) from err
     model.eval().to(device)
-    return LoadedModel(spec, model, preprocess, tokenizer, device, dtype)
+    return LoadedModel(spec, model, preprocess, tokenizer, device, dtype, extras={"speedups": ()})
 
 
 def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:

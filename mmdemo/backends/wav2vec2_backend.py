@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from transformers import AutoFeatureExtractor, AutoProcessor, Wav2Vec2ForCTC, Wav2Vec2Model
 
+from mmdemo.backends.wav2vec2_fast import use_time_major_encoder
 from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
 from mmdemo.storage import load_tensors
@@ -22,7 +23,10 @@ from mmdemo.storage import load_tensors
 PROJECTION_FILE = "projection.safetensors"
 
 
-def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def load(
+    spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
+) -> LoadedModel:
+    """Load ``spec``; ``time-major-features`` swaps in :mod:`~mmdemo.backends.wav2vec2_fast`'s encoder."""
     extras: dict = {}
     if spec.backend == "wav2vec2-ctc":
         processor = from_pretrained(spec, AutoProcessor.from_pretrained)
@@ -37,6 +41,8 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedMod
             tensors = load_tensors(folder / PROJECTION_FILE)
             extras["projection"] = {name: t.to(device) for name, t in tensors.items()}
     model.eval().to(device)
+    applied = ("time-major-features",) if "time-major-features" in speedups and use_time_major_encoder(model) else ()
+    extras["speedups"] = applied
     return LoadedModel(spec, model, processor, tokenizer, device, dtype, extras=extras)
 
 

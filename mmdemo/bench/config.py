@@ -1,0 +1,99 @@
+"""What the benchmark measures, how often, and the figures each workload must reach."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from mmdemo.errors import UnknownModelError
+
+MODEL_WORKLOADS = ("image", "text", "caption", "vqa", "audio")
+SYSTEM_WORKLOADS = ("retrieval", "fusion", "memory", "app-start")
+WORKLOADS = MODEL_WORKLOADS + SYSTEM_WORKLOADS
+
+# Speed-up each model workload must reach: baseline median time / project median time.
+TARGETS = {"image": 8.0, "text": 5.0, "caption": 1.5, "vqa": 1.5, "audio": 2.0}
+
+# Fidelity of every fast path against float32 on the same inputs.
+MIN_MEAN_COSINE = 0.99
+MIN_TOP1_AGREEMENT = 0.98
+MIN_IDENTICAL_SEQUENCES = 0.90
+
+# Retrieval figures (median milliseconds of one exact top-10 query) by number of stored vectors.
+RETRIEVAL_TARGET_MS = {100_000: 10.0, 1_000_000: 100.0}
+
+
+def default_models_dir() -> Path:
+    """Where the full-size random-weight checkpoints are built once and reused."""
+    return Path.home() / ".cache" / "mmdemo" / "bench"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One benchmark run.
+
+    Attributes:
+        workloads: which of :data:`WORKLOADS` to run, in order.
+        repeats: timed repetitions of every case (baseline and project interleaved); medians are
+            reported. One untimed warm-up run of each case comes first.
+        images: images embedded per timed run (baseline: one per call).
+        texts: short prompts embedded per timed run (baseline: one per call, padded to 77).
+        caption_tokens: tokens generated per caption (greedy).
+        answer_tokens: the longest answer, in tokens (``mmdemo.generate.answer``'s default: 10).
+        audio_seconds: length of the timed audio clip.
+        fidelity_images: images captioned/asked once per path for the fidelity check.
+        fidelity_clips: audio clips embedded once per path for the fidelity check.
+        ablations: also time the single ideas (batching alone, dtype alone, …) in the same loop.
+        retrieval_sizes: stored vectors for the retrieval workload.
+        retrieval_queries: timed single queries per retrieval measurement.
+        fusion_samples: synthetic samples for the Fusion Lab workload.
+        fusion_epochs: epochs per strategy for the Fusion Lab workload.
+        app_timeout: seconds to wait for ``python app.py`` to answer.
+        models_dir: where the full-size checkpoints are built and reused.
+        model_size: ``"base"`` (the real architectures) or ``"tiny"`` (tests of the machinery).
+        model_names: role -> registry name, to benchmark already registered models instead of
+            building the bench checkpoints (``image-text``, ``caption``, ``vqa``, ``audio``,
+            ``speech``).
+        seed: seed of every input.
+    """
+
+    workloads: tuple[str, ...] = WORKLOADS
+    repeats: int = 5
+    images: int = 64
+    texts: int = 256
+    caption_tokens: int = 20
+    answer_tokens: int = 10
+    audio_seconds: float = 10.0
+    fidelity_images: int = 10
+    fidelity_clips: int = 4
+    ablations: bool = True
+    retrieval_sizes: tuple[int, ...] = (100_000, 1_000_000)
+    retrieval_queries: int = 50
+    fusion_samples: int = 2_000
+    fusion_epochs: int = 30
+    app_timeout: float = 180.0
+    models_dir: Path = field(default_factory=default_models_dir)
+    model_size: str = "base"
+    model_names: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.workloads if name not in WORKLOADS]
+        if unknown:
+            raise UnknownModelError(f"Unknown workload(s) {unknown}; valid workloads: {list(WORKLOADS)}")
+        if self.model_size not in ("base", "tiny"):
+            raise UnknownModelError(f"Unknown model size {self.model_size!r}; valid: ['base', 'tiny']")
+        for name in ("repeats", "images", "texts", "caption_tokens", "answer_tokens", "fidelity_images",
+                     "fidelity_clips", "retrieval_queries", "fusion_samples", "fusion_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not self.audio_seconds > 0 or not self.app_timeout > 0:
+            raise ValueError("audio_seconds and app_timeout must be positive")
+
+    def quick(self) -> BenchConfig:
+        """A few-minute version: fewer inputs and repeats, no ablations, smaller retrieval."""
+        return replace(
+            self, repeats=3, images=16, texts=64, fidelity_images=3, fidelity_clips=2, ablations=False,
+            retrieval_sizes=(20_000, 100_000), retrieval_queries=20, fusion_samples=500, fusion_epochs=5,
+        )

@@ -1,0 +1,122 @@
+"""Embedding workloads: images, short prompts and a 10 s audio clip.
+
+Baseline: the model card's float32 code, one input per call (prompts padded to 77 tokens).
+Project: mmdemo's public API with its defaults (``embed_images`` / ``embed_texts`` /
+``embed_audio``), with ``use_cache=False`` so every timed run computes every vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from mmdemo.bench.baselines import ClipBaseline, Wav2Vec2Baseline
+from mmdemo.bench.config import TARGETS, BenchConfig
+from mmdemo.bench.fidelity import mean_cosine, top1_agreement
+from mmdemo.bench.inputs import BenchInputs
+from mmdemo.bench.models import BenchModels
+from mmdemo.bench.results import WorkloadResult
+from mmdemo.bench.timing import interleave
+from mmdemo.classify import DEFAULT_TEMPLATE
+from mmdemo.encoders import embed_audio, embed_images, embed_texts
+from mmdemo.loading import get_model
+
+Say = Callable[[str], None]
+
+
+def _describe_project(name: str, role: str) -> str:
+    loaded = get_model(name, role)
+    return f"mmdemo API defaults: {loaded.describe()}, batches of {loaded.spec.batch_size}"
+
+
+def image_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs, say: Say) -> WorkloadResult:
+    images = inputs.images[: config.images]
+    name = models.image_text
+    base = ClipBaseline(models.folder("image-text"))
+    cases = {
+        "baseline": (lambda: base.image_features(images), "float32, one image per call (model card)"),
+        "project": (lambda: embed_images(images, model=name, use_cache=False).embeddings, ""),
+    }
+    if config.ablations:
+        cases["float32, batch 16"] = (lambda: base.image_features(images, batch_size=16), "batching alone")
+        cases["float32, inference_mode"] = (
+            lambda: base.image_features(images, grad_mode="inference_mode"), "inference_mode instead of no_grad"
+        )
+        cases["bf16 autocast, one per call"] = (
+            lambda: base.image_features(images, precision="autocast"), "bfloat16 autocast alone"
+        )
+        cases["bf16 weights, batch 16"] = (
+            lambda: base.image_features(images, batch_size=16, precision="bf16-weights"),
+            "weights cast to bfloat16 instead of autocast",
+        )
+    get_model(name, "image-text")  # load outside the timed runs
+    cases["project"] = (cases["project"][0], _describe_project(name, "image-text"))
+    say(f"image embedding: {len(images)} images, {len(cases)} cases x {config.repeats} rounds")
+    timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)
+    prompts = [DEFAULT_TEMPLATE.format(label) for label in inputs.labels]
+    reference = (timed.outputs["baseline"], base.text_features(prompts))
+    project = (timed.outputs["project"], embed_texts(prompts, model=name, use_cache=False).embeddings)
+    return WorkloadResult(
+        name="image", description=f"embed {len(images)} images", cases={k: d for k, (_, d) in cases.items()},
+        timings=timed.timings, target=TARGETS["image"],
+        fidelity=[mean_cosine(timed.outputs["baseline"], timed.outputs["project"]), top1_agreement(reference, project)],
+        notes=[f"zero-shot over {len(prompts)} labels with the template {DEFAULT_TEMPLATE!r}"],
+    )
+
+
+def text_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs, say: Say) -> WorkloadResult:
+    prompts = inputs.prompts[: config.texts]
+    name = models.image_text
+    base = ClipBaseline(models.folder("image-text"))
+    cases = {
+        "baseline": (lambda: base.text_features(prompts), "float32, one prompt per call, padded to 77 (model card)"),
+        "project": (lambda: embed_texts(prompts, model=name, use_cache=False).embeddings, ""),
+    }
+    if config.ablations:
+        cases["float32, pad to longest"] = (
+            lambda: base.text_features(prompts, padding="longest"), "padding to the longest prompt alone"
+        )
+        cases["float32, batch 16, pad to longest"] = (
+            lambda: base.text_features(prompts, batch_size=16, padding="longest"), "batching and padding"
+        )
+        cases["bf16 weights, batch 16, pad to longest"] = (
+            lambda: base.text_features(prompts, batch_size=16, padding="longest", precision="bf16-weights"),
+            "weights cast to bfloat16 instead of autocast",
+        )
+    get_model(name, "image-text")
+    cases["project"] = (cases["project"][0], _describe_project(name, "image-text") + ", padded to the longest")
+    say(f"text embedding: {len(prompts)} prompts, {len(cases)} cases x {config.repeats} rounds")
+    timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)
+    lengths = [len(ids) for ids in base.processor.tokenizer(prompts)["input_ids"]]
+    return WorkloadResult(
+        name="text", description=f"embed {len(prompts)} short prompts", cases={k: d for k, (_, d) in cases.items()},
+        timings=timed.timings, target=TARGETS["text"],
+        fidelity=[mean_cosine(timed.outputs["baseline"], timed.outputs["project"])],
+        notes=[f"prompts are {min(lengths)}-{max(lengths)} tokens long"],
+    )
+
+
+def audio_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs, say: Say) -> WorkloadResult:
+    clip = inputs.clips[0]
+    name = models.audio
+    base = Wav2Vec2Baseline(models.folder("audio"), sample_rate=inputs.sample_rate)
+    cases = {
+        "baseline": (lambda: base.embed(clip), "float32, mean of last_hidden_state (model card)"),
+        "project": (lambda: embed_audio([clip], model=name, use_cache=False).embeddings, ""),
+    }
+    if config.ablations:
+        cases["bf16 autocast"] = (lambda: base.embed(clip, precision="autocast"), "autocast with transformers' conv encoder")
+        cases["bf16 weights"] = (lambda: base.embed(clip, precision="bf16-weights"), "weights cast to bfloat16")
+    get_model(name, "audio")
+    cases["project"] = (cases["project"][0], _describe_project(name, "audio"))
+    seconds = len(clip) / inputs.sample_rate
+    say(f"audio embedding: one {seconds:.0f} s clip, {len(cases)} cases x {config.repeats} rounds")
+    timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)
+    clips = inputs.clips[: config.fidelity_clips]
+    reference = torch.cat([base.embed(c) for c in clips])
+    project = embed_audio(clips, model=name, use_cache=False).embeddings
+    return WorkloadResult(
+        name="audio", description=f"embed one {seconds:.0f} s clip", cases={k: d for k, (_, d) in cases.items()},
+        timings=timed.timings, target=TARGETS["audio"], fidelity=[mean_cosine(reference, project)],
+    )

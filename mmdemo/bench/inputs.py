@@ -1,0 +1,58 @@
+"""Deterministic benchmark inputs drawn from the bundled shapes world.
+
+Pictures of coloured shapes (rendered larger than any model's input, so preprocessing resizes them
+as it would a photo), their short descriptions as prompts, questions about them, and 16 kHz clips
+of their sounds. The same seed gives the same inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from mmdemo.world.render import render_scene
+from mmdemo.world.scenes import COLOUR_NAMES, KINDS, Scene, sample_scene
+from mmdemo.world.sound import SAMPLE_RATE, synthesize
+from mmdemo.world.text import ask, describe
+
+IMAGE_SIDE = 320  # pixels: above CLIP's 224 and below BLIP's 384, so both resize
+
+
+@dataclass
+class BenchInputs:
+    """Everything one benchmark run feeds the models.
+
+    Attributes:
+        images: RGB pictures of scenes.
+        prompts: short scene descriptions (text embedding).
+        labels: zero-shot class names, ``"<colour> <shape>"``.
+        questions: one question per image (VQA).
+        clips: float32 mono audio at 16 kHz.
+        sample_rate: the clips' rate.
+    """
+
+    images: list[Image.Image]
+    prompts: list[str]
+    labels: list[str]
+    questions: list[str]
+    clips: list[np.ndarray]
+    sample_rate: int = SAMPLE_RATE
+
+
+def _scenes(rng: np.random.Generator, n: int) -> list[Scene]:
+    return [sample_scene(rng) for _ in range(n)]
+
+
+def make_inputs(*, images: int, prompts: int, clips: int, audio_seconds: float, seed: int = 0) -> BenchInputs:
+    """``images`` pictures with one question each, ``prompts`` prompts and ``clips`` audio clips."""
+    rng = np.random.default_rng(seed)
+    pictured = _scenes(rng, images)
+    return BenchInputs(
+        images=[render_scene(scene, size=IMAGE_SIDE) for scene in pictured],
+        prompts=[describe(scene) for scene in _scenes(rng, prompts)],
+        labels=[f"{colour} {kind}" for colour in COLOUR_NAMES for kind in KINDS],
+        questions=[ask(scene, rng).question for scene in pictured],
+        clips=[synthesize(scene, rng, seconds=audio_seconds) for scene in _scenes(rng, clips)],
+    )

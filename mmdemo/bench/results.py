@@ -1,0 +1,105 @@
+"""Named results of each benchmark workload (JSON-ready)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mmdemo.bench.fidelity import Fidelity
+from mmdemo.bench.timing import CaseTiming
+
+
+@dataclass
+class WorkloadResult:
+    """Baseline and project path (and ablations) of one model workload, timed in the same loop.
+
+    Attributes:
+        name: the workload (``"image"``, ``"text"``, …).
+        description: what one timed run does, e.g. ``"64 images"``.
+        cases: case name -> what it runs; ``"baseline"`` and ``"project"`` always, then ablations.
+        timings: case name -> its timed runs.
+        target: the speed-up the project path must reach over the baseline.
+        fidelity: checks of the project path against float32.
+        notes: anything a reader needs to interpret the numbers.
+    """
+
+    name: str
+    description: str
+    cases: dict[str, str]
+    timings: dict[str, CaseTiming]
+    target: float | None
+    fidelity: list[Fidelity] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def ratio(self, case: str = "project") -> float:
+        """Baseline median time / ``case``'s median time."""
+        return self.timings["baseline"].median_s / self.timings[case].median_s
+
+    @property
+    def passed(self) -> bool:
+        fast = self.target is None or self.ratio() >= self.target
+        return fast and all(check.passed for check in self.fidelity)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "description": self.description, "cases": self.cases,
+            "timings": {name: timing.to_json() for name, timing in self.timings.items()},
+            "ratios": {name: self.ratio(name) for name in self.timings if name != "baseline"},
+            "target": self.target, "passed": self.passed,
+            "fidelity": [check.to_json() for check in self.fidelity], "notes": self.notes,
+        }
+
+
+@dataclass
+class FusionResult:
+    """Training every fusion strategy on synthetic samples: total and per-strategy seconds, and each
+    head's validation accuracy at its kept epoch (a sanity check that training did its job)."""
+
+    samples: int
+    epochs: int
+    dims: dict[str, int]
+    total_s: float
+    per_strategy_s: dict[str, float]
+    val_accuracy: dict[str, float | None]
+    threads: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class MemoryResult:
+    """Peak resident memory of a process that loaded the four default models under one policy.
+
+    Attributes:
+        dtype: the policy (``"auto"``: the project's; ``"float32"``: fast paths off).
+        models: the models loaded.
+        baseline_mib: resident memory after imports, before any model.
+        loaded_mib: resident memory with the four models loaded.
+        peak_mib: peak resident memory after one call to each model.
+        speedups: model -> load-time speed-ups applied.
+        dtypes: model -> compute dtype.
+    """
+
+    dtype: str
+    models: list[str]
+    baseline_mib: float
+    loaded_mib: float
+    peak_mib: float
+    speedups: dict[str, list[str]]
+    dtypes: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AppStartResult:
+    """Seconds from starting ``python app.py`` to the first HTTP 200 of its page."""
+
+    command: list[str]
+    seconds: float | None
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
