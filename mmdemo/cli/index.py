@@ -17,7 +17,6 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from mmdemo.retrieval.build import AddReport, BuildProgress
 from mmdemo.retrieval.config import APPROX_KINDS, BACKENDS, STORAGE_DTYPES, IndexConfig
@@ -39,6 +38,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def _models(args: argparse.Namespace) -> dict[str, str | None]:
     return {"image": args.model, "text": args.model, "audio": args.audio_model}
+
+
+def _models_with(recorded: dict[str, str], args: argparse.Namespace) -> dict[str, str | None]:
+    """The index's models where it has them, else the ones asked for (None: the preset's)."""
+    asked = _models(args)
+    return {modality: recorded.get(modality) or asked[modality] for modality in MODALITIES}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,10 +205,7 @@ def _run_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"Updating {out} ({len(index)} items)")
     else:
         index = RetrievalIndex(_build_config(args, None))
-    recorded = index.models
-    index.embedder = default_embedder(
-        {m: recorded.get(m) or wanted[m] for m in MODALITIES}, batch_size=args.batch_size, use_cache=not args.no_cache
-    )
+    index.embedder = default_embedder(_models_with(index.models, args), batch_size=args.batch_size, use_cache=not args.no_cache)
     last_save = time.monotonic()
 
     def checkpoint(_: AddReport) -> None:
@@ -264,8 +266,7 @@ def _run_query(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.k < 1:
         parser.error(f"--k must be >= 1, got {args.k}")
     index = RetrievalIndex.load(args.index, expect_models=_models(args))
-    recorded = index.models
-    index.embedder = default_embedder({m: recorded.get(m) or _models(args)[m] for m in MODALITIES})
+    index.embedder = default_embedder(_models_with(index.models, args))
     result = index.query(text=args.text, image=args.image, audio=args.audio, k=args.k,
                          modality=args.modality, backend=args.backend)
     _print_result(result, args.json)
@@ -302,10 +303,9 @@ def _run_eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         ks = [int(k) for k in args.ks.split(",") if k.strip()]
     except ValueError:
         parser.error(f"--ks must be comma-separated integers, got {args.ks!r}")
-    models: dict[str, Any] = _models(args)
+    models = _models(args)
     if args.index:
-        recorded = RetrievalIndex.load(args.index, expect_models=models).models
-        models = {m: recorded.get(m) or models[m] for m in MODALITIES}
+        models = _models_with(RetrievalIndex.load(args.index, expect_models=models).models, args)
     if args.world:
         pairs = PairedSet.from_world(args.split, args.n, args.seed)
     else:

@@ -145,3 +145,21 @@ def test_eval_on_the_bundled_world(tiny_models, capsys: pytest.CaptureFixture[st
     assert printed.startswith("bundled world, test split, 4 samples (seed 0): 4 pairs")
     for direction in ("text->image", "image->text", "audio->image", "audio->text"):
         assert f"| {direction} | 4 | 4 |" in printed
+
+
+def test_prune_removes_items_whose_files_are_gone(media_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from mmdemo.cli import index as cli
+
+    from .conftest import FakeEmbedder
+
+    monkeypatch.setattr(cli, "default_embedder", lambda *args, **kwargs: FakeEmbedder())
+    out = tmp_path / "ix"
+    assert main(["build", str(media_folder), "--out", str(out), "--quiet"]) == 0
+    (media_folder / "green.png").unlink()
+    assert main(["build", str(media_folder), "--out", str(out), "--quiet"]) == 0
+    assert len(RetrievalIndex.load(out)) == 9  # without --prune the item stays
+    assert main(["build", str(media_folder), "--out", str(out), "--prune", "--quiet"]) == 0
+    assert "Pruned 1 items whose files are gone" in capsys.readouterr().out
+    assert len(RetrievalIndex.load(out)) == 8
+    with pytest.raises(SystemExit):
+        main(["build", str(media_folder), "--out", str(out), "--batch-size", "0"])
