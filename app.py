@@ -218,7 +218,8 @@ def answer_question(image: str, question: str, history: list[dict] | None,
     out = mmdemo.answer(image, question, limits=SETTINGS.limits)
     history = list(history or [])
     history.append({"role": "user", "content": out.question})
-    history.append({"role": "assistant", "content": f"{out.answer}  ({out.confidence:.0%})"})
+    shown = out.answer or "(the model gave no answer)"
+    history.append({"role": "assistant", "content": f"{shown}  ({out.confidence:.0%})"})
     return out.answer, round(out.confidence, 4), history
 
 
