@@ -1,13 +1,23 @@
 """Many visitors at once: at least 50 concurrent ``gradio_client`` requests mixing every tab's
 endpoints. Every request gets a result or a clear "busy" answer, none is lost, and the server's
-memory stays bounded (no growth from one wave of requests to the next)."""
+memory stays bounded (no growth from one wave of requests to the next). And a server stopped in
+the middle of a Fusion Lab run loses none of the heads already trained."""
 
 from __future__ import annotations
 
-import pytest
-from gradio_client import Client
+import io
+import os
+import signal
+import time
+import zipfile
+from pathlib import Path
 
-from tests.reliability.helpers import launched_app, model_args
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from tests.reliability.endpoints import call_train
+from tests.reliability.helpers import launched_app, model_args, wait_for
 from tests.reliability.loadgen import BUSY_MARKERS, request_mix, run_load
 
 WAVE = 60  # requests in flight at once
@@ -78,3 +88,49 @@ def test_overflow_gets_a_clear_busy_answer_and_nothing_is_lost(small_queue_app, 
     # After the burst, the server is free again and answers normally.
     again = run_load(client, small_queue_app.pid, mix, total=4, concurrency=1)
     assert again.count("ok") == 4, [o.detail for o in again.outcomes]
+
+
+def _larger_data_set(folder: Path) -> Path:
+    """A zip of 48 labelled image + text rows: long enough to train that a kill lands mid-run."""
+    archive = folder / "larger.zip"
+    rows = ["text,image,label"]
+    with zipfile.ZipFile(archive, "w") as handle:
+        for index in range(48):
+            colour, rgb = (("red", (220, 20, 20)), ("blue", (20, 20, 220)))[index % 2]
+            buffer = io.BytesIO()
+            Image.new("RGB", (16, 16), tuple(min(255, c + index) for c in rgb)).save(buffer, format="PNG")
+            handle.writestr(f"data/images/{index}.png", buffer.getvalue())
+            rows.append(f"a {colour} square number {index},images/{index}.png,{colour}")
+        handle.writestr("data/manifest.csv", "\n".join(rows) + "\n")
+    return archive
+
+
+def test_server_killed_mid_training_keeps_finished_heads_intact(small_queue_app, bad_inputs, tmp_path):
+    """Stop the server (SIGKILL) while a Fusion Lab run trains: the heads of the run that had
+    finished are byte for byte intact and load, and nothing half-written sits under a final name.
+    Runs last in this module: the app does not survive it."""
+    from mmdemo.training.head import FusionHead
+
+    client = Client(small_queue_app.url, **CLIENT_OPTIONS)
+    summary, *_ = call_train(client, bad_inputs["zip_ok"])
+    assert summary.startswith("Trained")
+    runs = small_queue_app.workdir / "runs"
+    finished = {path: path.read_bytes() for path in runs.rglob("*") if path.is_file() and path.parent.parent.name == "heads"}
+    assert any(path.name == "head.json" for path in finished)
+
+    before = {path.name for path in runs.iterdir()}
+    job = client.submit("upload", 100, handle_file(str(_larger_data_set(tmp_path))), "",
+                        ["concat", "late", "gmu", "lmf", "attention"], 200, 8, "adamw", 0.001, "none",
+                        0.0001, 0.0, 0.0, 0.0, 0, 0, api_name="/train_fusion")
+    assert wait_for(lambda: {path.name for path in runs.iterdir()} - before, timeout=60)
+    time.sleep(2.0)  # into feature extraction / training
+    os.kill(small_queue_app.pid, signal.SIGKILL)
+    assert wait_for(lambda: not Path(f"/proc/{small_queue_app.pid}").exists() or
+                    "zombie" in Path(f"/proc/{small_queue_app.pid}/status").read_text().lower(), timeout=30)
+    with pytest.raises(Exception):
+        job.result(timeout=60)
+
+    for path, data in finished.items():
+        assert path.read_bytes() == data, f"{path} changed"
+    for config in runs.rglob("head.json"):
+        FusionHead.load(config.parent)  # every head under its final name is complete
