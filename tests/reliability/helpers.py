@@ -4,7 +4,9 @@ checkpoints, finding its process, reading its memory, and calling its endpoints.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import re
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -132,3 +134,24 @@ def leaked_internals(message: str, app: LaunchedApp | None = None, visitor_text:
     if str(ROOT) in message:
         found.append(f"repository path {ROOT}")
     return found
+
+
+def raw_request(app: LaunchedApp, method: str, path: str, body: bytes | None = None,
+                headers: dict | None = None, cookie: str | None = None, read_limit: int = 200_000,
+                timeout: float = 10.0):
+    """Send ``path`` byte for byte (no client-side normalisation of ``..`` or ``%2F``); returns
+    (status, body, headers). An event stream that stays open is read until a short timeout."""
+    connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=timeout)
+    headers = dict(headers or {})
+    if cookie:
+        headers["Cookie"] = cookie
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        try:
+            data = response.read(read_limit) if method != "HEAD" else b""
+        except (TimeoutError, socket.timeout):
+            data = b""
+        return response.status, data, dict(response.getheaders())
+    finally:
+        connection.close()

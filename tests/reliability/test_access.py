@@ -10,7 +10,6 @@ upload cache, and the file route does not fetch URLs for a visitor (SSRF).
 
 from __future__ import annotations
 
-import http.client
 import json
 import zipfile
 from pathlib import Path
@@ -23,6 +22,7 @@ from PIL import Image
 
 from tests.reliability.endpoints import call_train
 from tests.reliability.helpers import ROOT
+from tests.reliability.helpers import raw_request as _request
 
 # Routes that serve files, from gradio 6.31's routes.py (API routes live under /gradio_api).
 FILE_ROUTES = (
@@ -38,17 +38,6 @@ FILE_ROUTES = (
     "/gradio_api/proxy=",
 )
 REFUSED = {400, 401, 403, 404, 405, 422}
-
-
-def _request(app, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-    """Send ``path`` byte for byte (no client-side normalisation of ``..`` or ``%2F``)."""
-    connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=60)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.read(), dict(response.getheaders())
-    finally:
-        connection.close()
 
 
 def _targets(app, app_checkpoints) -> dict[str, tuple[Path, bytes]]:
@@ -167,7 +156,7 @@ def _call_raw(app, api_name: str, data: list) -> str:
     if status != 200:
         return f"HTTP {status}: {payload.decode(errors='replace')}"
     event_id = json.loads(payload)["event_id"]
-    status, stream, _ = _request(app, "GET", f"/gradio_api/call/{api_name}/{event_id}")
+    status, stream, _ = _request(app, "GET", f"/gradio_api/call/{api_name}/{event_id}", timeout=120)
     return stream.decode(errors="replace")
 
 

@@ -5,10 +5,8 @@ public routes (static assets, the login page, ...) reveal no data, and a logged-
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import socket
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -18,6 +16,7 @@ from gradio_client import Client
 
 from tests.reliability.endpoints import call_image
 from tests.reliability.helpers import launched_app, model_args
+from tests.reliability.helpers import raw_request as _request
 
 USER, PASSWORD = "visitor", "correct horse battery staple"
 API_NAMES = ("caption", "answer", "answer_submit", "clear_history", "zero_shot", "status")
@@ -40,23 +39,6 @@ def gradio_routes() -> list[tuple[str, str, bool]]:
         )
         routes.append((method.upper(), concrete, "login_check" in rest))
     return sorted(set(routes))
-
-
-def _request(app, method, path, body=None, headers=None, cookie=None, read_limit=200_000):
-    connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=10)
-    headers = dict(headers or {})
-    if cookie:
-        headers["Cookie"] = cookie
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        try:
-            data = response.read(read_limit) if method != "HEAD" else b""
-        except (TimeoutError, socket.timeout):  # an event stream that stays open
-            data = b""
-        return response.status, data, dict(response.getheaders())
-    finally:
-        connection.close()
 
 
 def _login(app, user=USER, password=PASSWORD) -> tuple[int, str | None]:
