@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from gradio_client import Client  # noqa: E402
 
 from tests.inputs.make_inputs import make_inputs  # noqa: E402
+from tests.reliability.endpoints import fill_gallery  # noqa: E402
 from tests.reliability.helpers import build_tiny_checkpoints, launched_app, model_args  # noqa: E402
 from tests.reliability.loadgen import LoadReport, request_mix, run_load  # noqa: E402
 
@@ -33,7 +34,8 @@ def bench(url: str, pid: int, inputs: Path, requests: int, concurrency: int) -> 
     client = Client(url, verbose=False, max_workers=concurrency, analytics_enabled=False,
                     httpx_kwargs={"timeout": 300})
     images = list(make_inputs(inputs, list(IMAGES)).values())
-    mix = request_mix(images)
+    fill_gallery(client, images[0])
+    mix = request_mix(images, audio=make_inputs(inputs, ["audio_8_channels"])["audio_8_channels"])
     warm = run_load(client, pid, mix, total=len(mix), concurrency=1)
     if warm.count("ok") != len(mix):
         raise RuntimeError(f"warm-up failed: {[o.detail for o in warm.outcomes if o.status != 'ok']}")

@@ -76,8 +76,10 @@ class LoadReport:
         )
 
 
-def request_mix(images: list[Path]) -> list[tuple[str, Callable[[Client], Any]]]:
-    """The endpoints of every current tab, with light settings, as (name, call) pairs."""
+def request_mix(images: list[Path], audio: Path | None = None) -> list[tuple[str, Callable[[Client], Any]]]:
+    """The endpoints of every tab that answers in about a second, with light settings, as
+    (name, call) pairs. The retrieval queries search the client's session gallery: fill it first
+    (``endpoints.fill_gallery``). Fusion Lab training is left out: it runs for tens of seconds."""
     first = images[0]
 
     def zero_shot(client: Client, image: Path) -> Any:
@@ -91,7 +93,10 @@ def request_mix(images: list[Path]) -> list[tuple[str, Callable[[Client], Any]]]
         ("answer", lambda c: c.submit(handle_file(str(first)), "what color is the shape?", [], api_name="/answer")),
         ("clear_history", lambda c: c.submit(handle_file(str(first)), api_name="/clear_history")),
         ("status", lambda c: c.submit(api_name="/status")),
+        ("retrieve[text]", lambda c: c.submit("a red circle", None, None, 3, "any", api_name="/retrieve")),
     ]
+    if audio is not None:
+        mix.append(("retrieve[audio]", lambda c: c.submit("", None, handle_file(str(audio)), 3, "any", api_name="/retrieve")))
     return mix
 
 

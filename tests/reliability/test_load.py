@@ -16,7 +16,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from tests.reliability.endpoints import call_train
+from tests.reliability.endpoints import call_train, fill_gallery
 from tests.reliability.helpers import launched_app, model_args, wait_for
 from tests.reliability.loadgen import BUSY_MARKERS, request_mix, run_load
 
@@ -35,9 +35,10 @@ def images(bad_inputs):
     return [bad_inputs[name] for name in ("image_1x1", "image_palette", "image_alpha", "image_cmyk", "image_animated_gif")]
 
 
-def test_fifty_plus_concurrent_requests_all_answered_memory_bounded(shared_app, images):
+def test_fifty_plus_concurrent_requests_all_answered_memory_bounded(shared_app, images, bad_inputs):
     client = Client(shared_app.url, **CLIENT_OPTIONS)
-    mix = request_mix(images)
+    fill_gallery(client, images[0])
+    mix = request_mix(images, audio=bad_inputs["audio_8_channels"])
     warm = run_load(client, shared_app.pid, mix, total=len(mix), concurrency=1)
     assert warm.count("ok") == len(mix), [o.detail for o in warm.outcomes if o.status != "ok"]
 
