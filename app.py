@@ -474,7 +474,7 @@ def build_caption_tab() -> None:
             table = gr.Dataframe(headers=["caption", "score"], label="All captions", interactive=False)
     inputs = [image, strategy, num_captions, num_beams, max_new_tokens, top_p, temperature, prefix, seed]
     button.click(caption_image, inputs, [best, table], api_name="caption", **_concurrency("caption"))
-    example_images = examples("world/scene_0.png", "world/scene_1.png", "world/scene_2.png")
+    example_images = examples("world/scene_2.png", "world/scene_3.png", "world/scene_1.png")
     if example_images:
         gr.Examples([[path] for path in example_images], inputs=[image], label="Examples")
 
@@ -494,10 +494,10 @@ def build_qa_tab() -> None:
     question.submit(answer_question, [image, question, history], [answer, confidence, history],
                     api_name="answer_submit", **_concurrency("vqa"))
     image.change(clear_history, [image], [history], api_name="clear_history")
-    example_images = examples("world/scene_0.png", "world/scene_1.png")
+    example_images = examples("world/scene_2.png", "world/scene_1.png")
     if example_images:
         gr.Examples(
-            [[example_images[0], "what color is the shape?"], [example_images[-1], "how many shapes are there?"]],
+            [[example_images[0], "what color is the square?"], [example_images[-1], "how many shapes are there?"]],
             inputs=[image, question], label="Examples",
         )
 
@@ -514,7 +514,7 @@ def build_classify_tab() -> None:
                 result = gr.Label(label="Label probabilities", num_top_classes=10)
         button.click(zero_shot, [image, labels, template], [result], api_name="zero_shot",
                      **_concurrency("image-text"))
-        example_images = examples("world/scene_0.png", "world/scene_1.png")
+        example_images = examples("world/scene_2.png", "world/scene_3.png")
         if example_images:
             gr.Examples([[p] for p in example_images], inputs=[image], label="Examples")
 
@@ -538,10 +538,11 @@ def build_fusion_head_tab(session_heads: gr.State) -> gr.Dropdown:
         button.click(classify_with_head, [head, text, image, audio, session_heads],
                      [probabilities, contributions, note], api_name="classify_fusion",
                      **_concurrency("image-text"))
-        world = examples("world/scene_0.png")
-        audio_examples = examples("world/sound_0.wav")
+        world = examples("world/scene_3.png")
+        audio_examples = examples("world/sound_3.wav")
         if world and audio_examples:
-            gr.Examples([["the red circle is large.", world[0], audio_examples[0]]],
+            gr.Examples([["the yellow triangle is large.", world[0], audio_examples[0]],
+                         ["the yellow triangle is small.", world[0], None]],
                         inputs=[text, image, audio], label="Examples")
     return head
 

@@ -1,56 +1,40 @@
-"""Fixtures for tests that drive the running app (gradio_client and a real browser)."""
+"""Fixtures for tests that drive the running app (gradio_client and a real browser).
+
+The app runs in a subprocess (``python app.py`` on a free port) with every role pointed at tiny
+checkpoints on disk, loaded through the same registry path as hub or bundled checkpoints.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
+from PIL import Image
 
+from tests.reliability.helpers import build_tiny_checkpoints, model_args
 from tests.app.server import running_app
-
-# The app as a first-time visitor without the hub meets it: the bundled models.
-APP_ARGS = ["--preset", "bundled"]
-
-
-@dataclass(frozen=True)
-class WorldExample:
-    """A held-out scene of the bundled world, written to files, with what is true of it."""
-
-    image: Path
-    audio: Path
-    caption: str
-    colour: str
-    kind: str
-    sample: object
-
-
-def world_examples(folder: Path, count: int, *, single_shape: bool = True) -> list[WorldExample]:
-    from mmdemo.world.dataset import make_sample
-    import soundfile
-
-    found, index = [], 0
-    while len(found) < count:
-        sample = make_sample("test", index)
-        index += 1
-        if single_shape and len(sample.scene.shapes) != 1:
-            continue
-        image = folder / f"scene_{sample.index}.png"
-        audio = folder / f"scene_{sample.index}.wav"
-        sample.image().save(image)
-        soundfile.write(audio, sample.scene_audio(), sample.config.sample_rate)
-        shape = sample.scene.shapes[0]
-        found.append(WorldExample(image, audio, sample.caption, shape.colour, shape.kind, sample))
-    return found
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory):
+def app_url(tmp_path_factory: pytest.TempPathFactory, tiny_models):
     workdir = tmp_path_factory.mktemp("app")
-    with running_app([*APP_ARGS, "--runs-dir", str(workdir / "runs")], workdir) as url:
+    args = model_args(build_tiny_checkpoints(tiny_models.folder))
+    with running_app([*args, "--runs-dir", str(workdir / "runs")], workdir) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> list[WorldExample]:
-    return world_examples(tmp_path_factory.mktemp("world-examples"), 3)
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Three distinct images and a short tone, as files."""
+    folder = tmp_path_factory.mktemp("media")
+    rng = np.random.default_rng(0)
+    files = {}
+    for name in ("first", "second", "third"):
+        files[name] = folder / f"{name}.png"
+        Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(files[name])
+    files["tone"] = folder / "tone.wav"
+    t = np.arange(8000) / 16_000
+    soundfile.write(files["tone"], (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16_000)
+    return files
