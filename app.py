@@ -152,6 +152,21 @@ def apply_model_settings(settings: AppSettings) -> None:
 # -------------------------------------------------------------------------------------- helpers
 
 
+class UploadedImage(gr.Image):
+    """``gr.Image`` whose upload reaches mmdemo as the untouched file: gradio's own preprocessing
+    decodes and converts non-RGB uploads before mmdemo's header-only limit check can refuse them,
+    and fails with messages that show the server's upload path."""
+
+    def get_block_name(self) -> str:
+        return "image"  # the same front-end component as gr.Image
+
+    def preprocess(self, payload):
+        if (self.type == "filepath" and payload is not None and payload.path is not None
+                and not (payload.url or "").startswith("data:")):
+            return str(payload.path)
+        return super().preprocess(payload)
+
+
 def user_errors(fn: Callable) -> Callable:
     """Turn mmdemo's errors (and bad values) into a ``gr.Error`` with the same message."""
 
@@ -458,7 +473,7 @@ def _concurrency(role: str) -> dict[str, Any]:
 def build_caption_tab() -> None:
     with gr.Row():
         with gr.Column():
-            image = gr.Image(type="filepath", label="Image", sources=["upload", "clipboard", "webcam"])
+            image = UploadedImage(type="filepath", label="Image", sources=["upload", "clipboard", "webcam"])
             prefix = gr.Textbox(label="Text prefix (optional: the caption continues it)")
             with gr.Accordion("Decoding", open=False):
                 strategy = gr.Radio(["greedy", "beam", "sample"], value="greedy", label="Strategy")
@@ -482,7 +497,7 @@ def build_caption_tab() -> None:
 def build_qa_tab() -> None:
     with gr.Row():
         with gr.Column():
-            image = gr.Image(type="filepath", label="Image")
+            image = UploadedImage(type="filepath", label="Image")
             question = gr.Textbox(label="Question", placeholder="What colour is the shape?")
             button = gr.Button("Answer", variant="primary")
         with gr.Column():
@@ -506,7 +521,7 @@ def build_classify_tab() -> None:
     with gr.Tab("Zero-shot (CLIP)"):
         with gr.Row():
             with gr.Column():
-                image = gr.Image(type="filepath", label="Image")
+                image = UploadedImage(type="filepath", label="Image")
                 labels = gr.Textbox(label="Labels (comma-separated)", value="red circle, blue square, green triangle")
                 template = gr.Textbox(label="Prompt template", value="a photo of a {}.")
                 button = gr.Button("Classify", variant="primary")
@@ -527,7 +542,7 @@ def build_fusion_head_tab(session_heads: gr.State) -> gr.Dropdown:
                 choices = list(available_heads(None))
                 head = gr.Dropdown(choices, value=choices[0] if choices else None, label="Fusion head")
                 text = gr.Textbox(label="Text")
-                image = gr.Image(type="filepath", label="Image")
+                image = UploadedImage(type="filepath", label="Image")
                 audio = gr.Audio(type="filepath", label="Audio")
                 button = gr.Button("Classify", variant="primary")
             with gr.Column():
@@ -552,7 +567,7 @@ def build_retrieval_tab() -> None:
     with gr.Row():
         with gr.Column():
             query_text = gr.Textbox(label="Query text", placeholder="a red circle")
-            query_image = gr.Image(type="filepath", label="…or query image")
+            query_image = UploadedImage(type="filepath", label="…or query image")
             query_audio = gr.Audio(type="filepath", label="…or query audio")
             with gr.Row():
                 k = gr.Slider(1, 20, value=5, step=1, label="Top k")
@@ -668,6 +683,8 @@ def main(argv: list[str] | None = None) -> None:
         auth=SETTINGS.auth or None,
         max_file_size=SETTINGS.max_file_size,
         show_error=True,
+        ssr_mode=False,  # see docs/SECURITY.md (CVE-2026-134825)
+        run_history=False,
     )
 
 

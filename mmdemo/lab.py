@@ -162,7 +162,7 @@ def run_lab(
             progress(LabProgress(stage, min(max(fraction, 0.0), 1.0), message))
 
     report("data", 0.0, "reading the manifest")
-    parsed = read_manifest(manifest, label_columns=label_columns)
+    parsed = read_manifest(manifest, label_columns=label_columns, confine_to_folder=True)
 
     order: dict[str, int] = {}  # modality -> its position among those embedded so far
     n_modalities = max(len(parsed.modalities), 1)

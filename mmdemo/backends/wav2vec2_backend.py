@@ -46,7 +46,18 @@ def load(
     return LoadedModel(spec, model, processor, tokenizer, device, dtype, extras=extras)
 
 
+def receptive_field(config) -> int:
+    """Samples the convolutional feature encoder needs for one frame (400 for wav2vec2-base)."""
+    field, jump = 1, 1
+    for kernel, stride in zip(config.conv_kernel, config.conv_stride):
+        field += (kernel - 1) * jump
+        jump *= stride
+    return field
+
+
 def _inputs(loaded: LoadedModel, clips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    minimum = receptive_field(loaded.model.config)
+    clips = [np.pad(clip, (0, minimum - len(clip))) if len(clip) < minimum else clip for clip in clips]
     features = loaded.processor(
         clips,
         sampling_rate=loaded.spec.sample_rate,

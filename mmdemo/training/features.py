@@ -76,6 +76,9 @@ def extract_features(
     """
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
+    if not manifest.rows:
+        preview = "; ".join(str(b) for b in manifest.bad_rows[:5])
+        raise ManifestError(f"{manifest.path.name} has no usable row ({len(manifest.bad_rows)} bad: {preview})")
     models = dict(models or {})
     if modalities is None:
         modalities = [m for m in manifest.modalities if any(_value(row, m) is not None for row in manifest.rows)]
@@ -109,7 +112,7 @@ def extract_features(
     bad_rows = sorted(manifest.bad_rows + [BadRow(manifest.rows[i].line, reason) for i, reason in bad.items()], key=lambda b: b.line)
     if not keep:
         preview = "; ".join(str(b) for b in bad_rows[:5])
-        raise ManifestError(f"{manifest.path} has no usable row ({len(bad_rows)} bad: {preview})")
+        raise ManifestError(f"{manifest.path.name} has no usable row ({len(bad_rows)} bad: {preview})")
 
     embeddings, masks = {}, {}
     for modality, rows in vectors.items():
@@ -149,7 +152,7 @@ def _label_names(manifest: Manifest, fixed: dict[str, list[str]] | None, bad: di
         missing = [task for task in fixed if task not in manifest.label_columns]
         if missing:
             raise ManifestError(
-                f"{manifest.path} has no label column {missing}; label columns found: {manifest.label_columns}"
+                f"{manifest.path.name} has no label column {missing}; label columns found: {manifest.label_columns}"
             )
         for i, row in enumerate(manifest.rows):
             for task, names in fixed.items():
@@ -162,7 +165,7 @@ def _label_names(manifest: Manifest, fixed: dict[str, list[str]] | None, bad: di
         found = sorted({row.labels[task] for row in manifest.rows if row.labels[task] is not None})
         if len(found) < 2:
             raise ManifestError(
-                f"label column {task!r} of {manifest.path} has {len(found)} class(es) {found}; a classifier needs at least 2"
+                f"label column {task!r} of {manifest.path.name} has {len(found)} class(es) {found}; a classifier needs at least 2"
             )
         names[task] = found
     return names

@@ -102,6 +102,7 @@ def read_manifest(
     audio_column: str = "audio",
     split_column: str = "split",
     check_files: bool = True,
+    confine_to_folder: bool = False,
 ) -> Manifest:
     """Parse a CSV (``.csv``), TSV (``.tsv``) or JSON Lines (``.jsonl``/``.ndjson``) manifest.
 
@@ -111,6 +112,8 @@ def read_manifest(
             ``split`` or ``id`` column.
         text_column, image_column, audio_column, split_column: column names.
         check_files: mark rows whose image/audio file does not exist as bad (default True).
+        confine_to_folder: mark rows whose files lie outside the manifest's folder (absolute
+            paths elsewhere, ``..``) as bad; for manifests uploaded by visitors.
 
     Raises:
         ManifestError: missing or unreadable file, unknown extension, no modality column, no label
@@ -119,29 +122,30 @@ def read_manifest(
     path = Path(path)
     kind = MANIFEST_FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise ManifestError(f"unknown manifest format {path.suffix!r} for {path}; valid: {', '.join(MANIFEST_FORMATS)}")
+        raise ManifestError(f"unknown manifest format {path.suffix!r} for {path.name}; valid: {', '.join(MANIFEST_FORMATS)}")
     if not path.is_file():
-        raise ManifestError(f"manifest not found: {path}")
+        raise ManifestError(f"manifest not found: {path.name}")
     try:
         records, columns, bad_rows = _read_csv(path, kind) if kind != "jsonl" else _read_jsonl(path)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+        raise ManifestError(f"cannot read manifest {path.name}: {exc}") from exc
     names = {"text": text_column, "image": image_column, "audio": audio_column}
     modalities = [modality for modality in MODALITY_COLUMNS if names[modality] in columns]
     if not modalities:
         raise ManifestError(
-            f"{path} has none of the modality columns {list(names.values())}; columns found: {columns}"
+            f"{path.name} has none of the modality columns {list(names.values())}; columns found: {columns}"
         )
     reserved = set(names.values()) | RESERVED_COLUMNS | {split_column}
     if label_columns is None:
         label_columns = [column for column in columns if column not in reserved]
     if not label_columns:
-        raise ManifestError(f"{path} has no label column; columns found: {columns}")
+        raise ManifestError(f"{path.name} has no label column; columns found: {columns}")
     missing = [column for column in label_columns if column not in columns]
     if missing:
-        raise ManifestError(f"{path} has no label column {missing}; columns found: {columns}")
+        raise ManifestError(f"{path.name} has no label column {missing}; columns found: {columns}")
 
     parser = _RowParser(path.parent, names, modalities, label_columns, split_column, check_files)
+    parser.confine = confine_to_folder
     rows = []
     for line, record in records:
         try:
@@ -172,7 +176,7 @@ def _read_csv(path: Path, kind: str) -> tuple[list[tuple[int, dict[str, Any]]], 
         reader = csv.reader(handle, delimiter=delimiter)
         header = next(reader, None)
         if header is None:
-            raise ManifestError(f"manifest {path} is empty")
+            raise ManifestError(f"manifest {path.name} is empty")
         columns = [name.strip() for name in header]
         previous_end = reader.line_num
         for fields_ in reader:
@@ -259,6 +263,8 @@ class _RowParser:
         path = Path(value).expanduser()
         if not path.is_absolute():
             path = self.root / path
+        if getattr(self, "confine", False) and not path.resolve().is_relative_to(self.root.resolve()):
+            raise _BadRowError(f"{modality} file {value!r} is outside the data set's folder")
         if self.check_files and not path.is_file():
             raise _BadRowError(f"{modality} file not found: {value}")
         return path
