@@ -486,7 +486,8 @@ def build_caption_tab() -> None:
             button = gr.Button("Caption", variant="primary")
         with gr.Column():
             best = gr.Textbox(label="Caption", elem_id="caption-output")
-            table = gr.Dataframe(headers=["caption", "score"], label="All captions", interactive=False)
+            table = gr.Dataframe(headers=["caption", "score"], label="All captions", interactive=False,
+                                 elem_id="caption-table")
     inputs = [image, strategy, num_captions, num_beams, max_new_tokens, top_p, temperature, prefix, seed]
     button.click(caption_image, inputs, [best, table], api_name="caption", **_concurrency("caption"))
     example_images = examples("world/scene_2.png", "world/scene_3.png", "world/scene_1.png")
