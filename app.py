@@ -25,7 +25,14 @@ import gradio as gr
 import mmdemo
 from mmdemo import registry
 from mmdemo.errors import MmdemoError
-from mmdemo.loading import choose_preset, configure_runtime, loaded_models, resolve_device, resolve_dtype
+from mmdemo.loading import (
+    choose_preset,
+    configure_runtime,
+    is_available_offline,
+    loaded_models,
+    resolve_device,
+    resolve_dtype,
+)
 from mmdemo.media import MediaLimits
 
 logger = logging.getLogger("mmdemo.app")
@@ -194,7 +201,12 @@ def model_status() -> str:
     for role in registry.ROLES:
         spec = registry.get_model_spec(registry.default_model(role))
         dtype = str(resolve_dtype(spec, device)).removeprefix("torch.")
-        state = "loaded" if spec.name in loaded else "loads on first use"
+        if spec.name in loaded:
+            state = "loaded"
+        elif spec.is_local and not is_available_offline(spec):
+            state = "**missing**: " + ("run `python -m mmdemo.world.pretrain`" if spec.preset == "bundled" else "folder not found")
+        else:
+            state = "loads on first use"
         parts.append(f"{role}: `{spec.name}` ({spec.preset}, {device.type}, {dtype}, {state})")
     header = f"**Models: {registry.active_preset()} preset** ({SETTINGS.preset_reason or 'default'})"
     return header + "  \n" + " · ".join(parts)
