@@ -122,8 +122,10 @@ def _dtype_choice(spec: ModelSpec, override: str | None) -> str:
 
 # Load-time speed-ups (beyond the compute dtype), each measured by ``python -m mmdemo bench``.
 SPEEDUPS = {
+    "text-float32": "CLIP's text tower skips autocast and runs in float32 (bfloat16 changed zero-shot top-1 "
+    "labels); batching and padding to the longest prompt give text embedding its speed",
     "vision-bfloat16": "BLIP's vision encoder holds bfloat16 weights (its output is cast back to float32)",
-    "text-int8": "BLIP's text encoder and decoder Linear layers are dynamically quantised to int8",
+    "text-int8": "BLIP's text decoder Linear layers are dynamically quantised to int8 (captioning)",
     "time-major-features": "wav2vec2's convolutional feature encoder runs as matrix products on [B, T, C]",
 }
 
@@ -132,15 +134,21 @@ def resolve_speedups(spec: ModelSpec, device: torch.device, override: str | None
     """The load-time speed-ups (names from :data:`SPEEDUPS`) for ``spec`` on ``device``.
 
     Only the ``auto`` policy on a CPU with AMX/AVX-512-BF16 (where they were measured faster and
-    faithful) gets any: BLIP generation gets ``vision-bfloat16`` and ``text-int8`` (bfloat16
-    autocast over the whole of ``generate`` was measured several times slower: it re-casts the
-    decoder's weights at every token); wav2vec2 gets ``time-major-features``. ``float32`` (the
+    faithful) gets any: CLIP gets ``text-float32`` (its image tower keeps bfloat16 autocast, its
+    text tower does not); BLIP captioning gets ``vision-bfloat16`` and ``text-int8``; BLIP VQA gets
+    ``vision-bfloat16`` only (int8 anywhere in its text side changed greedy answers in the
+    fidelity check); wav2vec2 gets ``time-major-features``. bfloat16 autocast over the whole of
+    ``generate`` is not used: it re-casts the decoder's weights at every token. ``float32`` (the
     switch that turns fast paths off) or an explicit dtype gets none.
     """
     if _dtype_choice(spec, override) != "auto" or device.type != "cpu" or not cpu_has_fast_bfloat16():
         return ()
-    if spec.backend in GENERATIVE_BACKENDS:
+    if spec.backend in ("clip", "open_clip"):
+        return ("text-float32",)
+    if spec.backend == "blip-caption":
         return ("vision-bfloat16", "text-int8")
+    if spec.backend == "blip-vqa":
+        return ("vision-bfloat16",)
     if spec.backend in ("wav2vec2", "wav2vec2-ctc"):
         return ("time-major-features",)
     return ()
@@ -192,6 +200,7 @@ class LoadedModel:
 _CACHE: dict[tuple[str, str, str, str], LoadedModel] = {}
 _LOCKS: dict[tuple[str, str, str, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+_LOAD_LOCK = threading.RLock()  # one load at a time: transformers' lazy imports and meta-device init are process-global
 LOAD_COUNTS: dict[str, int] = {}
 
 
@@ -218,13 +227,14 @@ def get_model(
         if cached is not None and cached.spec == spec:
             return cached
         start = time.perf_counter()
-        from mmdemo.backends import load_backend  # imported here: backends import heavy libraries
+        with _LOAD_LOCK:
+            from mmdemo.backends import load_backend  # imported here: backends import heavy libraries
 
-        logger.info(
-            "Loading %s from %s on %s (%s%s)", spec.name, spec.checkpoint, torch_device, torch_dtype,
-            "".join(f", {name}" for name in speedups),
-        )
-        loaded = load_backend(spec, torch_device, torch_dtype, speedups)
+            logger.info(
+                "Loading %s from %s on %s (%s%s)", spec.name, spec.checkpoint, torch_device, torch_dtype,
+                "".join(f", {name}" for name in speedups),
+            )
+            loaded = load_backend(spec, torch_device, torch_dtype, speedups)
         loaded.load_seconds = time.perf_counter() - start
         logger.info("Loaded %s in %.1f s", spec.name, loaded.load_seconds)
         _CACHE[key] = loaded
@@ -270,7 +280,13 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
 
 def unavailable_message(spec: ModelSpec, reason: str) -> str:
     """The message for weights that cannot be had: the model, where it looked, how to fix it."""
-    if spec.is_local:
+    if spec.preset == "bundled":
+        where = f"the local folder {spec.checkpoint}"
+        fix = (
+            "the bundled checkpoints are not in this checkout; create them with "
+            "`python -m mmdemo.world.pretrain`, or use the pretrained preset where the hub is reachable"
+        )
+    elif spec.is_local:
         where = f"the local folder {spec.checkpoint}"
         fix = "check the path, or point the role at another folder or hub id"
     else:

@@ -9,6 +9,8 @@ encode functions of its role; ``speedups`` names load-time speed-ups from
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 import torch
 
 from mmdemo.loading import LoadedModel
@@ -34,3 +36,10 @@ def load_backend(
     spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
 ) -> LoadedModel:
     return backend_module(spec.backend).load(spec, device, dtype, speedups)
+
+
+def text_autocast(loaded: LoadedModel) -> AbstractContextManager:
+    """The context for an image-text model's text tower: float32 when ``text-float32`` applies."""
+    if "text-float32" in loaded.extras.get("speedups", ()):
+        return nullcontext()
+    return loaded.autocast()

@@ -6,16 +6,20 @@ import torch
 from PIL import Image
 from transformers import AutoProcessor, CLIPModel
 
+from mmdemo.backends import text_autocast
 from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
 
 
-def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()) -> LoadedModel:
-    """Load ``spec``; CLIP has no load-time speed-ups (its fast path is autocast plus batching)."""
+def load(
+    spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
+) -> LoadedModel:
+    """Load ``spec``; ``text-float32`` keeps the text tower out of autocast (:func:`text_autocast`)."""
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model = from_pretrained(spec, CLIPModel.from_pretrained, dtype=torch.float32)
     model.eval().to(device)
-    return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": ()})
+    applied = tuple(name for name in speedups if name == "text-float32")
+    return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": applied})
 
 
 def _features(output: torch.Tensor | object) -> torch.Tensor:
@@ -40,7 +44,7 @@ def encode_texts(loaded: LoadedModel, texts: list[str]) -> torch.Tensor:
     tokens = loaded.tokenizer(
         texts, padding=True, truncation=True, max_length=text_max_length(loaded), return_tensors="pt"
     ).to(loaded.device)
-    with torch.inference_mode(), loaded.autocast():
+    with torch.inference_mode(), text_autocast(loaded):
         output = loaded.model.get_text_features(
             input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
         )

@@ -13,6 +13,7 @@ import open_clip
 import torch
 from PIL import Image
 
+from mmdemo.backends import text_autocast
 from mmdemo.errors import ModelUnavailableError
 from mmdemo.loading import LoadedModel, hub_reachable, unavailable_message
 from mmdemo.registry import ModelSpec
@@ -51,8 +52,10 @@ def open_clip_cached(spec: ModelSpec) -> bool:
     return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)
 
 
-def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()) -> LoadedModel:
-    """Load ``spec``; CLIP has no load-time speed-ups (its fast path is autocast plus batching)."""
+def load(
+    spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
+) -> LoadedModel:
+    """Load ``spec``; ``text-float32`` keeps the text tower out of autocast (:func:`text_autocast`)."""
     name = _model_name(spec)
     if not spec.is_local and not open_clip_cached(spec) and not hub_reachable():
         raise ModelUnavailableError(
@@ -65,7 +68,8 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tu
     except (OSError, RuntimeError) as err:
         raise ModelUnavailableError(unavailable_message(spec, str(err))) from err
     model.eval().to(device)
-    return LoadedModel(spec, model, preprocess, tokenizer, device, dtype, extras={"speedups": ()})
+    applied = tuple(name for name in speedups if name == "text-float32")
+    return LoadedModel(spec, model, preprocess, tokenizer, device, dtype, extras={"speedups": applied})
 
 
 def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
@@ -76,7 +80,7 @@ def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tenso
 
 def encode_texts(loaded: LoadedModel, texts: list[str]) -> torch.Tensor:
     tokens = loaded.tokenizer(texts).to(loaded.device)  # truncates to the context length
-    with torch.inference_mode(), loaded.autocast():
+    with torch.inference_mode(), text_autocast(loaded):
         return loaded.model.encode_text(tokens).float()
 
 

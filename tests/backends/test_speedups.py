@@ -21,11 +21,12 @@ def _spec(backend: str, **kwargs) -> ModelSpec:
 def test_policy_gives_speedups_only_to_auto_on_fast_cpus(fast_cpu, monkeypatch):
     cpu = torch.device("cpu")
     assert loading.resolve_speedups(_spec("blip-caption"), cpu) == ("vision-bfloat16", "text-int8")
-    assert loading.resolve_speedups(_spec("blip-vqa"), cpu) == ("vision-bfloat16", "text-int8")
+    assert loading.resolve_speedups(_spec("blip-vqa"), cpu) == ("vision-bfloat16",)
     assert loading.resolve_speedups(_spec("wav2vec2"), cpu) == ("time-major-features",)
     assert loading.resolve_speedups(_spec("wav2vec2-ctc"), cpu) == ("time-major-features",)
-    assert loading.resolve_speedups(_spec("clip"), cpu) == ()
-    assert set(loading.SPEEDUPS) == {"vision-bfloat16", "text-int8", "time-major-features"}
+    assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32",)
+    assert loading.resolve_speedups(_spec("open_clip"), cpu) == ("text-float32",)
+    assert set(loading.SPEEDUPS) == {"text-float32", "vision-bfloat16", "text-int8", "time-major-features"}
     # every off switch: explicit override, the spec's policy, the process setting, another device
     assert loading.resolve_speedups(_spec("blip-caption"), cpu, "float32") == ()
     assert loading.resolve_speedups(_spec("blip-caption", dtype="float32"), cpu) == ()
@@ -57,9 +58,32 @@ def test_blip_speedups_are_applied_and_switch_off(tiny_models, fast_cpu, monkeyp
     assert generate.caption(image, model=tiny_models.caption).best
 
 
-def test_vqa_speedups_cover_the_question_encoder(tiny_models, fast_cpu):
+def test_vqa_gets_the_bfloat16_vision_encoder_only(tiny_models, fast_cpu):
     loaded = loading.get_model(tiny_models.vqa, "vqa")
-    assert loaded.extras["speedups"] == ("vision-bfloat16", "text-int8")
-    assert not any(isinstance(m, torch.nn.Linear) for m in loaded.model.text_encoder.modules())
+    assert loaded.extras["speedups"] == ("vision-bfloat16",)
+    assert next(loaded.model.vision_model.parameters()).dtype == torch.bfloat16
+    assert next(loaded.model.text_decoder.parameters()).dtype == torch.float32
     image = Image.fromarray(np.random.default_rng(4).integers(0, 255, (40, 40, 3), dtype=np.uint8))
     assert 0.0 < generate.answer(image, "what color is the shape?", model=tiny_models.vqa).confidence <= 1.0
+
+
+def test_clip_text_tower_stays_float32_under_the_auto_policy(tiny_models, fast_cpu, monkeypatch):
+    from dataclasses import replace
+
+    from mmdemo.encoders import embed_texts
+    from mmdemo.registry import get_model_spec, register_model, unregister_model
+
+    auto = register_model(replace(get_model_spec(tiny_models.clip), name="tiny-clip-auto", dtype="auto"))
+    forced = register_model(replace(auto, name="tiny-clip-bf16", dtype="bfloat16"))
+    try:
+        loaded = loading.get_model(auto.name, "image-text")
+        assert loaded.dtype == torch.bfloat16 and loaded.extras["speedups"] == ("text-float32",)
+        texts = ["a red circle", "a small blue star on the left"]
+        reference = embed_texts(texts, model=tiny_models.clip, use_cache=False).embeddings  # float32 spec
+        torch.testing.assert_close(embed_texts(texts, model=auto.name, use_cache=False).embeddings, reference)
+        assert loading.get_model(forced.name, "image-text").extras["speedups"] == ()
+        low = embed_texts(texts, model=forced.name, use_cache=False).embeddings
+        assert not torch.equal(low, reference)  # an explicit bfloat16 does run the text tower in bfloat16
+    finally:
+        unregister_model(auto.name)
+        unregister_model(forced.name)

@@ -19,6 +19,15 @@ from mmdemo.bench.timing import interleave
 from mmdemo.errors import UnknownModelError
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one thread, above all on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def tiny_config(tiny_models):
     names = {
