@@ -124,7 +124,10 @@ def _dtype_choice(spec: ModelSpec, override: str | None) -> str:
 SPEEDUPS = {
     "text-float32": "CLIP's text tower skips autocast and runs in float32 (bfloat16 changed zero-shot top-1 "
     "labels); batching and padding to the longest prompt give text embedding its speed",
-    "vision-bfloat16": "BLIP's vision encoder holds bfloat16 weights (its output is cast back to float32)",
+    "image-packed-bfloat16": "CLIP's image tower Linear layers hold bfloat16 weights pre-packed for oneDNN "
+    "(the arithmetic of autocast without re-casting and re-packing the weights at every call)",
+    "vision-bfloat16": "BLIP's vision encoder holds bfloat16 weights, pre-packed for oneDNN where possible "
+    "(its output is cast back to float32)",
     "text-int8": "BLIP's text decoder Linear layers are dynamically quantised to int8 (captioning)",
     "time-major-features": "wav2vec2's convolutional feature encoder runs as matrix products on [B, T, C]",
 }
@@ -135,7 +138,7 @@ def resolve_speedups(spec: ModelSpec, device: torch.device, override: str | None
 
     Only the ``auto`` policy on a CPU with AMX/AVX-512-BF16 (where they were measured faster and
     faithful) gets any: CLIP gets ``text-float32`` (its image tower keeps bfloat16 autocast, its
-    text tower does not); BLIP captioning gets ``vision-bfloat16`` and ``text-int8``; BLIP VQA gets
+    text tower does not) and, through transformers, ``image-packed-bfloat16``; BLIP captioning gets ``vision-bfloat16`` and ``text-int8``; BLIP VQA gets
     ``vision-bfloat16`` only (int8 anywhere in its text side changed greedy answers in the
     fidelity check); wav2vec2 gets ``time-major-features``. bfloat16 autocast over the whole of
     ``generate`` is not used: it re-casts the decoder's weights at every token. ``float32`` (the
@@ -143,7 +146,9 @@ def resolve_speedups(spec: ModelSpec, device: torch.device, override: str | None
     """
     if _dtype_choice(spec, override) != "auto" or device.type != "cpu" or not cpu_has_fast_bfloat16():
         return ()
-    if spec.backend in ("clip", "open_clip"):
+    if spec.backend == "clip":
+        return ("text-float32", "image-packed-bfloat16")
+    if spec.backend == "open_clip":  # its attention reads out_proj.weight directly: nothing to pack
         return ("text-float32",)
     if spec.backend == "blip-caption":
         return ("vision-bfloat16", "text-int8")

@@ -4,8 +4,9 @@ Load-time speed-ups for generation on CPU (chosen by :func:`mmdemo.loading.resol
 measured by ``python -m mmdemo bench``):
 
 - ``vision-bfloat16``: the vision encoder (a ViT-B/16 over 577 tokens: large matrix products,
-  where AMX bfloat16 is fast) holds bfloat16 weights; its input is cast to bfloat16 and its
-  outputs back to float32, so the text side sees float32 as before.
+  where AMX bfloat16 is fast) holds bfloat16 weights, its Linear layers pre-packed for oneDNN
+  (:mod:`~mmdemo.backends.packed_linear`); its input is cast to bfloat16 and its outputs back
+  to float32, so the text side sees float32 as before.
 - ``text-int8`` (captioning only): the text decoder's ``Linear`` layers are dynamically quantised
   to int8 (weights int8, activations quantised per call). Decoding runs one token at a time, so
   it is bound by reading the weights: int8 reads a quarter of float32's bytes. VQA does not get
@@ -24,6 +25,7 @@ from typing import Any
 import torch
 from transformers import AutoProcessor, BlipForConditionalGeneration, BlipForQuestionAnswering
 
+from mmdemo.backends.packed_linear import pack_linears, packing_available
 from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
 
@@ -55,9 +57,14 @@ def _cast_floats(value: Any, dtype: torch.dtype) -> Any:
 
 
 def vision_in_bfloat16(model: torch.nn.Module) -> None:
-    """Give ``model.vision_model`` bfloat16 weights, with float32 in and out (forward hooks)."""
+    """Give ``model.vision_model`` bfloat16 weights, with float32 in and out (forward hooks).
+
+    On CPU, where oneDNN can, its Linear layers are also pre-packed (:mod:`.packed_linear`).
+    """
     vision = model.vision_model
     vision.to(torch.bfloat16)
+    if next(vision.parameters()).device.type == "cpu" and packing_available():
+        pack_linears(vision)
 
     def cast_inputs(module, args, kwargs):
         args = tuple(_cast_floats(a, torch.bfloat16) for a in args)

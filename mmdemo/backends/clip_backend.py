@@ -7,6 +7,7 @@ from PIL import Image
 from transformers import AutoProcessor, CLIPModel
 
 from mmdemo.backends import text_autocast
+from mmdemo.backends.packed_linear import PackedBFloat16Linear, pack_linears, packing_available
 from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
 
@@ -14,11 +15,19 @@ from mmdemo.registry import ModelSpec
 def load(
     spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
 ) -> LoadedModel:
-    """Load ``spec``; ``text-float32`` keeps the text tower out of autocast (:func:`text_autocast`)."""
+    """Load ``spec`` with the speed-ups it was given that apply here.
+
+    ``text-float32`` keeps the text tower out of autocast (:func:`text_autocast`);
+    ``image-packed-bfloat16`` packs the image tower's Linear layers (:mod:`.packed_linear`).
+    """
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model = from_pretrained(spec, CLIPModel.from_pretrained, dtype=torch.float32)
     model.eval().to(device)
     applied = tuple(name for name in speedups if name == "text-float32")
+    if "image-packed-bfloat16" in speedups and device.type == "cpu" and packing_available():
+        pack_linears(model.vision_model)
+        model.visual_projection = PackedBFloat16Linear(model.visual_projection)
+        applied += ("image-packed-bfloat16",)
     return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": applied})
 
 

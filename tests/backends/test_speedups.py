@@ -24,9 +24,11 @@ def test_policy_gives_speedups_only_to_auto_on_fast_cpus(fast_cpu, monkeypatch):
     assert loading.resolve_speedups(_spec("blip-vqa"), cpu) == ("vision-bfloat16",)
     assert loading.resolve_speedups(_spec("wav2vec2"), cpu) == ("time-major-features",)
     assert loading.resolve_speedups(_spec("wav2vec2-ctc"), cpu) == ("time-major-features",)
-    assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32",)
+    assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32", "image-packed-bfloat16")
     assert loading.resolve_speedups(_spec("open_clip"), cpu) == ("text-float32",)
-    assert set(loading.SPEEDUPS) == {"text-float32", "vision-bfloat16", "text-int8", "time-major-features"}
+    assert set(loading.SPEEDUPS) == {
+        "text-float32", "image-packed-bfloat16", "vision-bfloat16", "text-int8", "time-major-features"
+    }
     # every off switch: explicit override, the spec's policy, the process setting, another device
     assert loading.resolve_speedups(_spec("blip-caption"), cpu, "float32") == ()
     assert loading.resolve_speedups(_spec("blip-caption", dtype="float32"), cpu) == ()
@@ -77,7 +79,7 @@ def test_clip_text_tower_stays_float32_under_the_auto_policy(tiny_models, fast_c
     forced = register_model(replace(auto, name="tiny-clip-bf16", dtype="bfloat16"))
     try:
         loaded = loading.get_model(auto.name, "image-text")
-        assert loaded.dtype == torch.bfloat16 and loaded.extras["speedups"] == ("text-float32",)
+        assert loaded.dtype == torch.bfloat16 and loaded.extras["speedups"][0] == "text-float32"
         texts = ["a red circle", "a small blue star on the left"]
         reference = embed_texts(texts, model=tiny_models.clip, use_cache=False).embeddings  # float32 spec
         torch.testing.assert_close(embed_texts(texts, model=auto.name, use_cache=False).embeddings, reference)
