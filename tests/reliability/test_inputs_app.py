@@ -101,7 +101,9 @@ def test_audio_through_the_api(case, shared_app, gallery_client, bad_inputs):
     else:
         gallery, table, *_ = call_audio(gallery_client, path)
         rows = table["data"] if isinstance(table, dict) else table
-        assert len(rows) == 3 and {row[2] for row in rows} <= {"image", "text"}
+        scores = [row[1] for row in rows]
+        assert len(rows) == 3 and {row[2] for row in rows} <= {"image", "text", "audio"}
+        assert scores == sorted(scores, reverse=True)
 
 
 def _with_its_files(manifest: Path, folder: Path) -> Path:
