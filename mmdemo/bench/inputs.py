@@ -1,8 +1,9 @@
 """Deterministic benchmark inputs drawn from the bundled shapes world.
 
 Pictures of coloured shapes (rendered larger than any model's input, so preprocessing resizes them
-as it would a photo), their short descriptions as prompts, questions about them, and 16 kHz clips
-of their sounds. The same seed gives the same inputs.
+as it would a photo), short prompts (descriptions of one-shape scenes, e.g. "a small red circle on
+the left.": 8-9 tokens, like a search query or a zero-shot prompt), questions about the pictures,
+and 16 kHz clips of scene sounds. The same seed gives the same inputs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class BenchInputs:
 
     Attributes:
         images: RGB pictures of scenes.
-        prompts: short scene descriptions (text embedding).
+        prompts: short descriptions of one-shape scenes (text embedding).
         labels: zero-shot class names, ``"<colour> <shape>"``.
         questions: one question per image (VQA).
         clips: float32 mono audio at 16 kHz.
@@ -41,8 +42,8 @@ class BenchInputs:
     sample_rate: int = SAMPLE_RATE
 
 
-def _scenes(rng: np.random.Generator, n: int) -> list[Scene]:
-    return [sample_scene(rng) for _ in range(n)]
+def _scenes(rng: np.random.Generator, n: int, count: int | None = None) -> list[Scene]:
+    return [sample_scene(rng, count) for _ in range(n)]
 
 
 def make_inputs(*, images: int, prompts: int, clips: int, audio_seconds: float, seed: int = 0) -> BenchInputs:
@@ -51,7 +52,7 @@ def make_inputs(*, images: int, prompts: int, clips: int, audio_seconds: float, 
     pictured = _scenes(rng, images)
     return BenchInputs(
         images=[render_scene(scene, size=IMAGE_SIDE) for scene in pictured],
-        prompts=[describe(scene) for scene in _scenes(rng, prompts)],
+        prompts=[describe(scene) for scene in _scenes(rng, prompts, count=1)],
         labels=[f"{colour} {kind}" for colour in COLOUR_NAMES for kind in KINDS],
         questions=[ask(scene, rng).question for scene in pictured],
         clips=[synthesize(scene, rng, seconds=audio_seconds) for scene in _scenes(rng, clips)],

@@ -104,11 +104,14 @@ class BenchReport:
             lines += ["", f"Fusion Lab: every strategy on {f.samples:,} synthetic samples x {f.epochs} epochs "
                       f"({', '.join(f'{k} {v}-d' for k, v in f.dims.items())}): **{f.total_s:.1f} s** in total ({per})."]
         if self.memory:
-            lines += ["", "| dtype policy | RSS, 4 default models loaded | peak RSS after one call each | load-time speed-ups |",
-                      "|---|---|---|---|"]
+            lines += ["", "Memory with the four default models (image-text, caption, VQA, audio) in one fresh process:", "",
+                      "| dtype policy | RSS after one call each | of which allocated | of which mapped checkpoints | "
+                      "peak RSS | load-time speed-ups |",
+                      "|---|---|---|---|---|---|"]
             for r in self.memory:
                 speedups = "; ".join(f"{name}: {', '.join(s)}" for name, s in r.speedups.items() if s) or "none"
-                lines.append(f"| {r.dtype} | {r.loaded_mib:,.0f} MiB | {r.peak_mib:,.0f} MiB | {speedups} |")
+                lines.append(f"| {r.dtype} | {r.used_mib:,.0f} MiB | {_mib(r.anonymous_mib)} | {_mib(r.file_mib)} | "
+                             f"{r.peak_mib:,.0f} MiB | {speedups} |")
         if self.app_start:
             a = self.app_start
             result = f"**{a.seconds:.1f} s**" if a.seconds is not None else f"not measured ({a.error.splitlines()[0]})"
@@ -118,6 +121,10 @@ class BenchReport:
 
 def _load(values: list[float] | None) -> str:
     return "n/a" if not values else f"{values[0]:.1f}"
+
+
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f} MiB"
 
 
 def _seconds(value: float) -> str:

@@ -75,8 +75,13 @@ class MemoryResult:
         dtype: the policy (``"auto"``: the project's; ``"float32"``: fast paths off).
         models: the models loaded.
         baseline_mib: resident memory after imports, before any model.
-        loaded_mib: resident memory with the four models loaded.
-        peak_mib: peak resident memory after one call to each model.
+        loaded_mib: resident memory with the four models loaded (float32 weights load lazily from
+            memory-mapped files, so part of them is not resident yet).
+        used_mib: resident memory after one call to every part of each model: the steady state.
+        anonymous_mib: of ``used_mib``, memory the process allocated (None off Linux).
+        file_mib: of ``used_mib``, memory-mapped checkpoint pages (clean, reclaimable).
+        peak_mib: peak resident memory of the process by then (includes one-off load-time
+            conversions).
         speedups: model -> load-time speed-ups applied.
         dtypes: model -> compute dtype.
     """
@@ -85,6 +90,9 @@ class MemoryResult:
     models: list[str]
     baseline_mib: float
     loaded_mib: float
+    used_mib: float
+    anonymous_mib: float | None
+    file_mib: float | None
     peak_mib: float
     speedups: dict[str, list[str]]
     dtypes: dict[str, str]

@@ -138,7 +138,7 @@ def test_memory_probe_runs_in_a_fresh_process(tiny_models):
     models = BenchModels(tiny_models.clip, tiny_models.caption, tiny_models.vqa, tiny_models.wav2vec2, tiny_models.speech)
     (result,) = measure_memory(models, policies=("float32",))
     assert result.dtype == "float32" and len(result.models) == 4
-    assert 0 < result.baseline_mib <= result.loaded_mib <= result.peak_mib
+    assert 0 < result.baseline_mib <= result.loaded_mib <= result.peak_mib and result.used_mib <= result.peak_mib
     assert all(not speedups for speedups in result.speedups.values())
 
 
