@@ -138,9 +138,10 @@ def resolve_speedups(spec: ModelSpec, device: torch.device, override: str | None
 
     Only the ``auto`` policy on a CPU with AMX/AVX-512-BF16 (where they were measured faster and
     faithful) gets any: CLIP gets ``text-float32`` (its image tower keeps bfloat16 autocast, its
-    text tower does not) and, through transformers, ``image-packed-bfloat16``; BLIP captioning gets ``vision-bfloat16`` and ``text-int8``; BLIP VQA gets
-    ``vision-bfloat16`` only (int8 anywhere in its text side changed greedy answers in the
-    fidelity check); wav2vec2 gets ``time-major-features``. bfloat16 autocast over the whole of
+    text tower does not) and, through transformers, ``image-packed-bfloat16``; BLIP captioning
+    gets ``vision-bfloat16`` and ``text-int8``; BLIP VQA gets ``vision-bfloat16`` only (int8
+    anywhere in its text side changed greedy answers in the fidelity check); wav2vec2 gets
+    ``time-major-features``. bfloat16 autocast over the whole of
     ``generate`` is not used: it re-casts the decoder's weights at every token. ``float32`` (the
     switch that turns fast paths off) or an explicit dtype gets none.
     """
