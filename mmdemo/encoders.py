@@ -62,7 +62,8 @@ class EmbeddingOutput:
 def _fingerprint(loaded: LoadedModel) -> str:
     """What identifies the model's outputs: name, checkpoint (with file dates if local), dtype."""
     spec = loaded.spec
-    parts = [spec.name, spec.backend, spec.checkpoint, str(spec.pretrained), spec.audio_road, str(loaded.dtype)]
+    speedups = ",".join(loaded.extras.get("speedups", ()))
+    parts = [spec.name, spec.backend, spec.checkpoint, str(spec.pretrained), spec.audio_road, str(loaded.dtype), speedups]
     if spec.is_local:
         folder = Path(spec.checkpoint.removeprefix("local-dir:")).expanduser()
         for path in sorted(folder.iterdir()):
