@@ -6,6 +6,7 @@ COMMANDS = {
     "train": "train fusion heads on a manifest and write a comparison report",
     "evaluate": "evaluate saved fusion heads on a manifest",
     "index": "build, query and evaluate a cross-modal retrieval index",
+    "world": "write the bundled shapes world (images, sounds, texts, labels) as files plus manifests",
     "pretrain": "generate the bundled world and pretrain the bundled models on it",
     "bench": "benchmark the fast paths against the plain baseline",
 }

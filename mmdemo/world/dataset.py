@@ -265,3 +265,4 @@ def read_manifest(path: str | Path) -> list[dict[str, str]]:
             if row.get(column):
                 row[column] = str((path.parent / row[column]).resolve())
     return rows
+

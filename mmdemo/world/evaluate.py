@@ -33,6 +33,8 @@ from PIL import Image
 from mmdemo.world.dataset import WorldConfig, WorldSample, generate, make_sample
 from mmdemo.world.text import QA, caption_names_scene
 
+CAPTION_TOKENS = 30  # BLIP's generate reads no max length from the saved generation config
+ANSWER_TOKENS = 10
 ImagesFn = Callable[[list[Image.Image]], torch.Tensor]
 TextsFn = Callable[[list[str]], torch.Tensor]
 AudioFn = Callable[[list[np.ndarray]], torch.Tensor]
@@ -231,7 +233,7 @@ def saved_model_functions(folder: str | Path, batch_size: int = 64) -> dict[str,
         def caption(images: list[Image.Image]) -> list[str]:
             out: list[str] = []
             for chunk in _batched(images, batch_size):
-                ids = captioner.generate(**caption_processor(images=chunk, return_tensors="pt"))
+                ids = captioner.generate(**caption_processor(images=chunk, return_tensors="pt"), max_new_tokens=CAPTION_TOKENS)
                 out += [t.strip() for t in caption_processor.batch_decode(ids, skip_special_tokens=True)]
             return out
 
@@ -244,7 +246,7 @@ def saved_model_functions(folder: str | Path, batch_size: int = 64) -> dict[str,
             out: list[str] = []
             for chunk_images, chunk_questions in zip(_batched(images, batch_size), _batched(questions, batch_size)):
                 inputs = vqa_processor(images=chunk_images, text=chunk_questions, padding=True, return_tensors="pt")
-                ids = vqa.generate(**inputs)
+                ids = vqa.generate(**inputs, max_new_tokens=ANSWER_TOKENS)
                 out += [t.strip() for t in vqa_processor.batch_decode(ids, skip_special_tokens=True)]
             return out
 

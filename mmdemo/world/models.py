@@ -45,10 +45,10 @@ MAX_TEXT_TOKENS = 40  # the longest caption is 29 tokens with its special tokens
 
 @dataclass(frozen=True)
 class ClipShape:
-    """Size of the bundled CLIP (defaults: 64x64 images, 8x8 patches, ~1.2 M parameters)."""
+    """Size of the bundled CLIP (defaults: 96x96 images, 32x32 patches: one per grid cell)."""
 
     image_size: int = DEFAULT_SIZE
-    patch_size: int = 8
+    patch_size: int = 32
     vision_hidden: int = 128
     vision_layers: int = 3
     text_hidden: int = 128
@@ -76,7 +76,7 @@ class BlipShape:
     """Size of the bundled BLIP models (vision and text share one width, as BLIP VQA requires)."""
 
     image_size: int = DEFAULT_SIZE
-    patch_size: int = 8
+    patch_size: int = 32
     hidden: int = 128
     vision_layers: int = 3
     text_layers: int = 2
@@ -125,7 +125,10 @@ def build_clip(shape: ClipShape = ClipShape()) -> tuple[CLIPModel, CLIPProcessor
         image_mean=list(IMAGE_MEAN),
         image_std=list(IMAGE_STD),
     )
-    return CLIPModel(config), CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    model = CLIPModel(config)
+    embeddings = model.vision_model.embeddings
+    _position_at_patch_scale(embeddings.position_embedding.weight, embeddings.patch_embedding)
+    return model, CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
 def build_audio(shape: AudioShape = AudioShape()) -> tuple[Wav2Vec2Model, Wav2Vec2FeatureExtractor]:
@@ -195,6 +198,20 @@ def _blip_config(shape: BlipShape, tokenizer: PreTrainedTokenizerFast) -> BlipCo
     )
 
 
+@torch.no_grad()
+def _position_at_patch_scale(position: torch.Tensor, patch: torch.nn.Conv2d) -> None:
+    """Draw position embeddings at the scale of the patch embeddings' outputs.
+
+    With the stock initialisation a 32x32 patch projects to vectors ~50 times larger than the
+    position embeddings, so a tower trained for minutes hardly knows where a patch is (a linear
+    probe of a trained CLIP's embedding found a shape's column at chance, and BLIP answered
+    "where is ...?" at chance). At a comparable scale, where things are is as visible as what.
+    """
+    fan_in = patch.weight[0].numel()
+    scale = float(patch.weight.std()) * fan_in**0.5  # std of a patch embedding for unit-variance pixels
+    position.normal_(0.0, scale)
+
+
 def blip_processor(shape: BlipShape = BlipShape()) -> BlipProcessor:
     image_processor = BlipImageProcessor(
         size={"height": shape.image_size, "width": shape.image_size},
@@ -205,14 +222,29 @@ def blip_processor(shape: BlipShape = BlipShape()) -> BlipProcessor:
 
 
 def build_blip(
-    shape: BlipShape = BlipShape(),
+    shape: BlipShape = BlipShape(), share_text: bool = False
 ) -> tuple[BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor]:
-    """A fresh captioner and VQA model that share one vision tower (trained jointly), and their processor."""
+    """A fresh captioner and VQA model for joint training, and their processor.
+
+    They share the vision tower. With ``share_text`` the VQA question encoder also shares the
+    captioner's text transformer except its self-attention (as in BLIP, where the text encoder and
+    decoder share all but the self-attention layers). Saving writes a full copy of the shared
+    parts into each model's folder.
+    """
     processor = blip_processor(shape)
     config = _blip_config(shape, processor.tokenizer)
     captioner = BlipForConditionalGeneration(config)
+    embeddings = captioner.vision_model.embeddings
+    _position_at_patch_scale(embeddings.position_embedding, embeddings.patch_embedding)
     vqa = BlipForQuestionAnswering(config)
     vqa.vision_model = captioner.vision_model  # one tower, two heads
+    if share_text:
+        decoder = captioner.text_decoder.bert
+        vqa.text_encoder.embeddings = decoder.embeddings
+        for encoder_layer, decoder_layer in zip(vqa.text_encoder.encoder.layer, decoder.encoder.layer):
+            encoder_layer.crossattention = decoder_layer.crossattention
+            encoder_layer.intermediate = decoder_layer.intermediate
+            encoder_layer.output = decoder_layer.output
     captioner.generation_config.max_length = MAX_TEXT_TOKENS
     vqa.generation_config.max_length = 8
     for model in (captioner, vqa):

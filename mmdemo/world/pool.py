@@ -1,10 +1,12 @@
-"""A training pool: world samples precomputed once in memory and shared by every pretraining stage.
+"""A training pool: scenes precomputed once in memory and shared by every pretraining stage.
 
-Images are kept as uint8 (``[N, 3, H, W]``, 12 KB each at 64x64) and converted per batch with
-exactly the arithmetic of the saved image processors (rescale by 1/255, normalise by the CLIP
-mean and std; no resize because the pool is rendered at the processors' size). Captions exist at
-every :data:`~mmdemo.world.text.DETAILS` level with integer description ids, so a contrastive batch
-can tell which texts are true of which images. Sounds are synthesised on demand (:meth:`sounds`).
+The pool holds *pairs*: a sample of the split and a near miss of it (:func:`vary_scene`: one
+attribute of one shape changed). Contrastive batches take whole pairs, so every batch is half hard
+negatives. Images are kept as uint8 (``[N, 3, H, W]``, 12 KB each at 64x64) and converted per
+batch with exactly the arithmetic of the saved image processors (rescale by 1/255, normalise by
+the CLIP mean and std; no resize, the pool is rendered at the processors' size). Captions exist at
+every :data:`~mmdemo.world.text.DETAILS` level with integer description ids, so a batch can tell
+which texts are true of which images. Sounds are synthesised on demand (:meth:`TrainingPool.sounds`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 
-from mmdemo.world.dataset import WorldConfig, WorldSample, generate
+from mmdemo.world.dataset import SPLITS, WorldConfig, description_split, generate
 from mmdemo.world.models import IMAGE_MEAN, IMAGE_STD
+from mmdemo.world.render import render_scene
+from mmdemo.world.scenes import Scene, vary_scene
+from mmdemo.world.sound import synthesize
 from mmdemo.world.text import DETAILS, describe, description_key
 
 logger = logging.getLogger(__name__)
@@ -31,45 +37,75 @@ def pixel_values(images: torch.Tensor) -> torch.Tensor:
     return (images.float() / 255.0 - _MEAN) / _STD  # [B, 3, H, W]
 
 
-def image_tensor(image) -> torch.Tensor:
+def image_tensor(image: Image.Image) -> torch.Tensor:
     """A PIL RGB image -> uint8 tensor [3, H, W]."""
     return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)  # [H, W, 3] -> [3, H, W]
 
 
 @dataclass
 class TrainingPool:
-    """Precomputed samples of one split.
+    """Precomputed scenes of one split, in pairs (item ``2k + 1`` is a near miss of item ``2k``).
 
     Attributes:
-        samples: the world samples, in index order.
+        scenes: the scenes.
         images: uint8 images [N, 3, H, W].
-        captions: ``captions[level][i]``: caption of sample i at ``DETAILS[level]``.
+        captions: ``captions[level][i]``: caption of scene i at ``DETAILS[level]``.
         description_ids: int64 [N, len(DETAILS)]; equal ids at a level mean equal captions there.
+        config: the world's settings (seed, sizes).
+        split: the split the pool was drawn from.
     """
 
-    samples: list[WorldSample]
+    scenes: list[Scene]
     images: torch.Tensor
     captions: list[list[str]]
     description_ids: torch.Tensor
+    config: WorldConfig
+    split: str
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.scenes)
 
-    def sounds(self, indices: list[int] | np.ndarray) -> list[np.ndarray]:
-        """The scenes' own sounds (float32 clips) for these sample indices."""
-        return [self.samples[int(i)].scene_audio() for i in indices]
+    def pair_batch(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
+        """Indices of ``batch_size // 2`` random whole pairs (each sample next to its near miss)."""
+        pairs = rng.choice(len(self) // 2, size=min(batch_size // 2, len(self) // 2), replace=False)
+        return np.stack([2 * pairs, 2 * pairs + 1], axis=1).reshape(-1)  # [P, 2] -> [2P]
+
+    def sounds(self, indices) -> list[np.ndarray]:
+        """The scenes' own sounds (float32 clips), each from its own random stream."""
+        split_id = SPLITS.index(self.split)
+        return [
+            synthesize(
+                self.scenes[int(i)],
+                np.random.default_rng([self.config.seed, split_id, int(i), 7]),
+                self.config.sample_rate,
+                self.config.audio_seconds,
+            )
+            for i in indices
+        ]
+
+
+def _near_miss(scene: Scene, split: str, rng: np.random.Generator) -> Scene:
+    while True:
+        other = vary_scene(scene, rng)
+        if description_split(other) in (None, split):
+            return other
 
 
 def build_pool(n: int, config: WorldConfig = WorldConfig(), split: str = "train") -> TrainingPool:
-    """Generate ``n`` samples of ``split`` and render them."""
+    """``n // 2`` samples of ``split`` and a near miss of each (rounded down to whole pairs), rendered."""
     start = time.perf_counter()
-    samples = generate(split, n, config)
-    images = torch.stack([image_tensor(sample.image()) for sample in samples]) if samples else torch.empty(0, 3, config.image_size, config.image_size, dtype=torch.uint8)
-    captions = [[describe(s.scene, detail) for s in samples] for detail in DETAILS]
-    ids = torch.zeros(n, len(DETAILS), dtype=torch.long)
+    split_id = SPLITS.index(split) if split in SPLITS else None
+    base = generate(split, n // 2, config)
+    scenes: list[Scene] = []
+    for sample in base:
+        rng = np.random.default_rng([config.seed, split_id, sample.index, 5])
+        scenes += [sample.scene, _near_miss(sample.scene, split, rng)]
+    images = torch.stack([image_tensor(render_scene(s, config.image_size)) for s in scenes]) if scenes else torch.empty(0, 3, config.image_size, config.image_size, dtype=torch.uint8)
+    captions = [[describe(s, detail) for s in scenes] for detail in DETAILS]
+    ids = torch.zeros(len(scenes), len(DETAILS), dtype=torch.long)
     for level, detail in enumerate(DETAILS):
         table: dict[tuple, int] = {}
-        for i, sample in enumerate(samples):
-            ids[i, level] = table.setdefault(description_key(sample.scene, detail), len(table))
-    logger.info("built a pool of %d %s samples in %.1f s", n, split, time.perf_counter() - start)
-    return TrainingPool(samples=samples, images=images, captions=captions, description_ids=ids)
+        for i, scene in enumerate(scenes):
+            ids[i, level] = table.setdefault(description_key(scene, detail), len(table))
+    logger.info("built a pool of %d %s scenes in %.1f s", len(scenes), split, time.perf_counter() - start)
+    return TrainingPool(scenes, images, captions, ids, config, split)

@@ -57,6 +57,10 @@ class PretrainConfig:
         sound_bank: how many of the pool's sounds the audio stage synthesises up front.
         clip, audio, blip: optimisation of each stage.
         clip_shape, audio_shape, blip_shape: the architectures.
+        clip_hard_negatives: CLIP batches of whole near-miss pairs (a scene and a one-attribute variant).
+        blip_teacher: distil BLIP's vision tower from the CLIP trained (or loaded) in the same run.
+        blip_share_text: the VQA question encoder shares the captioner's text layers but self-attention.
+        questions_per_image: VQA questions asked per image and step.
         gallery_size: held-out gallery for the figures (0 skips the evaluation).
         caption_scenes: held-out single-shape scenes for the caption figure.
         threads: torch CPU threads (None leaves torch's default).
@@ -67,12 +71,16 @@ class PretrainConfig:
     models: tuple[str, ...] = MODEL_NAMES
     pool_size: int = 10_000
     sound_bank: int = 6_000
-    clip: StageConfig = StageConfig(steps=400, batch_size=128, lr=2e-3)
-    audio: StageConfig = StageConfig(steps=300, batch_size=128, lr=2e-3)
-    blip: StageConfig = StageConfig(steps=600, batch_size=128, lr=2e-3)
+    clip: StageConfig = StageConfig(steps=600, batch_size=128, lr=2e-3)
+    audio: StageConfig = StageConfig(steps=200, batch_size=128, lr=2e-3)
+    blip: StageConfig = StageConfig(steps=700, batch_size=128, lr=2e-3)
     clip_shape: ClipShape = ClipShape()
     audio_shape: AudioShape = AudioShape()
     blip_shape: BlipShape = BlipShape()
+    clip_hard_negatives: bool = False
+    blip_teacher: bool = True
+    blip_share_text: bool = True
+    questions_per_image: int = 2
     gallery_size: int = 100
     caption_scenes: int = 100
     threads: int | None = None
@@ -85,12 +93,14 @@ class PretrainConfig:
             raise ValueError(f"pool_size must be >= 2, got {self.pool_size}")
 
 
-def smoke_config(out: Path, seed: int = 0, models: tuple[str, ...] = MODEL_NAMES) -> PretrainConfig:
+def smoke_config(
+    out: Path, seed: int = 0, models: tuple[str, ...] = MODEL_NAMES, with_figures: bool = True
+) -> PretrainConfig:
     """A run of a few steps on a few samples with the real architectures, for tests."""
     stage = StageConfig(steps=2, batch_size=8, lr=1e-3, log_every=1)
     return PretrainConfig(
         out=out, seed=seed, models=models, pool_size=16, sound_bank=16,
-        clip=stage, audio=stage, blip=stage, gallery_size=8, caption_scenes=4,
+        clip=stage, audio=stage, blip=stage, gallery_size=4 if with_figures else 0, caption_scenes=2,
     )
 
 
@@ -169,18 +179,23 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
 
         clip = clip_processor = None
         if "clip" in config.models:
-            clip, clip_processor, logs["clip"] = train_clip(pool, config.clip, config.seed, config.clip_shape)
+            clip, clip_processor, logs["clip"] = train_clip(
+                pool, config.clip, config.seed, config.clip_shape, hard_negatives=config.clip_hard_negatives
+            )
             folders["clip"] = _save_pretrained(out / "clip", clip, clip_processor)
             stage_seconds["clip"] = logs["clip"].seconds
+        want_caption, want_vqa = "caption" in config.models, "vqa" in config.models
+        needs_clip = "audio" in config.models or (config.blip_teacher and (want_caption or want_vqa))
+        if clip is None and needs_clip:
+            if not (out / "clip").is_dir():
+                raise FileNotFoundError(
+                    f"Training audio or a distilled BLIP without CLIP needs a trained CLIP in {out / 'clip'}; "
+                    "add 'clip' to --models"
+                )
+            clip = CLIPModel.from_pretrained(out / "clip").eval()
+            clip_processor = AutoProcessor.from_pretrained(out / "clip")
         if "audio" in config.models:
             tick = time.perf_counter()
-            if clip is None:
-                if not (out / "clip").is_dir():
-                    raise FileNotFoundError(
-                        f"Training audio alone needs a trained CLIP in {out / 'clip'}; add 'clip' to --models"
-                    )
-                clip = CLIPModel.from_pretrained(out / "clip").eval()
-                clip_processor = AutoProcessor.from_pretrained(out / "clip")
             wav2vec, extractor, projection, logs["audio"] = train_audio(
                 pool, clip, clip_processor, config.audio, config.seed, config.audio_shape, config.sound_bank
             )
@@ -196,10 +211,12 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
 
             folders["audio"] = _save_folder(out / "audio", save_audio)
             stage_seconds["audio"] = time.perf_counter() - tick
-        want_caption, want_vqa = "caption" in config.models, "vqa" in config.models
         if want_caption or want_vqa:
             captioner, answerer, blip_processor, logs["blip"] = train_blip(
-                pool, config.blip, config.seed, config.blip_shape, caption=want_caption, vqa=want_vqa
+                pool, config.blip, config.seed, config.blip_shape, caption=want_caption, vqa=want_vqa,
+                teacher=clip if config.blip_teacher else None,
+                questions_per_image=config.questions_per_image,
+                share_text=config.blip_share_text,
             )
             if want_caption:
                 folders["caption"] = _save_pretrained(out / "caption", captioner, blip_processor)

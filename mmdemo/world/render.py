@@ -1,7 +1,7 @@
 """Draw a :class:`~mmdemo.world.scenes.Scene` as a PIL image.
 
 Shapes are drawn at ``supersample`` times the output size and scaled down with a box filter, which
-gives smooth anti-aliased edges. The bundled models see 64x64 images; any other size renders the
+gives smooth anti-aliased edges. The bundled models see 96x96 images; any other size renders the
 same scene at that resolution (the processors resize it to what the model expects).
 """
 
@@ -13,8 +13,8 @@ from PIL import Image, ImageDraw
 
 from mmdemo.world.scenes import COLOURS, POSITIONS, Scene, Shape
 
-DEFAULT_SIZE = 64
-RADIUS = {"small": 0.09, "large": 0.145}  # fraction of the canvas side
+DEFAULT_SIZE = 96
+RADIUS = {"small": 0.08, "large": 0.13}  # fraction of the canvas side
 STAR_INNER = 0.45  # inner radius of the star, fraction of the outer radius
 
 

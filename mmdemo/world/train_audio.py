@@ -12,6 +12,7 @@ trained with InfoNCE against both; every item with the same sound description is
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -67,7 +68,7 @@ def train_audio(
     """Train a fresh audio encoder and projection into ``clip``'s space on the first ``sound_bank`` pool sounds."""
     clip.eval()
     image_targets, text_targets = clip_targets(clip, clip_processor, pool)
-    n = min(len(pool), sound_bank)
+    n = min(len(pool), sound_bank) // 2 * 2  # whole pairs
     clips = np.stack(pool.sounds(range(n))).astype(np.float16)  # [n, samples], half to save memory
     logger.info("audio: %d sounds synthesised, CLIP targets computed", n)
 
@@ -78,10 +79,10 @@ def train_audio(
     scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
     sound_ids = pool.description_ids[:, SOUND_LEVEL_INDEX]
     rng = np.random.default_rng([seed, 2])
-    batch_size = min(config.batch_size, n)
+    bank = replace(pool, scenes=pool.scenes[:n])  # pair_batch draws from the synthesised sounds only
 
     def step_loss(step: int) -> dict[str, torch.Tensor]:
-        idx = rng.choice(n, size=batch_size, replace=False)
+        idx = bank.pair_batch(rng, config.batch_size)
         audio = F.normalize(audio_features(model, extractor, projection, list(clips[idx].astype(np.float32))), dim=-1)
         ids = sound_ids[torch.from_numpy(idx)]
         positives = ids[:, None] == ids[None, :]  # [B, B]

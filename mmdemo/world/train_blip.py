@@ -11,18 +11,30 @@ through the models' own submodules exactly as ``generate`` uses them:
 
 Every step asks a fresh question about each sample (families drawn uniformly), so the VQA model
 sees far more question-answer pairs than the pool has samples.
+
+When a trained CLIP is at hand, the shared vision tower is also *distilled* from CLIP's vision
+tower: a linear map of BLIP's image tokens regresses CLIP's (layer-normalised) tokens, computed
+once for the pool (:func:`teacher_tokens`). That dense target teaches the tower what is where within
+the first steps, so the generative losses train the decoders instead of waiting for the tower;
+the map is dropped after training.
 """
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
-from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor
+import torch.nn.functional as F
+from torch import nn
+from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor, CLIPModel
 
 from mmdemo.world.loop import StageConfig, StageLog, run_stage
 from mmdemo.world.models import BlipShape, build_blip, decoder_inputs
 from mmdemo.world.pool import TrainingPool, pixel_values
 from mmdemo.world.text import ask
+
+logger = logging.getLogger(__name__)
 
 
 def caption_loss(
@@ -68,6 +80,23 @@ def vqa_loss(
     ).loss
 
 
+@torch.no_grad()
+def teacher_tokens(teacher: CLIPModel, pool: TrainingPool, batch: int = 256) -> torch.Tensor:
+    """Distillation targets from CLIP's vision tower for the whole pool [N, T, H], layer-normalised.
+
+    Token 0: CLIP's final class token, the summary its image embedding is projected from (it knows
+    what is where, so the student's class token does too, which VQA needs from its first step);
+    the patch tokens: CLIP's tokens entering its last layer (what its class token reads).
+    """
+    teacher.eval()
+    parts = []
+    for start in range(0, len(pool), batch):
+        out = teacher.vision_model(pixel_values=pixel_values(pool.images[start : start + batch]), output_hidden_states=True)
+        tokens = torch.cat([out.last_hidden_state[:, :1], out.hidden_states[-2][:, 1:]], dim=1)  # [B, T, H]
+        parts.append(F.layer_norm(tokens, tokens.shape[-1:]))
+    return torch.cat(parts)
+
+
 def train_blip(
     pool: TrainingPool,
     config: StageConfig,
@@ -75,12 +104,25 @@ def train_blip(
     shape: BlipShape = BlipShape(),
     caption: bool = True,
     vqa: bool = True,
+    teacher: CLIPModel | None = None,
+    questions_per_image: int = 2,
+    share_text: bool = False,
 ) -> tuple[BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor, StageLog]:
-    """Train a fresh captioner and/or VQA model on ``pool`` (both share the vision tower)."""
+    """Train a fresh captioner and/or VQA model on ``pool`` (both share the vision tower).
+
+    ``teacher``: a trained CLIP whose vision tower the shared tower is distilled from (optional).
+    ``questions_per_image``: questions asked about each image per step (the tower runs once).
+    """
     if not (caption or vqa):
         raise ValueError("train_blip needs caption=True or vqa=True")
+    targets = teacher_tokens(teacher, pool) if teacher is not None else None
     torch.manual_seed(seed)
-    captioner, answerer, processor = build_blip(shape)
+    captioner, answerer, processor = build_blip(shape, share_text)
+    distill = None
+    if targets is not None:
+        if targets.shape[1] != (shape.image_size // shape.patch_size) ** 2 + 1:
+            raise ValueError(f"teacher gives {targets.shape[1]} image tokens; BLIP's tower makes a different number")
+        distill = nn.Linear(shape.hidden, targets.shape[-1])
     captioner.train()
     answerer.train()
     rng = np.random.default_rng([seed, 3])
@@ -91,12 +133,15 @@ def train_blip(
         idx = rng.choice(n, size=batch_size, replace=False)
         image_embeds = captioner.vision_model(pixel_values=pixel_values(pool.images[idx])).last_hidden_state
         losses = {}
+        if distill is not None:
+            losses["distill"] = F.mse_loss(distill(image_embeds), targets[torch.from_numpy(idx)])
         if caption:
             losses["caption"] = caption_loss(captioner, processor, image_embeds, [pool.captions[0][i] for i in idx])
         if vqa:
-            pairs = [ask(pool.samples[i].scene, rng) for i in idx]
+            pairs = [ask(pool.scenes[i], rng) for i in idx for _ in range(questions_per_image)]
+            repeated = image_embeds.repeat_interleave(questions_per_image, dim=0)  # [B, T, H] -> [B * q, T, H]
             losses["vqa"] = vqa_loss(
-                answerer, processor, image_embeds, [qa.question for qa in pairs], [qa.answer for qa in pairs]
+                answerer, processor, repeated, [qa.question for qa in pairs], [qa.answer for qa in pairs]
             )
         return losses
 
@@ -105,5 +150,7 @@ def train_blip(
         parameters += list(captioner.parameters())
     if vqa:
         parameters += list(answerer.parameters())
+    if distill is not None:
+        parameters += list(distill.parameters())
     log = run_stage("blip", parameters, config, step_loss)
     return captioner.eval(), answerer.eval(), processor, log

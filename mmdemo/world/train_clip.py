@@ -1,6 +1,6 @@
 """Stage 1: a small CLIP, contrastive on images and captions at several levels of detail.
 
-Each step draws a batch of pool samples and, per sample, a caption level (the full caption most of
+Each step draws a batch of pool scenes and, per sample, a caption level (the full caption most of
 the time, otherwise one without sizes, without columns, or with colours and kinds only). A text is
 a positive for every image in the batch that it describes correctly (same description id at the
 text's level), so partial captions do not punish true matches.
@@ -29,18 +29,27 @@ def clip_text_features(model: CLIPModel, processor: CLIPProcessor, texts: list[s
 
 
 def train_clip(
-    pool: TrainingPool, config: StageConfig, seed: int, shape: ClipShape = ClipShape()
+    pool: TrainingPool,
+    config: StageConfig,
+    seed: int,
+    shape: ClipShape = ClipShape(),
+    hard_negatives: bool = False,
 ) -> tuple[CLIPModel, CLIPProcessor, StageLog]:
-    """Train a fresh CLIP on ``pool``; returns the model (eval mode), its processor and the log."""
+    """Train a fresh CLIP on ``pool``; returns the model (eval mode), its processor and the log.
+
+    With ``hard_negatives``, batches consist of whole pool pairs (a scene and its near miss).
+    """
     torch.manual_seed(seed)
     model, processor = build_clip(shape)
     model.train()
     rng = np.random.default_rng([seed, 1])
-    n = len(pool)
-    batch_size = min(config.batch_size, n)
 
     def step_loss(step: int) -> dict[str, torch.Tensor]:
-        idx = rng.choice(n, size=batch_size, replace=False)
+        if hard_negatives:
+            idx = pool.pair_batch(rng, config.batch_size)
+        else:
+            idx = rng.choice(len(pool), size=min(config.batch_size, len(pool)), replace=False)
+        batch_size = len(idx)
         levels = rng.choice(len(DETAILS), size=batch_size, p=LEVEL_WEIGHTS)
         texts = [pool.captions[level][i] for level, i in zip(levels, idx)]
         image = F.normalize(model.get_image_features(pixel_values=pixel_values(pool.images[idx])).pooler_output, dim=-1)

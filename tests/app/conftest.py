@@ -1,7 +1,8 @@
 """Fixtures for tests that drive the running app (gradio_client and a real browser).
 
-The app runs in a subprocess (``python app.py`` on a free port) with every role pointed at tiny
-checkpoints on disk, loaded through the same registry path as hub or bundled checkpoints.
+The app runs in a subprocess (``python app.py --preset bundled`` on a free port) on the checkpoints
+the project ships under ``assets/models/bundled``, so the tests can check what the models say about
+the bundled example scenes.
 """
 
 from __future__ import annotations
@@ -13,16 +14,28 @@ import pytest
 import soundfile
 from PIL import Image
 
-from tests.reliability.helpers import build_tiny_checkpoints, model_args
-from tests.app.server import running_app
+from mmdemo.world.dataset import make_sample
+from mmdemo.world.scenes import Scene
+from tests.app.server import ROOT, running_app
+
+EXAMPLES = ROOT / "assets" / "examples" / "world"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory, tiny_models):
+def app_url(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("app")
-    args = model_args(build_tiny_checkpoints(tiny_models.folder))
-    with running_app([*args, "--runs-dir", str(workdir / "runs")], workdir) as url:
+    with running_app(["--preset", "bundled", "--runs-dir", str(workdir / "runs")], workdir) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def example_scene():
+    """``example_scene(k)``: the file ``scene_k.png`` of the bundled examples and the scene it shows."""
+
+    def pick(k: int) -> tuple[Path, Scene]:
+        return EXAMPLES / f"scene_{k}.png", make_sample("test", k).scene  # make_examples.py wrote them so
+
+    return pick
 
 
 @pytest.fixture(scope="module")

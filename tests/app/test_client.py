@@ -1,10 +1,17 @@
-"""Every api_name of the app, called through gradio_client against `python app.py`."""
+"""Every api_name of the app, called through gradio_client against `python app.py --preset bundled`.
+
+The bundled models were trained on the shapes world, so their outputs on the bundled example scenes
+can be checked: the caption names the shape, its colour, size and place; answers are right.
+"""
 
 from __future__ import annotations
 
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+
+from mmdemo.world.text import caption_names_scene
+from tests.app.conftest import EXAMPLES
 
 EXPECTED_ENDPOINTS = {
     "/caption", "/answer", "/answer_submit", "/clear_history", "/zero_shot", "/classify_fusion",
@@ -28,41 +35,71 @@ def test_every_event_has_an_api_name(client):
 
 def test_status_names_each_role_with_device_and_dtype(client):
     status = client.predict(api_name="/status")
-    for role in ("image-text", "caption", "vqa", "audio"):
-        assert f"{role}: `" in status
-    assert "cpu" in status and "float32" in status
+    for role, name in (("image-text", "bundled-clip"), ("caption", "bundled-caption"),
+                       ("vqa", "bundled-vqa"), ("audio", "bundled-audio")):
+        assert f"{role}: `{name}` (bundled, cpu, " in status
+    assert "bundled preset" in status and "missing" not in status
 
 
-def test_caption_is_deterministic_and_scored(client, media):
-    best, table = client.predict(*caption_args(media["first"]), api_name="/caption")
+@pytest.mark.parametrize("k", [2, 3])
+def test_caption_of_an_example_names_the_scene(client, example_scene, k):
+    image, scene = example_scene(k)
+    assert scene.count == 1
+    best, table = client.predict(*caption_args(image), api_name="/caption")
+    assert caption_names_scene(best, scene), (best, scene.key())
+    assert table["data"][0][0] == best and 0 < table["data"][0][1] <= 1
+
+
+def test_caption_is_deterministic_and_continues_a_prefix(client, media, example_scene):
+    best, _ = client.predict(*caption_args(media["first"]), api_name="/caption")
     again, _ = client.predict(*caption_args(media["first"]), api_name="/caption")
     assert best and best == again
-    assert table["data"][0][0] == best and 0 < table["data"][0][1] <= 1
-    prefixed, _ = client.predict(*caption_args(media["first"], prefix="a red"), api_name="/caption")
-    assert prefixed.startswith("a red")
+    image, scene = example_scene(2)  # a small red square on the left
+    prefixed, _ = client.predict(*caption_args(image, prefix="a small red"), api_name="/caption")
+    assert prefixed.startswith("a small red") and "square" in prefixed
 
 
-def test_beam_search_gives_ranked_captions(client, media):
-    best, table = client.predict(*caption_args(media["second"], "beam", 3, 4), api_name="/caption")
+def test_beam_search_gives_ranked_captions(client, example_scene):
+    image, scene = example_scene(3)
+    best, table = client.predict(*caption_args(image, "beam", 3, 4), api_name="/caption")
     scores = [row[1] for row in table["data"]]
     assert 1 <= len(scores) <= 3 and scores == sorted(scores, reverse=True) and table["data"][0][0] == best
+    assert caption_names_scene(best, scene), best
 
 
-def test_answer_keeps_a_history(client, media):
-    image = handle_file(str(media["first"]))
-    answer, confidence, history = client.predict(image, "what color is it?", [], api_name="/answer")
-    assert isinstance(answer, str) and 0 < confidence <= 1
-    _, _, history = client.predict(image, "how many shapes?", history, api_name="/answer")
-    assert [m["role"] for m in history] == ["user", "assistant"] * 2
+def test_answers_about_an_example_and_keeps_a_history(client, example_scene):
+    path, scene = example_scene(2)  # a small red square on the left
+    image = handle_file(str(path))
+    answer, confidence, history = client.predict(image, "what colour is the square?", [], api_name="/answer")
+    assert answer == "red" and 0 < confidence <= 1
+    answer, _, history = client.predict(image, "how many shapes are there?", history, api_name="/answer")
+    assert answer == "one"
+    answer, _, history = client.predict(image, "where is the red square?", history, api_name="/answer")
+    assert answer == "left"
+    assert [m["role"] for m in history] == ["user", "assistant"] * 3
+    texts = [m["content"][0]["text"] for m in history]  # gradio 6 returns message content as parts
+    assert texts[0] == "what colour is the square?" and texts[1].startswith("red")
     assert client.predict(image, api_name="/clear_history") == []
 
 
-def test_zero_shot_probabilities_cover_the_labels(client, media):
-    result = client.predict(handle_file(str(media["first"])), "red circle, blue square, dog, dog",
-                            "a photo of a {}.", api_name="/zero_shot")
+def test_zero_shot_picks_the_true_label(client, example_scene):
+    image, scene = example_scene(3)  # a large yellow triangle in the middle
+    result = client.predict(handle_file(str(image)), "red circle, yellow triangle, blue square, blue square",
+                            "a {}.", api_name="/zero_shot")
     labels = {c["label"] for c in result["confidences"]}
-    assert labels == {"red circle", "blue square", "dog"} and result["label"] in labels
+    assert labels == {"red circle", "yellow triangle", "blue square"}
+    assert result["label"] == "yellow triangle"
     assert abs(sum(c["confidence"] for c in result["confidences"]) - 1.0) < 1e-3
+
+
+def test_example_gallery_finds_a_scene_from_its_caption_and_its_sound(client):
+    client.predict(api_name="/gallery_reset")
+    caption = (EXAMPLES / "caption_3.txt").read_text().strip()  # the caption of scene_3.png
+    _, table = client.predict(caption, None, None, 1, "image", api_name="/retrieve")
+    assert table["data"][0][3] == "scene_3.png"
+    _, table = client.predict(None, None, handle_file(str(EXAMPLES / "sound_3.wav")), 1, "image",
+                              api_name="/retrieve")
+    assert table["data"][0][3] == "scene_3.png"  # the only scene whose sound is one yellow triangle
 
 
 def test_gallery_add_search_and_reset(client, media):

@@ -1,0 +1,132 @@
+"""The pretraining program: smoke run, saved folders, reproducibility, and the embedding contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from transformers import (
+    AutoFeatureExtractor,
+    AutoProcessor,
+    BlipForConditionalGeneration,
+    BlipForQuestionAnswering,
+    CLIPModel,
+    Wav2Vec2Model,
+)
+
+from mmdemo.storage import load_tensors
+from mmdemo.world.dataset import generate
+from mmdemo.world.evaluate import saved_model_functions
+from mmdemo.world.models import build_blip, build_clip, decoder_inputs
+from mmdemo.world.pool import build_pool, image_tensor, pixel_values
+from mmdemo.world.pretrain import PretrainConfig, main, pretrain, smoke_config
+
+
+@pytest.fixture(scope="module")
+def smoke_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pretrain")
+    assert main(["--smoke", "--out", str(out), "--seed", "1", "-q"]) == 0
+    return out
+
+
+def test_smoke_run_saves_loadable_models(smoke_out):
+    clip = CLIPModel.from_pretrained(smoke_out / "clip")
+    clip_processor = AutoProcessor.from_pretrained(smoke_out / "clip")
+    assert clip_processor.tokenizer("a red circle.")["input_ids"][-1] == clip.config.text_config.eos_token_id
+    wav2vec = Wav2Vec2Model.from_pretrained(smoke_out / "audio")
+    extractor = AutoFeatureExtractor.from_pretrained(smoke_out / "audio")
+    assert extractor.sampling_rate == 16_000 and extractor.do_normalize
+    projection = load_tensors(smoke_out / "audio" / "projection.safetensors")
+    assert projection["weight"].shape == (clip.config.projection_dim, wav2vec.config.hidden_size)
+    assert projection["bias"].shape == (clip.config.projection_dim,)
+    captioner = BlipForConditionalGeneration.from_pretrained(smoke_out / "caption")
+    vqa = BlipForQuestionAnswering.from_pretrained(smoke_out / "vqa")
+    tokenizer = AutoProcessor.from_pretrained(smoke_out / "vqa").tokenizer
+    for model in (captioner, vqa):
+        assert model.config.text_config.bos_token_id == tokenizer.convert_tokens_to_ids("[DEC]")
+        assert model.config.text_config.sep_token_id == tokenizer.sep_token_id
+    # The captioner and the VQA model trained one shared vision tower; each folder holds a copy.
+    for name, tensor in captioner.vision_model.state_dict().items():
+        assert torch.equal(tensor, vqa.vision_model.state_dict()[name])
+    report = json.loads((smoke_out / "pretrain.json").read_text())
+    assert set(report["losses"]) == {"clip", "audio", "blip"}
+    assert report["metrics"]["vqa_questions"] > 0
+
+
+def test_saved_models_run_end_to_end(smoke_out):
+    functions = saved_model_functions(smoke_out)
+    samples = generate("test", 2)
+    images = [s.image() for s in samples]
+    assert functions["embed_images"](images).shape == (2, 128)
+    assert functions["embed_texts"]([s.caption for s in samples]).norm(dim=-1).allclose(torch.ones(2))
+    assert functions["embed_audio"]([s.scene_audio() for s in samples]).shape == (2, 128)
+    assert len(functions["caption"](images)) == 2
+    assert len(functions["answer"](images, ["how many shapes are there?"] * 2)) == 2
+
+
+def test_audio_embedding_ignores_padding_and_matches_the_app(smoke_out):
+    """A clip's vector is the same alone and padded in a batch, and the same as the app computes."""
+    from mmdemo import encoders, registry
+
+    embed_audio = saved_model_functions(smoke_out)["embed_audio"]
+    short, long = generate("test", 1)[0].scene_audio(), np.concatenate([generate("test", 2)[1].scene_audio()] * 2)
+    alone = embed_audio([short])
+    together = embed_audio([short, long])
+    assert torch.allclose(alone[0], together[0], atol=1e-5)
+
+    spec = registry.ModelSpec(
+        name="world-smoke-audio", backend="wav2vec2", checkpoint=str(smoke_out / "audio"),
+        audio_road="projection", dtype="float32", space="world-smoke-clip",
+    )
+    registry.register_model(spec, replace_existing=True)
+    try:
+        app = encoders.embed_audio([short, long], model=spec.name, use_cache=False).embeddings
+    finally:
+        registry.unregister_model(spec.name)
+    assert torch.allclose(app, together, atol=1e-4)
+
+
+def test_same_seed_same_weights(tmp_path, smoke_out):
+    first = pretrain(smoke_config(tmp_path / "a", seed=3, models=("clip",), with_figures=False))
+    second = pretrain(smoke_config(tmp_path / "b", seed=3, models=("clip",), with_figures=False))
+    assert set(first.folders) == {"clip"} and first.metrics is None
+    a, b = (CLIPModel.from_pretrained(r.folders["clip"]).state_dict() for r in (first, second))
+    c = CLIPModel.from_pretrained(smoke_out / "clip").state_dict()  # seed 1
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_training_inputs_match_the_saved_processors():
+    pool = build_pool(4)
+    _, clip_processor = build_clip()
+    _, _, blip_processor = build_blip()
+    image = generate("train", 1)[0].image()
+    ours = pixel_values(image_tensor(image)[None])
+    for processor in (clip_processor, blip_processor):
+        theirs = processor(images=image, return_tensors="pt")["pixel_values"]
+        assert torch.allclose(ours, theirs, atol=1e-5)
+    assert pool.images.shape == (4, 3, 96, 96)
+    tokenizer = blip_processor.tokenizer
+    dec = tokenizer.convert_tokens_to_ids("[DEC]")
+    ids, mask, labels = decoder_inputs(tokenizer, ["yes", "a red circle on the left."], dec)
+    assert ids[:, 0].tolist() == [dec, dec]
+    assert ids[0, 2] == tokenizer.sep_token_id and labels[0, 3:].eq(-100).all()
+    assert labels[1].ne(-100).all()
+
+
+def test_bad_configs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="valid"):
+        PretrainConfig(models=("clip", "gpt"))
+    assert main(["--smoke", "--out", str(tmp_path), "--models", "audio", "-q"]) == 2  # no CLIP to align to
+
+
+def test_help_from_the_project_cli():
+    result = subprocess.run(
+        [sys.executable, "-m", "mmdemo", "pretrain", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--smoke" in result.stdout and "--clip-steps" in result.stdout
