@@ -212,6 +212,11 @@ def model_status() -> str:
     return header + "  \n" + " · ".join(parts)
 
 
+def default_template() -> str:
+    """The zero-shot prompt template for the active preset: the bundled CLIP learnt short captions."""
+    return "a {}." if registry.active_preset() == "bundled" else "a photo of a {}."
+
+
 def examples(*names: str) -> list[str]:
     """Paths of example files under ``assets/examples`` that exist."""
     return [str(EXAMPLES_DIR / name) for name in names if (EXAMPLES_DIR / name).is_file()]
@@ -260,7 +265,7 @@ def zero_shot(image: str, labels: str, template: str,
     """Zero-shot label probabilities for an image (a dict for ``gr.Label``)."""
     require(image, "an image")
     require(labels, "some labels")
-    out = mmdemo.zero_shot_classify(image, labels, template or "a photo of a {}.", limits=SETTINGS.limits)
+    out = mmdemo.zero_shot_classify(image, labels, template or default_template(), limits=SETTINGS.limits)
     return dict(out.ranked())
 
 
@@ -341,9 +346,15 @@ def retrieval_search(query_text: str, query_image: str | None, query_audio: str 
         caption = f"#{hit.rank} · {hit.score:.3f} · {hit.modality}"
         if hit.modality == "image":
             gallery.append((hit.source, caption))
-        table.append([hit.rank, round(hit.score, 4), hit.modality,
-                      Path(hit.source).name if hit.modality != "text" else hit.source, hit.label or ""])
+        table.append([hit.rank, round(hit.score, 4), hit.modality, _shown_item(hit), hit.label or ""])
     return gallery, table, index
+
+
+def _shown_item(hit: Any) -> str:
+    """What the results table shows of a hit: a file's name (never a server path) or a typed text."""
+    if hit.modality == "text" and hit.id.startswith("text:"):
+        return hit.source
+    return Path(hit.source).name
 
 
 # ----------------------------------------------------------------------- fusion heads (classify)
@@ -397,6 +408,10 @@ def classify_with_head(head_name: str, text: str, image: str | None, audio: str 
     )
     note = (f"Task **{task}** · strategy **{head.strategy}** · contributions: {prediction.contribution_kind} · "
             f"inputs used: {', '.join(prediction.used)}")
+    others = [f"{name}: **{label}** ({prediction.probabilities[name][label]:.0%})"
+              for name, label in prediction.labels.items() if name != task]
+    if others:
+        note += "  \nOther tasks of this head: " + " · ".join(others)
     if prediction.transcript:
         note += f" · heard: “{prediction.transcript}”"
     return prediction.probabilities[task], chart, note
@@ -510,8 +525,8 @@ def build_caption_tab() -> None:
 def build_qa_tab() -> None:
     with gr.Row():
         with gr.Column():
-            image = UploadedImage(type="filepath", label="Image")
-            question = gr.Textbox(label="Question", placeholder="What colour is the shape?")
+            image = UploadedImage(type="filepath", label="Image", elem_id="qa-image")
+            question = gr.Textbox(label="Question", placeholder="What colour is the shape?", elem_id="qa-question")
             button = gr.Button("Answer", variant="primary")
         with gr.Column():
             answer = gr.Textbox(label="Answer", elem_id="answer-output")
@@ -525,7 +540,7 @@ def build_qa_tab() -> None:
     example_images = examples("world/scene_2.png", "world/scene_1.png")
     if example_images:
         gr.Examples(
-            [[example_images[0], "what color is the square?"], [example_images[-1], "how many shapes are there?"]],
+            [[example_images[0], "what colour is the square?"], [example_images[-1], "how many shapes are there?"]],
             inputs=[image, question], label="Examples",
         )
 
@@ -534,12 +549,13 @@ def build_classify_tab() -> None:
     with gr.Tab("Zero-shot (CLIP)"):
         with gr.Row():
             with gr.Column():
-                image = UploadedImage(type="filepath", label="Image")
-                labels = gr.Textbox(label="Labels (comma-separated)", value="red circle, blue square, green triangle")
-                template = gr.Textbox(label="Prompt template", value="a photo of a {}.")
+                image = UploadedImage(type="filepath", label="Image", elem_id="zero-shot-image")
+                labels = gr.Textbox(label="Labels (comma-separated)", value="red square, yellow triangle, green circle",
+                                    elem_id="zero-shot-labels")
+                template = gr.Textbox(label="Prompt template", value=default_template())
                 button = gr.Button("Classify", variant="primary")
             with gr.Column():
-                result = gr.Label(label="Label probabilities", num_top_classes=10)
+                result = gr.Label(label="Label probabilities", num_top_classes=10, elem_id="zero-shot-output")
         button.click(zero_shot, [image, labels, template], [result], api_name="zero_shot",
                      **_concurrency("image-text"))
         example_images = examples("world/scene_2.png", "world/scene_3.png")
@@ -579,7 +595,7 @@ def build_retrieval_tab() -> None:
     index = gr.State(None)
     with gr.Row():
         with gr.Column():
-            query_text = gr.Textbox(label="Query text", placeholder="a red circle")
+            query_text = gr.Textbox(label="Query text", placeholder="a red circle", elem_id="retrieval-query")
             query_image = UploadedImage(type="filepath", label="…or query image")
             query_audio = gr.Audio(type="filepath", label="…or query audio")
             with gr.Row():
@@ -620,7 +636,7 @@ def build_fusion_lab_tab(session_heads: gr.State, head_dropdown: gr.Dropdown) ->
     with gr.Row():
         with gr.Column(scale=1):
             source = gr.Radio(["bundled world", "upload"], value="bundled world", label="Data")
-            samples = gr.Slider(100, 5000, value=400, step=100, label="Bundled world: samples")
+            samples = gr.Slider(100, 5000, value=1500, step=100, label="Bundled world: samples")
             upload = gr.File(label="Upload: manifest (.csv/.jsonl) or .zip with its files",
                              file_types=[".csv", ".tsv", ".jsonl", ".zip"])
             labels = gr.Textbox(label="Label columns (comma-separated; empty: all)")

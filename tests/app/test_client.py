@@ -100,6 +100,23 @@ def test_example_gallery_finds_a_scene_from_its_caption_and_its_sound(client):
     _, table = client.predict(None, None, handle_file(str(EXAMPLES / "sound_3.wav")), 1, "image",
                               api_name="/retrieve")
     assert table["data"][0][3] == "scene_3.png"  # the only scene whose sound is one yellow triangle
+    _, table = client.predict(caption, None, None, 3, "text", api_name="/retrieve")
+    assert table["data"][0][3] == "caption_3.txt"  # a text file is shown by its name, not a server path
+    assert not any("/" in str(row[3]) for row in table["data"])
+
+
+def test_bundled_fusion_head_relates_the_three_modalities(client):
+    heads = client.predict(api_name="/refresh_heads")
+    assert "bundled/world-concat" in [choice[0] for choice in heads["choices"]]
+    scene, own_sound, other_sound = (handle_file(str(EXAMPLES / name)) for name in ("scene_3.png", "sound_3.wav", "sound_0.wav"))
+    probabilities, contributions, note = client.predict(
+        "bundled/world-concat", "the yellow triangle is large.", scene, own_sound, api_name="/classify_fusion")
+    assert probabilities["label"] == "true"  # the claim holds for the large yellow triangle
+    assert "sound_match: **same**" in note and "verdict: **both**" in note
+    assert {row[0] for row in contributions["data"]} == {"text", "image", "audio"}
+    _, _, note = client.predict(
+        "bundled/world-concat", "the yellow triangle is large.", scene, other_sound, api_name="/classify_fusion")
+    assert "sound_match: **different**" in note  # sound_0 is three beeps, not one yellow triangle
 
 
 def test_gallery_add_search_and_reset(client, media):
