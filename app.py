@@ -204,7 +204,7 @@ def model_status() -> str:
         if spec.name in loaded:
             state = "loaded"
         elif spec.is_local and not is_available_offline(spec):
-            state = "**missing**: " + ("run `python -m mmdemo.world.pretrain`" if spec.preset == "bundled" else "folder not found")
+            state = "**missing**: " + ("run `python -m mmdemo pretrain`" if spec.preset == "bundled" else "folder not found")
         else:
             state = "loads on first use"
         parts.append(f"{role}: `{spec.name}` ({spec.preset}, {device.type}, {dtype}, {state})")

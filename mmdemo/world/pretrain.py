@@ -158,8 +158,11 @@ def _save_pretrained(folder: Path, model, processor) -> Path:
     return _save_folder(folder, save)
 
 
-def pretrain(config: PretrainConfig) -> PretrainResult:
-    """Train the requested models, save them under ``config.out`` and evaluate the saved folders."""
+def pretrain(config: PretrainConfig, command: str = "") -> PretrainResult:
+    """Train the requested models, save them under ``config.out`` and evaluate the saved folders.
+
+    ``command``: the command line that started the run, recorded in ``pretrain.json``.
+    """
     from transformers import AutoProcessor, CLIPModel
 
     from mmdemo.world.train_audio import train_audio
@@ -247,7 +250,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     write_json_atomic(
         out / "pretrain.json",
         {
-            "command": "python -m mmdemo.world.pretrain " + " ".join(sys.argv[1:]) if sys.argv else "",
+            "command": command,
             "config": _jsonable(asdict(config)),
             "train_seconds": round(train_seconds, 1),
             "stage_seconds": {k: round(v, 1) for k, v in stage_seconds.items()},
@@ -336,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = config_from_args(args)
-        result = pretrain(config)
+        argv = sys.argv[1:] if argv is None else argv
+        result = pretrain(config, command=" ".join(["python -m mmdemo pretrain", *argv]))
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

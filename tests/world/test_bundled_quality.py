@@ -1,6 +1,6 @@
 """Quality of the shipped bundled checkpoints on the world's held-out split, through the public API.
 
-These figures are the ones the README reports; ``python -m mmdemo.world.pretrain`` reproduces the
+These figures are the ones the README reports; ``python -m mmdemo pretrain`` reproduces the
 checkpoints (and prints the same figures from its own float32 evaluation).
 """
 

@@ -54,6 +54,7 @@ def test_smoke_run_saves_loadable_models(smoke_out):
         assert torch.equal(tensor, vqa.vision_model.state_dict()[name])
     report = json.loads((smoke_out / "pretrain.json").read_text())
     assert set(report["losses"]) == {"clip", "audio", "blip"}
+    assert report["command"] == f"python -m mmdemo pretrain --smoke --out {smoke_out} --seed 1 -q"
     assert report["metrics"]["vqa_questions"] > 0
 
 
