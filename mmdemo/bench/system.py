@@ -16,7 +16,8 @@ Say = Callable[[str], None]
 
 
 def retrieval_workload(config: BenchConfig, say: Say) -> RetrievalBench:
-    """Exact search with the index's default storage, and its default approximate backend.
+    """Exact search with float32 and bfloat16 storage (and the index's default), and its default
+    approximate backend.
 
     Delegates to :func:`mmdemo.retrieval.bench.run_retrieval_bench` (one text-sized query per call,
     top-10, 512-d); ``python -m mmdemo.retrieval.bench`` measures every storage dtype and backend.
@@ -25,7 +26,7 @@ def retrieval_workload(config: BenchConfig, say: Say) -> RetrievalBench:
     bench_config = RetrievalBenchConfig(
         sizes=config.retrieval_sizes,
         timed_queries=config.retrieval_queries,
-        dtypes=tuple(dict.fromkeys(("float32", defaults.storage_dtype))),
+        dtypes=tuple(dict.fromkeys(("float32", "bfloat16", defaults.storage_dtype))),
         approx_kinds=(ApproxConfig().kind,),
         seed=config.seed,
     )
