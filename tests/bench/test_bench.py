@@ -162,7 +162,8 @@ def test_app_start_is_timed_until_the_page_answers(tmp_path):
 def test_retrieval_and_fusion_workloads_are_small_when_asked():
     config = replace(BenchConfig(), retrieval_sizes=(500,), retrieval_queries=3, fusion_samples=120, fusion_epochs=1)
     retrieval = retrieval_workload(config, lambda message: None)
-    assert [t.size for t in retrieval.exact] == [500] and retrieval.approx
+    assert [(t.size, t.dtype) for t in retrieval.exact] == [(500, "float32"), (500, "bfloat16")] and retrieval.approx
+    assert retrieval.exact[0].recall_vs_float32 == 1.0 and 0.9 <= retrieval.exact[1].recall_vs_float32 <= 1.0
     fusion = fusion_workload(config, lambda message: None)
     assert fusion.epochs == 1 and len(fusion.per_strategy_s) > 1
     assert fusion.total_s >= sum(fusion.per_strategy_s.values()) * 0.99
