@@ -124,8 +124,9 @@ def _dtype_choice(spec: ModelSpec, override: str | None) -> str:
 SPEEDUPS = {
     "text-float32": "CLIP's text tower skips autocast and runs in float32 (bfloat16 changed zero-shot top-1 "
     "labels); batching and padding to the longest prompt give text embedding its speed",
-    "image-packed-bfloat16": "CLIP's image tower Linear layers hold bfloat16 weights pre-packed for oneDNN "
-    "(the arithmetic of autocast without re-casting and re-packing the weights at every call)",
+    "image-packed-bfloat16": "CLIP's image tower runs in bfloat16 (float32 in and out), its Linear weights "
+    "pre-packed for oneDNN and quick-GELU fused into the first MLP product (no re-casting or re-packing "
+    "of weights at every call, no autocast)",
     "vision-bfloat16": "BLIP's vision encoder holds bfloat16 weights, pre-packed for oneDNN where possible "
     "(its output is cast back to float32)",
     "text-int8": "BLIP's text decoder Linear layers are dynamically quantised to int8 (captioning)",

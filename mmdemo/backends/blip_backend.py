@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
 
 import torch
 from transformers import AutoProcessor, BlipForConditionalGeneration, BlipForQuestionAnswering
 
-from mmdemo.backends.packed_linear import pack_linears, packing_available
+from mmdemo.backends.bfloat16_vision import vision_in_bfloat16
 from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
 
@@ -48,38 +47,6 @@ def load(
     return LoadedModel(
         spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": tuple(applied)}
     )
-
-
-def _cast_floats(value: Any, dtype: torch.dtype) -> Any:
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return value.to(dtype)
-    return value
-
-
-def vision_in_bfloat16(model: torch.nn.Module) -> None:
-    """Give ``model.vision_model`` bfloat16 weights, with float32 in and out (forward hooks).
-
-    On CPU, where oneDNN can, its Linear layers are also pre-packed (:mod:`.packed_linear`).
-    """
-    vision = model.vision_model
-    vision.to(torch.bfloat16)
-    if next(vision.parameters()).device.type == "cpu" and packing_available():
-        pack_linears(vision)
-
-    def cast_inputs(module, args, kwargs):
-        args = tuple(_cast_floats(a, torch.bfloat16) for a in args)
-        kwargs = {name: _cast_floats(v, torch.bfloat16) for name, v in kwargs.items()}
-        return args, kwargs
-
-    def cast_outputs(module, args, output):
-        if isinstance(output, tuple) and not hasattr(output, "keys"):
-            return tuple(_cast_floats(item, torch.float32) for item in output)
-        for name in list(output.keys()):  # a transformers ModelOutput
-            output[name] = _cast_floats(output[name], torch.float32)
-        return output
-
-    vision.register_forward_pre_hook(cast_inputs, with_kwargs=True)
-    vision.register_forward_hook(cast_outputs)
 
 
 def quantize_text_int8(model: torch.nn.Module) -> bool:

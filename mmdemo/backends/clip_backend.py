@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 from PIL import Image
 from transformers import AutoProcessor, CLIPModel
 
 from mmdemo.backends import text_autocast
-from mmdemo.backends.packed_linear import PackedBFloat16Linear, pack_linears, packing_available
+from mmdemo.backends.bfloat16_vision import vision_in_bfloat16
+from mmdemo.backends.packed_linear import PackedBFloat16Linear, packing_available
 from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
 
@@ -18,14 +21,16 @@ def load(
     """Load ``spec`` with the speed-ups it was given that apply here.
 
     ``text-float32`` keeps the text tower out of autocast (:func:`text_autocast`);
-    ``image-packed-bfloat16`` packs the image tower's Linear layers (:mod:`.packed_linear`).
+    ``image-packed-bfloat16`` runs the image tower in bfloat16 with float32 in and out, its Linear
+    layers pre-packed and quick-GELU fused into the first MLP product
+    (:mod:`.bfloat16_vision`, :mod:`.packed_linear`); the image side then needs no autocast.
     """
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model = from_pretrained(spec, CLIPModel.from_pretrained, dtype=torch.float32)
     model.eval().to(device)
     applied = tuple(name for name in speedups if name == "text-float32")
     if "image-packed-bfloat16" in speedups and device.type == "cpu" and packing_available():
-        pack_linears(model.vision_model)
+        vision_in_bfloat16(model, fuse_activations=True)
         model.visual_projection = PackedBFloat16Linear(model.visual_projection)
         applied += ("image-packed-bfloat16",)
     return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": applied})
@@ -39,7 +44,8 @@ def _features(output: torch.Tensor | object) -> torch.Tensor:
 def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
     """Unnormalised image features [N, D]."""
     pixels = loaded.processor(images=images, return_tensors="pt")["pixel_values"].to(loaded.device)
-    with torch.inference_mode(), loaded.autocast():
+    in_bfloat16 = "image-packed-bfloat16" in loaded.extras.get("speedups", ())
+    with torch.inference_mode(), nullcontext() if in_bfloat16 else loaded.autocast():
         return _features(loaded.model.get_image_features(pixel_values=pixels)).float()
 
 

@@ -10,6 +10,11 @@ they hold no parameters (no gradients, nothing in ``state_dict``).
 
 The ops are internal to PyTorch, so :func:`packing_available` probes them once and every caller
 falls back to plain autocast when they are missing or disagree with ``F.linear``.
+
+oneDNN can also apply an activation to a product's output while it is still in cache (a post-op).
+:func:`fuse_quick_gelu` uses its ``swish`` (``y * sigmoid(y)``) for CLIP's quick-GELU
+(``x * sigmoid(1.702 x)``): with ``y = 1.702 x``, ``x * sigmoid(1.702 x) = swish(y) / 1.702``, so the
+first MLP product's weights and bias are scaled by 1.702 and the second's weights by 1 / 1.702.
 """
 
 from __future__ import annotations
@@ -39,11 +44,33 @@ def packing_available() -> bool:
     return bool(torch.allclose(got.float(), F.linear(x, weight, bias).float(), atol=0.05, rtol=0.02))
 
 
-class PackedBFloat16Linear(nn.Module):
-    """An inference-only replacement for ``nn.Linear``: bfloat16 in, bfloat16 out."""
+@lru_cache(maxsize=1)
+def swish_available() -> bool:
+    """True when oneDNN's packed linear with a fused swish matches ``F.silu(F.linear(...))``."""
+    if not packing_available():
+        return False
+    try:
+        weight = torch.randn(24, 16).to(torch.bfloat16)
+        x = torch.randn(5, 16).to(torch.bfloat16)
+        packed = torch.ops.mkldnn._reorder_linear_weight(weight, 5)
+        got = torch.ops.mkldnn._linear_pointwise(x, packed, None, "swish", [], "")
+    except (RuntimeError, AttributeError, NotImplementedError) as err:
+        logger.info("Fused swish is not available here (%s); quick-GELU stays separate", err)
+        return False
+    return bool(torch.allclose(got.float(), F.silu(F.linear(x, weight).float()), atol=0.05, rtol=0.02))
 
-    def __init__(self, linear: nn.Linear, batch_hint: int = 256) -> None:
+
+class PackedBFloat16Linear(nn.Module):
+    """An inference-only replacement for ``nn.Linear``: bfloat16 in, bfloat16 out.
+
+    ``activation``: ``"none"``, or ``"swish"`` applied to the output inside the product.
+    """
+
+    def __init__(self, linear: nn.Linear, batch_hint: int = 256, activation: str = "none") -> None:
         super().__init__()
+        if activation not in ("none", "swish"):
+            raise ValueError(f"Unknown fused activation {activation!r}; valid: ['none', 'swish']")
+        self.activation = activation
         self.in_features, self.out_features = linear.in_features, linear.out_features
         weight = linear.weight.detach().to(torch.bfloat16)
         self.packed_weight = torch.ops.mkldnn._reorder_linear_weight(weight, batch_hint)
@@ -51,11 +78,12 @@ class PackedBFloat16Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features).to(torch.bfloat16)  # [..., in] -> [N, in]
-        out = torch.ops.mkldnn._linear_pointwise(rows, self.packed_weight, self.packed_bias, "none", [], "")
+        out = torch.ops.mkldnn._linear_pointwise(rows, self.packed_weight, self.packed_bias, self.activation, [], "")
         return out.reshape(*x.shape[:-1], self.out_features)  # [N, out] -> [..., out]
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bfloat16 packed"
+        fused = "" if self.activation == "none" else f", fused {self.activation}"
+        return f"in_features={self.in_features}, out_features={self.out_features}, bfloat16 packed{fused}"
 
 
 def pack_linears(module: nn.Module, batch_hint: int = 256) -> int:
@@ -67,4 +95,35 @@ def pack_linears(module: nn.Module, batch_hint: int = 256) -> int:
             count += 1
         else:
             count += pack_linears(child, batch_hint)
+    return count
+
+
+QUICK_GELU_SCALE = 1.702
+
+
+@torch.no_grad()
+def fuse_quick_gelu(module: nn.Module, batch_hint: int = 256) -> int:
+    """Fold every quick-GELU MLP (``fc1`` -> ``QuickGELUActivation`` -> ``fc2``) inside ``module``
+    into a packed ``fc1`` with a fused swish and a rescaled ``fc2`` (an ``nn.Linear``, packed later
+    like the others). Returns how many MLPs were fused; 0 where the fused swish is unavailable.
+    """
+    from transformers.activations import QuickGELUActivation
+
+    if not swish_available():
+        return 0
+    count = 0
+    for mlp in module.modules():
+        if not isinstance(getattr(mlp, "activation_fn", None), QuickGELUActivation):
+            continue
+        fc1, fc2 = getattr(mlp, "fc1", None), getattr(mlp, "fc2", None)
+        if not (isinstance(fc1, nn.Linear) and isinstance(fc2, nn.Linear)):
+            continue
+        scaled = nn.Linear(fc1.in_features, fc1.out_features, bias=fc1.bias is not None)
+        scaled.weight.copy_(fc1.weight.float() * QUICK_GELU_SCALE)
+        if fc1.bias is not None:
+            scaled.bias.copy_(fc1.bias.float() * QUICK_GELU_SCALE)
+        fc2.weight.copy_(fc2.weight / QUICK_GELU_SCALE)
+        mlp.fc1 = PackedBFloat16Linear(scaled, batch_hint, activation="swish")
+        mlp.activation_fn = nn.Identity()
+        count += 1
     return count
