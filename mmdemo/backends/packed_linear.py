@@ -29,35 +29,35 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=1)
-def packing_available() -> bool:
-    """True when this torch build packs and runs bfloat16 linears through oneDNN correctly."""
+FUSED_ACTIVATIONS = {"none": lambda y: y, "swish": F.silu}  # oneDNN post-op -> its float reference
+
+
+@lru_cache(maxsize=None)
+def _probe(activation: str) -> bool:
+    """True when oneDNN packs and runs a bfloat16 linear with this fused activation correctly."""
     try:
         weight = torch.randn(24, 16).to(torch.bfloat16)
         bias = torch.randn(24).to(torch.bfloat16)
         x = torch.randn(5, 16).to(torch.bfloat16)
         packed = torch.ops.mkldnn._reorder_linear_weight(weight, 5)
-        got = torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+        got = torch.ops.mkldnn._linear_pointwise(x, packed, bias, activation, [], "")
     except (RuntimeError, AttributeError, NotImplementedError) as err:
-        logger.info("Packed bfloat16 linears are not available here (%s); using autocast", err)
+        logger.info("Packed bfloat16 linears with activation %r are not available here (%s)", activation, err)
         return False
-    return bool(torch.allclose(got.float(), F.linear(x, weight, bias).float(), atol=0.05, rtol=0.02))
+    expected = FUSED_ACTIVATIONS[activation](F.linear(x, weight, bias).float())
+    return bool(torch.allclose(got.float(), expected, atol=0.05, rtol=0.02))
 
 
-@lru_cache(maxsize=1)
+def packing_available() -> bool:
+    """True when this torch build packs and runs bfloat16 linears through oneDNN correctly
+    (callers fall back to autocast otherwise)."""
+    return _probe("none")
+
+
 def swish_available() -> bool:
-    """True when oneDNN's packed linear with a fused swish matches ``F.silu(F.linear(...))``."""
-    if not packing_available():
-        return False
-    try:
-        weight = torch.randn(24, 16).to(torch.bfloat16)
-        x = torch.randn(5, 16).to(torch.bfloat16)
-        packed = torch.ops.mkldnn._reorder_linear_weight(weight, 5)
-        got = torch.ops.mkldnn._linear_pointwise(x, packed, None, "swish", [], "")
-    except (RuntimeError, AttributeError, NotImplementedError) as err:
-        logger.info("Fused swish is not available here (%s); quick-GELU stays separate", err)
-        return False
-    return bool(torch.allclose(got.float(), F.silu(F.linear(x, weight).float()), atol=0.05, rtol=0.02))
+    """True when oneDNN's packed linear with a fused swish matches ``F.silu(F.linear(...))``
+    (quick-GELU stays a separate op otherwise)."""
+    return packing_available() and _probe("swish")
 
 
 class PackedBFloat16Linear(nn.Module):
@@ -68,8 +68,8 @@ class PackedBFloat16Linear(nn.Module):
 
     def __init__(self, linear: nn.Linear, batch_hint: int = 256, activation: str = "none") -> None:
         super().__init__()
-        if activation not in ("none", "swish"):
-            raise ValueError(f"Unknown fused activation {activation!r}; valid: ['none', 'swish']")
+        if activation not in FUSED_ACTIVATIONS:
+            raise ValueError(f"Unknown fused activation {activation!r}; valid: {list(FUSED_ACTIVATIONS)}")
         self.activation = activation
         self.in_features, self.out_features = linear.in_features, linear.out_features
         weight = linear.weight.detach().to(torch.bfloat16)
