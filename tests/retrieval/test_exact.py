@@ -59,3 +59,51 @@ def test_query_batches_are_chunked(monkeypatch: pytest.MonkeyPatch) -> None:
     matrix, queries = unit(100, 8, 5), unit(7, 8, 6)
     top = exact_topk(matrix, queries, 4)
     assert torch.equal(top.rows, reference(matrix, queries, 4))
+
+
+# block_topk: long rows take the block path (>= exact._BLOCK_TOPK_MIN_ROWS scores).
+LONG = exact._BLOCK_TOPK_MIN_ROWS + 300  # a tail of 300 scores that fills no whole block
+
+
+def long_scores(n_queries: int, seed: int) -> torch.Tensor:
+    return torch.randn(n_queries, LONG, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("n_queries", [1, 2])
+def test_block_topk_equals_topk_on_long_rows(n_queries: int) -> None:
+    scores = long_scores(n_queries, 0)
+    values, indices = exact.block_topk(scores, 10)
+    expected = torch.topk(scores, 10, dim=1)
+    assert torch.equal(values, expected.values)
+    assert torch.equal(indices, expected.indices)
+
+
+def test_block_topk_finds_several_winners_in_one_block_and_in_the_tail() -> None:
+    scores = long_scores(2, 1)
+    scores[0, 5 * exact._BLOCK : 5 * exact._BLOCK + 8] = torch.arange(8) + 10.0  # 8 of the top 10 in one block
+    scores[1, -1] = 100.0  # the best score in the tail after the last whole block
+    values, indices = exact.block_topk(scores, 10)
+    expected = torch.topk(scores, 10, dim=1)
+    assert torch.equal(indices, expected.indices)
+    assert set(range(5 * exact._BLOCK, 5 * exact._BLOCK + 8)) <= set(indices[0].tolist())
+    assert int(indices[1, 0]) == LONG - 1 and float(values[1, 0]) == 100.0
+
+
+def test_block_topk_skips_masked_scores() -> None:
+    scores = long_scores(1, 2)
+    keep = torch.zeros(LONG, dtype=torch.bool)
+    keep[[7, 40_000, LONG - 2]] = True
+    scores[:, ~keep] = float("-inf")
+    values, indices = exact.block_topk(scores, 3)
+    assert sorted(indices[0].tolist()) == [7, 40_000, LONG - 2]
+    assert bool(torch.isfinite(values).all())
+
+
+def test_exact_topk_on_a_long_matrix_uses_blocks_and_matches_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    matrix, queries = unit(LONG, 8, 3), unit(2, 8, 4)
+    calls = []
+    original = exact.block_topk
+    monkeypatch.setattr(exact, "block_topk", lambda s, k: calls.append(s.shape) or original(s, k))
+    top = exact_topk(matrix, queries, 10)
+    assert torch.equal(top.rows, reference(matrix, queries, 10))
+    assert calls == [(2, LONG)]
