@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 
 from mmdemo.bench.baselines import ClipBaseline, Wav2Vec2Baseline
+from mmdemo.bench.ceiling import tower_products
 from mmdemo.bench.config import TARGETS, BenchConfig
 from mmdemo.bench.fidelity import mean_cosine, top1_agreement
 from mmdemo.bench.inputs import BenchInputs
@@ -50,8 +51,16 @@ def image_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs
             lambda: base.image_features(images, batch_size=16, precision="bf16-weights"),
             "weights cast to bfloat16 instead of autocast",
         )
-    get_model(name, "image-text")  # load outside the timed runs
+    loaded = get_model(name, "image-text")  # load outside the timed runs
     cases["project"] = (cases["project"][0], _describe_project(name, "image-text"))
+    vision_config = getattr(loaded.model.config, "vision_config", None)
+    products = vision_config and tower_products(vision_config, len(images), loaded.spec.batch_size)
+    if products:
+        cases["ceiling: matrix products alone"] = (
+            products,
+            f"only the tower's {6 * vision_config.num_hidden_layers} bfloat16 products per batch (same shapes, "
+            "kernels and batches), nothing else: the most a bfloat16 path reaches here",
+        )
     say(f"image embedding: {len(images)} images, {len(cases)} cases x {config.repeats} rounds")
     timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)
     prompts = [DEFAULT_TEMPLATE.format(label) for label in inputs.labels]

@@ -130,6 +130,12 @@ class RetrievalIndex:
         return self._store.dim
 
     @property
+    def vectors(self) -> torch.Tensor:
+        """[N, D] the stored unit vectors in the storage dtype, in insertion order: a view, to read
+        (it changes when items are added or removed)."""
+        return self._store.vectors
+
+    @property
     def space(self) -> str | None:
         """The embedding space of every vector in the index (None while nothing was added)."""
         return self._space

@@ -55,6 +55,7 @@ def test_model_workloads_report_every_case_and_check(tiny_config):
     # The tiny image-text model is float32: the project path must equal the baseline numerically.
     assert image.fidelity[0].metric == "mean cosine" and image.fidelity[0].value > 0.9999
     assert image.fidelity[1].metric == "zero-shot top-1 agreement" and image.fidelity[1].n == 2
+    assert image.ratio("ceiling: matrix products alone") > 0  # timed in the same rounds as the baseline
     assert text.fidelity[0].value > 0.9999 and text.fidelity[0].n == 3
     assert report.workloads[2].fidelity[0].n == 2  # captions compared on fidelity_images inputs
     data = json.loads(json.dumps(report.to_json()))

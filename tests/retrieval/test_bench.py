@@ -17,6 +17,7 @@ def test_tiny_benchmark_reports_every_measurement() -> None:
     assert [(t.size, t.dtype) for t in bench.exact] == [(300, "float32"), (300, "bfloat16"), (300, "float16")]
     assert bench.exact[0].recall_vs_float32 == 1.0
     assert all(t.median_ms > 0 and t.p90_ms >= t.median_ms and t.recall_vs_float32 >= 0.8 for t in bench.exact)
+    assert all(t.read_once_ms > 0 for t in bench.exact)  # the read-once floor is timed beside each search
     assert [t.kind for t in bench.approx] == ["hnsw", "ivf"]
     assert all(t.recall_at_k >= 0.8 and t.speedup_vs_exact_float32 > 0 and t.build_s >= 0 for t in bench.approx)
     table = bench.table()

@@ -206,3 +206,9 @@ def test_unknown_config_values_list_the_valid_ones() -> None:
     index, _ = make_index(n=3)
     with pytest.raises(ValueError, match="Unknown search backend 'fast'"):
         index.search(torch.ones(16), backend="fast")
+
+
+def test_vectors_are_the_stored_unit_vectors_in_insertion_order() -> None:
+    index, expected = make_index(5, 8, seed=4)
+    assert torch.allclose(index.vectors, expected, atol=1e-6)
+    assert torch.allclose(index.vectors.norm(dim=1), torch.ones(5), atol=1e-6)

@@ -1,0 +1,57 @@
+"""A ceiling for image embedding: the CLIP image tower's matrix products alone, timed beside it.
+
+Three quarters of the project path's image time is the tower's Linear layers (bfloat16, packed
+for oneDNN). :func:`tower_products` runs exactly those products (the same shapes, the same packed
+kernels and batch) on stand-in activations, with nothing else: no attention, layer norm,
+convolution, preprocessing or Python between them. Timed in the same loop as the baseline, its
+speed-up over the baseline is the most any bfloat16 path that keeps every product can reach on
+this machine at that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from mmdemo.backends.packed_linear import PackedBFloat16Linear, packing_available
+
+
+def _tokens(vision_config) -> int:
+    """Patches plus the class token."""
+    return (vision_config.image_size // vision_config.patch_size) ** 2 + 1
+
+
+def tower_products(vision_config, images: int, batch_size: int, seed: int = 0) -> Callable[[], None] | None:
+    """A callable running the products of ``images`` images through a ViT tower of
+    ``vision_config`` in batches of ``batch_size``; None where packed bfloat16 linears are unavailable.
+
+    Per layer: query, key, value and output projections (hidden -> hidden) and the MLP
+    (hidden -> intermediate -> hidden), as in transformers' CLIP encoder layer.
+    """
+    if not packing_available():
+        return None
+    generator = torch.Generator().manual_seed(seed)
+    hidden, inner = vision_config.hidden_size, vision_config.intermediate_size
+    shapes = [(hidden, hidden)] * 4 + [(hidden, inner), (inner, hidden)]  # (in, out) per product of a layer
+    layers = {}
+    for fan_in, fan_out in set(shapes):
+        linear = nn.Linear(fan_in, fan_out)
+        with torch.no_grad():
+            linear.weight.normal_(0, fan_in**-0.5, generator=generator)
+        layers[(fan_in, fan_out)] = PackedBFloat16Linear(linear)
+    batches = [min(batch_size, images - start) for start in range(0, images, batch_size)]
+    inputs = {  # [images in the batch * tokens, in] per batch size and input width
+        (size, fan_in): torch.randn(size * _tokens(vision_config), fan_in, generator=generator).to(torch.bfloat16)
+        for size in set(batches) for fan_in in (hidden, inner)
+    }
+
+    @torch.inference_mode()
+    def run() -> None:
+        for size in batches:
+            for _ in range(vision_config.num_hidden_layers):
+                for fan_in, fan_out in shapes:
+                    layers[(fan_in, fan_out)](inputs[(size, fan_in)])
+
+    return run
