@@ -1,7 +1,8 @@
 """A vision tower in bfloat16 with float32 in and out: the CPU fast path of CLIP's and BLIP's image side.
 
 :func:`vision_in_bfloat16` casts ``model.vision_model`` to bfloat16 and, on CPU where oneDNN can,
-pre-packs its Linear layers (:mod:`~mmdemo.backends.packed_linear`); forward hooks cast its inputs
+pre-packs its Linear layers and runs its patch embedding as one packed product
+(:mod:`~mmdemo.backends.packed_linear`); forward hooks cast its inputs
 to bfloat16 and its outputs back to float32, so whatever reads the tower sees float32 as before.
 With ``fuse_activations`` the quick-GELU MLPs of CLIP's tower run their activation inside the first
 product (:func:`~mmdemo.backends.packed_linear.fuse_quick_gelu`).
@@ -13,7 +14,7 @@ from typing import Any
 
 import torch
 
-from mmdemo.backends.packed_linear import fuse_quick_gelu, pack_linears, packing_available
+from mmdemo.backends.packed_linear import fuse_quick_gelu, pack_linears, pack_patch_embeddings, packing_available
 
 
 def _cast_floats(value: Any, dtype: torch.dtype) -> Any:
@@ -31,6 +32,7 @@ def vision_in_bfloat16(model: torch.nn.Module, fuse_activations: bool = False) -
     vision.to(torch.bfloat16)
     if on_cpu and packing_available():
         pack_linears(vision)
+        pack_patch_embeddings(vision)
 
     def cast_inputs(module, args, kwargs):
         args = tuple(_cast_floats(a, torch.bfloat16) for a in args)

@@ -9,8 +9,11 @@ from PIL import Image
 from mmdemo import loading
 from mmdemo.backends.packed_linear import (
     PackedBFloat16Linear,
+    PackedPatchEmbedding,
     fuse_quick_gelu,
+    is_patch_conv,
     pack_linears,
+    pack_patch_embeddings,
     packing_available,
     swish_available,
 )
@@ -54,6 +57,7 @@ def test_clip_image_tower_is_packed_under_the_auto_policy(tiny_models, monkeypat
         assert isinstance(loaded.model.visual_projection, PackedBFloat16Linear)
         assert not any(isinstance(m, torch.nn.Linear) for m in loaded.model.vision_model.modules())
         assert all(p.dtype == torch.bfloat16 for p in loaded.model.vision_model.parameters())
+        assert isinstance(loaded.model.vision_model.embeddings.patch_embedding, PackedPatchEmbedding)
         if swish_available():
             assert all(layer.mlp.fc1.activation == "swish" for layer in loaded.model.vision_model.encoder.layers)
         images = [Image.fromarray(np.random.default_rng(i).integers(0, 255, (30, 30, 3), dtype=np.uint8)) for i in range(2)]
@@ -96,3 +100,30 @@ def test_fuse_quick_gelu_leaves_other_activations_alone():
 def test_unknown_fused_activation_is_refused():
     with pytest.raises(ValueError, match="valid"):
         PackedBFloat16Linear(torch.nn.Linear(4, 4), activation="relu6")
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("side", [32, 35])  # 35: a partial last patch, dropped as the convolution drops it
+def test_packed_patch_embedding_matches_the_convolution(batch, bias, side):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 24, kernel_size=8, stride=8, bias=bias)
+    pixels = torch.randn(batch, 3, side, side)
+    expected = conv.to(torch.bfloat16)(pixels.bfloat16()).float()  # [B, 24, 4, 4]
+    packed = PackedPatchEmbedding(conv)
+    got = packed(pixels.bfloat16())
+    assert got.dtype == torch.bfloat16 and got.shape == expected.shape == (batch, 24, 4, 4)
+    torch.testing.assert_close(got.float(), expected, atol=0.03, rtol=0.02)
+    # a patch read in the wrong order (e.g. rows and columns swapped) lands far from the convolution
+    assert not torch.allclose(got.float(), expected.transpose(2, 3), atol=0.03)
+
+
+def test_only_non_overlapping_patch_convolutions_are_packed():
+    model = torch.nn.Module()
+    model.patches = torch.nn.Conv2d(3, 8, kernel_size=4, stride=4)
+    model.overlapping = torch.nn.Conv2d(8, 8, kernel_size=3, stride=1, padding=1)
+    assert is_patch_conv(model.patches) and not is_patch_conv(model.overlapping)
+    assert pack_patch_embeddings(model) == 1
+    assert isinstance(model.patches, PackedPatchEmbedding) and isinstance(model.overlapping, torch.nn.Conv2d)
+    with pytest.raises(ValueError, match="Not a patch embedding"):
+        PackedPatchEmbedding(torch.nn.Conv2d(3, 8, kernel_size=4, stride=2))

@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from mmdemo import generate, loading
+from mmdemo.backends.packed_linear import PackedPatchEmbedding, packing_available
 from mmdemo.registry import ModelSpec
 
 
@@ -48,6 +49,8 @@ def test_blip_speedups_are_applied_and_switch_off(tiny_models, fast_cpu, monkeyp
     assert fast.extras["speedups"] == ("vision-bfloat16", "text-int8")
     assert "vision-bfloat16" in fast.describe()
     assert next(fast.model.vision_model.parameters()).dtype == torch.bfloat16
+    if packing_available():
+        assert isinstance(fast.model.vision_model.embeddings.patch_embedding, PackedPatchEmbedding)
     assert not any(isinstance(m, torch.nn.Linear) for m in fast.model.text_decoder.modules())
     out = generate.caption(image, model=tiny_models.caption)
     assert out.best and 0.0 < out.captions[0].score <= 1.0
