@@ -7,6 +7,7 @@ from PIL import Image
 
 from mmdemo import generate, loading
 from mmdemo.backends.packed_linear import PackedPatchEmbedding, packing_available
+from mmdemo.backends.sdpa_attention import SdpaVisionAttention
 from mmdemo.registry import ModelSpec
 
 
@@ -51,6 +52,7 @@ def test_blip_speedups_are_applied_and_switch_off(tiny_models, fast_cpu, monkeyp
     assert next(fast.model.vision_model.parameters()).dtype == torch.bfloat16
     if packing_available():
         assert isinstance(fast.model.vision_model.embeddings.patch_embedding, PackedPatchEmbedding)
+    assert all(isinstance(layer.self_attn, SdpaVisionAttention) for layer in fast.model.vision_model.encoder.layers)
     assert not any(isinstance(m, torch.nn.Linear) for m in fast.model.text_decoder.modules())
     out = generate.caption(image, model=tiny_models.caption)
     assert out.best and 0.0 < out.captions[0].score <= 1.0
@@ -59,6 +61,7 @@ def test_blip_speedups_are_applied_and_switch_off(tiny_models, fast_cpu, monkeyp
     plain = loading.get_model(tiny_models.caption, "caption")
     assert plain is not fast and plain.extras["speedups"] == ()
     assert next(plain.model.vision_model.parameters()).dtype == torch.float32
+    assert not any(isinstance(m, SdpaVisionAttention) for m in plain.model.modules())  # the off switch
     assert any(isinstance(m, torch.nn.Linear) for m in plain.model.text_decoder.modules())
     assert generate.caption(image, model=tiny_models.caption).best
 
