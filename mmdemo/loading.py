@@ -129,6 +129,8 @@ SPEEDUPS = {
     "of weights at every call, no autocast)",
     "vision-bfloat16": "BLIP's vision encoder holds bfloat16 weights, pre-packed for oneDNN where possible "
     "(its output is cast back to float32)",
+    "cross-attention-bfloat16": "BLIP's text cross-attention computes the keys and values of the image's "
+    "tokens with pre-packed bfloat16 products (cast back to float32)",
     "text-int8": "BLIP's text decoder Linear layers are dynamically quantised to int8 (captioning)",
     "time-major-features": "wav2vec2's convolutional feature encoder runs as matrix products on [B, T, C]",
 }
@@ -140,8 +142,9 @@ def resolve_speedups(spec: ModelSpec, device: torch.device, override: str | None
     Only the ``auto`` policy on a CPU with AMX/AVX-512-BF16 (where they were measured faster and
     faithful) gets any: CLIP gets ``text-float32`` (its image tower keeps bfloat16 autocast, its
     text tower does not) and, through transformers, ``image-packed-bfloat16``; BLIP captioning
-    gets ``vision-bfloat16`` and ``text-int8``; BLIP VQA gets ``vision-bfloat16`` only (int8
-    anywhere in its text side changed greedy answers in the fidelity check); wav2vec2 gets
+    gets ``vision-bfloat16``, ``cross-attention-bfloat16`` and ``text-int8``; BLIP VQA gets
+    ``vision-bfloat16`` and ``cross-attention-bfloat16`` (int8 anywhere in its text side, or
+    bfloat16 all over it, changed greedy answers in the fidelity check); wav2vec2 gets
     ``time-major-features``. bfloat16 autocast over the whole of
     ``generate`` is not used: it re-casts the decoder's weights at every token. ``float32`` (the
     switch that turns fast paths off) or an explicit dtype gets none.
@@ -153,9 +156,9 @@ def resolve_speedups(spec: ModelSpec, device: torch.device, override: str | None
     if spec.backend == "open_clip":  # its attention reads out_proj.weight directly: nothing to pack
         return ("text-float32",)
     if spec.backend == "blip-caption":
-        return ("vision-bfloat16", "text-int8")
+        return ("vision-bfloat16", "cross-attention-bfloat16", "text-int8")
     if spec.backend == "blip-vqa":
-        return ("vision-bfloat16",)
+        return ("vision-bfloat16", "cross-attention-bfloat16")
     if spec.backend in ("wav2vec2", "wav2vec2-ctc"):
         return ("time-major-features",)
     return ()

@@ -66,16 +66,19 @@ def swish_available() -> bool:
 
 
 class PackedBFloat16Linear(nn.Module):
-    """An inference-only replacement for ``nn.Linear``: bfloat16 in, bfloat16 out.
+    """An inference-only replacement for ``nn.Linear``: bfloat16 in, bfloat16 out (or
+    ``out_dtype``, for a layer inside a float32 model).
 
     ``activation``: ``"none"``, or ``"swish"`` applied to the output inside the product.
     """
 
-    def __init__(self, linear: nn.Linear, batch_hint: int = 256, activation: str = "none") -> None:
+    def __init__(
+        self, linear: nn.Linear, batch_hint: int = 256, activation: str = "none", out_dtype: torch.dtype | None = None
+    ) -> None:
         super().__init__()
         if activation not in FUSED_ACTIVATIONS:
             raise ValueError(f"Unknown fused activation {activation!r}; valid: {list(FUSED_ACTIVATIONS)}")
-        self.activation = activation
+        self.activation, self.out_dtype = activation, out_dtype
         self.in_features, self.out_features = linear.in_features, linear.out_features
         weight = linear.weight.detach().to(torch.bfloat16)
         self.packed_weight = torch.ops.mkldnn._reorder_linear_weight(weight, batch_hint)
@@ -84,11 +87,14 @@ class PackedBFloat16Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features).to(torch.bfloat16)  # [..., in] -> [N, in]
         out = torch.ops.mkldnn._linear_pointwise(rows, self.packed_weight, self.packed_bias, self.activation, [], "")
+        if self.out_dtype is not None:
+            out = out.to(self.out_dtype)
         return out.reshape(*x.shape[:-1], self.out_features)  # [N, out] -> [..., out]
 
     def extra_repr(self) -> str:
         fused = "" if self.activation == "none" else f", fused {self.activation}"
-        return f"in_features={self.in_features}, out_features={self.out_features}, bfloat16 packed{fused}"
+        out = "" if self.out_dtype is None else f", {str(self.out_dtype).removeprefix('torch.')} out"
+        return f"in_features={self.in_features}, out_features={self.out_features}, bfloat16 packed{fused}{out}"
 
 
 def pack_linears(module: nn.Module, batch_hint: int = 256) -> int:

@@ -36,6 +36,17 @@ def test_packed_linear_matches_bfloat16_linear(shape, bias):
     assert "packed" in repr(packed)
 
 
+@pytest.mark.parametrize("batch", [1, 2])
+def test_packed_linear_can_return_float32_inside_a_float32_model(batch):
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(16, 24)
+    x = torch.randn(batch, 5, 16)  # float32 in, as a float32 text layer gives it
+    packed = PackedBFloat16Linear(linear, out_dtype=torch.float32)
+    got = packed(x)
+    assert got.dtype == torch.float32 and got.shape == (batch, 5, 24) and "float32 out" in repr(packed)
+    torch.testing.assert_close(got, linear(x), atol=0.05, rtol=0.02)
+
+
 def test_pack_linears_replaces_nested_layers():
     model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Sequential(torch.nn.Linear(8, 4)))
     x = torch.randn(3, 8)

@@ -6,9 +6,12 @@ import torch
 from PIL import Image
 
 from mmdemo import generate, loading
-from mmdemo.backends.packed_linear import PackedPatchEmbedding, packing_available
+from mmdemo.backends.packed_linear import PackedBFloat16Linear, PackedPatchEmbedding, packing_available
 from mmdemo.backends.sdpa_attention import SdpaVisionAttention
 from mmdemo.registry import ModelSpec
+
+
+PACKED_CROSS = ("cross-attention-bfloat16",) if packing_available() else ()  # needs oneDNN packing
 
 
 @pytest.fixture
@@ -22,14 +25,14 @@ def _spec(backend: str, **kwargs) -> ModelSpec:
 
 def test_policy_gives_speedups_only_to_auto_on_fast_cpus(fast_cpu, monkeypatch):
     cpu = torch.device("cpu")
-    assert loading.resolve_speedups(_spec("blip-caption"), cpu) == ("vision-bfloat16", "text-int8")
-    assert loading.resolve_speedups(_spec("blip-vqa"), cpu) == ("vision-bfloat16",)
+    assert loading.resolve_speedups(_spec("blip-caption"), cpu) == ("vision-bfloat16", "cross-attention-bfloat16", "text-int8")
+    assert loading.resolve_speedups(_spec("blip-vqa"), cpu) == ("vision-bfloat16", "cross-attention-bfloat16")
     assert loading.resolve_speedups(_spec("wav2vec2"), cpu) == ("time-major-features",)
     assert loading.resolve_speedups(_spec("wav2vec2-ctc"), cpu) == ("time-major-features",)
     assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32", "image-packed-bfloat16")
     assert loading.resolve_speedups(_spec("open_clip"), cpu) == ("text-float32",)
     assert set(loading.SPEEDUPS) == {
-        "text-float32", "image-packed-bfloat16", "vision-bfloat16", "text-int8", "time-major-features"
+        "text-float32", "image-packed-bfloat16", "vision-bfloat16", "cross-attention-bfloat16", "text-int8", "time-major-features"
     }
     # every off switch: explicit override, the spec's policy, the process setting, another device
     assert loading.resolve_speedups(_spec("blip-caption"), cpu, "float32") == ()
@@ -47,7 +50,7 @@ def test_no_speedups_without_bfloat16_units(monkeypatch):
 def test_blip_speedups_are_applied_and_switch_off(tiny_models, fast_cpu, monkeypatch):
     image = Image.fromarray(np.random.default_rng(3).integers(0, 255, (40, 40, 3), dtype=np.uint8))
     fast = loading.get_model(tiny_models.caption, "caption")
-    assert fast.extras["speedups"] == ("vision-bfloat16", "text-int8")
+    assert fast.extras["speedups"] == ("vision-bfloat16", *PACKED_CROSS, "text-int8")
     assert "vision-bfloat16" in fast.describe()
     assert next(fast.model.vision_model.parameters()).dtype == torch.bfloat16
     if packing_available():
@@ -68,7 +71,12 @@ def test_blip_speedups_are_applied_and_switch_off(tiny_models, fast_cpu, monkeyp
 
 def test_vqa_gets_the_bfloat16_vision_encoder_only(tiny_models, fast_cpu):
     loaded = loading.get_model(tiny_models.vqa, "vqa")
-    assert loaded.extras["speedups"] == ("vision-bfloat16",)
+    assert loaded.extras["speedups"] == ("vision-bfloat16", *PACKED_CROSS)
+    if not PACKED_CROSS:
+        return
+    cross = [layer.crossattention.self for layer in loaded.model.modules() if hasattr(layer, "crossattention")]
+    assert cross and all(isinstance(a.key, PackedBFloat16Linear) and a.value.out_dtype == torch.float32 for a in cross)
+    assert all(isinstance(a.query, torch.nn.Linear) for a in cross)  # queries stay float32
     assert next(loaded.model.vision_model.parameters()).dtype == torch.bfloat16
     assert next(loaded.model.text_decoder.parameters()).dtype == torch.float32
     image = Image.fromarray(np.random.default_rng(4).integers(0, 255, (40, 40, 3), dtype=np.uint8))
