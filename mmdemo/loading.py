@@ -126,7 +126,7 @@ SPEEDUPS = {
     "labels); batching and padding to the longest prompt give text embedding its speed",
     "image-packed-bfloat16": "CLIP's image tower runs in bfloat16 (float32 in and out), its Linear weights "
     "pre-packed for oneDNN and quick-GELU fused into the first MLP product (no re-casting or re-packing "
-    "of weights at every call, no autocast)",
+    "of weights at every call, no autocast); its last layer computes only the class token the embedding reads",
     "vision-bfloat16": "BLIP's vision encoder holds bfloat16 weights, pre-packed for oneDNN where possible "
     "(its output is cast back to float32)",
     "cross-attention-bfloat16": "BLIP's text cross-attention computes the keys and values of the image's "

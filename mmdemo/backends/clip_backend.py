@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import torch
 from PIL import Image
 from transformers import AutoProcessor, CLIPModel
 
 from mmdemo.backends import text_autocast
 from mmdemo.backends.bfloat16_vision import vision_in_bfloat16
+from mmdemo.backends.class_token_tower import class_token_features
 from mmdemo.backends.packed_linear import PackedBFloat16Linear, packing_available
 from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
@@ -23,7 +22,8 @@ def load(
     ``text-float32`` keeps the text tower out of autocast (:func:`text_autocast`);
     ``image-packed-bfloat16`` runs the image tower in bfloat16 with float32 in and out, its Linear
     layers pre-packed and quick-GELU fused into the first MLP product
-    (:mod:`.bfloat16_vision`, :mod:`.packed_linear`); the image side then needs no autocast.
+    (:mod:`.bfloat16_vision`, :mod:`.packed_linear`), and its last layer computes the class token
+    only (:mod:`.class_token_tower`); the image side then needs no autocast.
     """
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model = from_pretrained(spec, CLIPModel.from_pretrained, dtype=torch.float32)
@@ -44,8 +44,10 @@ def _features(output: torch.Tensor | object) -> torch.Tensor:
 def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
     """Unnormalised image features [N, D]."""
     pixels = loaded.processor(images=images, return_tensors="pt")["pixel_values"].to(loaded.device)
-    in_bfloat16 = "image-packed-bfloat16" in loaded.extras.get("speedups", ())
-    with torch.inference_mode(), nullcontext() if in_bfloat16 else loaded.autocast():
+    if "image-packed-bfloat16" in loaded.extras.get("speedups", ()):
+        with torch.inference_mode():
+            return class_token_features(loaded.model, pixels).float()
+    with torch.inference_mode(), loaded.autocast():
         return _features(loaded.model.get_image_features(pixel_values=pixels)).float()
 
 
