@@ -1,11 +1,12 @@
 """A ceiling for image embedding: the CLIP image tower's matrix products alone, timed beside it.
 
-Three quarters of the project path's image time is the tower's Linear layers (bfloat16, packed
-for oneDNN). :func:`tower_products` runs exactly those products (the same shapes, the same packed
-kernels and batch) on stand-in activations, with nothing else: no attention, layer norm,
-convolution, preprocessing or Python between them. Timed in the same loop as the baseline, its
-speed-up over the baseline is the most any bfloat16 path that keeps every product can reach on
-this machine at that moment.
+Most of the project path's image time is the tower's Linear layers (bfloat16, packed for
+oneDNN). :func:`tower_products` runs exactly the products that path runs (the same shapes, the
+same packed kernels and batches, the last layer for the class token only as
+:mod:`~mmdemo.backends.class_token_tower` computes it) on stand-in activations, with nothing else:
+no attention, layer norm, patch embedding, preprocessing or Python between them. Timed in the
+same loop as the baseline, its speed-up over the baseline is the most a path with these products
+can reach on this machine at that moment.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def tower_products(vision_config, images: int, batch_size: int, seed: int = 0) -
     ``vision_config`` in batches of ``batch_size``; None where packed bfloat16 linears are unavailable.
 
     Per layer: query, key, value and output projections (hidden -> hidden) and the MLP
-    (hidden -> intermediate -> hidden), as in transformers' CLIP encoder layer.
+    (hidden -> intermediate -> hidden), as in transformers' CLIP encoder layer, over every token;
+    in the last layer only keys and values read every token, the rest one row per image.
     """
     if not packing_available():
         return None
@@ -42,16 +44,21 @@ def tower_products(vision_config, images: int, batch_size: int, seed: int = 0) -
             linear.weight.normal_(0, fan_in**-0.5, generator=generator)
         layers[(fan_in, fan_out)] = PackedBFloat16Linear(linear)
     batches = [min(batch_size, images - start) for start in range(0, images, batch_size)]
-    inputs = {  # [images in the batch * tokens, in] per batch size and input width
-        (size, fan_in): torch.randn(size * _tokens(vision_config), fan_in, generator=generator).to(torch.bfloat16)
-        for size in set(batches) for fan_in in (hidden, inner)
+    rows = {size: (size * _tokens(vision_config), size) for size in set(batches)}  # all tokens, class tokens
+    inputs = {  # [rows, in] per row count and input width
+        (count, fan_in): torch.randn(count, fan_in, generator=generator).to(torch.bfloat16)
+        for size in set(batches) for count in rows[size] for fan_in in (hidden, inner)
     }
+    last_layer_rows = ("class", "all", "all", "class", "class", "class")  # query, key, value, output, fc1, fc2
 
     @torch.inference_mode()
     def run() -> None:
         for size in batches:
-            for _ in range(vision_config.num_hidden_layers):
+            every, classes = rows[size]
+            for _ in range(vision_config.num_hidden_layers - 1):
                 for fan_in, fan_out in shapes:
-                    layers[(fan_in, fan_out)](inputs[(size, fan_in)])
+                    layers[(fan_in, fan_out)](inputs[(every, fan_in)])
+            for (fan_in, fan_out), which in zip(shapes, last_layer_rows):
+                layers[(fan_in, fan_out)](inputs[(every if which == "all" else classes, fan_in)])
 
     return run

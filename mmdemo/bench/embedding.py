@@ -58,8 +58,8 @@ def image_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs
     if products:
         cases["ceiling: matrix products alone"] = (
             products,
-            f"only the tower's {6 * vision_config.num_hidden_layers} bfloat16 products per batch (same shapes, "
-            "kernels and batches), nothing else: the most a bfloat16 path reaches here",
+            f"only the project path's {6 * vision_config.num_hidden_layers} bfloat16 products per batch (same "
+            "shapes, kernels and batches), nothing else: the most a path with these products reaches here",
         )
     say(f"image embedding: {len(images)} images, {len(cases)} cases x {config.repeats} rounds")
     timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)

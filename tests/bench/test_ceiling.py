@@ -27,7 +27,13 @@ def test_runs_six_products_per_layer_per_batch(monkeypatch: pytest.MonkeyPatch) 
     run()
     tokens = (8 // 4) ** 2 + 1  # 4 patches and the class token
     per_layer = lambda rows: [((rows, 8), 8)] * 4 + [((rows, 8), 16), ((rows, 16), 8)]
-    assert seen == per_layer(2 * tokens) * 2 + per_layer(1 * tokens) * 2  # a batch of 2, then of 1
+
+    def last_layer(images):  # keys and values over every token, the rest over the class tokens
+        every = images * tokens
+        return [((images, 8), 8), ((every, 8), 8), ((every, 8), 8), ((images, 8), 8), ((images, 8), 16), ((images, 16), 8)]
+
+    expected = per_layer(2 * tokens) + last_layer(2) + per_layer(1 * tokens) + last_layer(1)  # a batch of 2, then of 1
+    assert seen == expected
 
 
 def test_none_without_packed_linears(monkeypatch: pytest.MonkeyPatch) -> None:
