@@ -49,7 +49,14 @@ def current_rss_mib() -> float:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    """Peak resident memory of this process: ``VmHWM`` on Linux, ``ru_maxrss`` elsewhere.
+
+    Not ``ru_maxrss`` on Linux: it survives ``exec``, so a child started by a large parent (the
+    benchmark, holding 1M retrieval vectors) reports the parent's size as its own peak.
+    """
+    value = _status_mib("VmHWM")
+    if value is not None:
+        return value
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 

@@ -11,7 +11,7 @@ import torch
 from mmdemo.bench.app_start import measure_app_start
 from mmdemo.bench.config import WORKLOADS, BenchConfig
 from mmdemo.bench.fidelity import identical_sequences, mean_cosine, top1_agreement
-from mmdemo.bench.memory import measure_memory
+from mmdemo.bench.memory import current_rss_mib, measure_memory
 from mmdemo.bench.models import BenchModels, prepare_models
 from mmdemo.bench.runner import run_bench
 from mmdemo.bench.system import fusion_workload, retrieval_workload
@@ -137,7 +137,11 @@ def test_cli_builds_tiny_models_and_writes_json_and_markdown(tmp_path, capsys):
 
 def test_memory_probe_runs_in_a_fresh_process(tiny_models):
     models = BenchModels(tiny_models.clip, tiny_models.caption, tiny_models.vqa, tiny_models.wav2vec2, tiny_models.speech)
+    ballast = torch.ones(384 * 1024 * 1024)  # 1.5 GiB resident in this (parent) process
     (result,) = measure_memory(models, policies=("float32",))
+    # the child's own peak: ru_maxrss would report at least the parent's size (it survives exec)
+    assert result.peak_mib < current_rss_mib() - 1024
+    del ballast
     assert result.dtype == "float32" and len(result.models) == 4
     assert 0 < result.baseline_mib <= result.loaded_mib <= result.peak_mib and result.used_mib <= result.peak_mib
     assert all(not speedups for speedups in result.speedups.values())
