@@ -25,6 +25,7 @@ and 44 ms for one BLIP image where the product takes 32 and 9 (issue 7 probe).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
@@ -97,16 +98,22 @@ class PackedBFloat16Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bfloat16 packed{fused}{out}"
 
 
-def pack_linears(module: nn.Module, batch_hint: int = 256) -> int:
-    """Replace every ``nn.Linear`` inside ``module`` (in place); returns how many were replaced."""
+def replace_modules(module: nn.Module, matches: Callable[[nn.Module], bool], replace: Callable[[nn.Module], nn.Module]) -> int:
+    """Swap every submodule of ``module`` that ``matches`` for ``replace(submodule)``, in place
+    (the replacement is not searched again); returns how many were swapped."""
     count = 0
     for name, child in module.named_children():
-        if isinstance(child, nn.Linear):
-            setattr(module, name, PackedBFloat16Linear(child, batch_hint))
+        if matches(child):
+            setattr(module, name, replace(child))
             count += 1
         else:
-            count += pack_linears(child, batch_hint)
+            count += replace_modules(child, matches, replace)
     return count
+
+
+def pack_linears(module: nn.Module, batch_hint: int = 256) -> int:
+    """Replace every ``nn.Linear`` inside ``module`` (in place); returns how many were replaced."""
+    return replace_modules(module, lambda m: isinstance(m, nn.Linear), lambda m: PackedBFloat16Linear(m, batch_hint))
 
 
 QUICK_GELU_SCALE = 1.702
@@ -182,11 +189,4 @@ def is_patch_conv(conv: nn.Module) -> bool:
 
 def pack_patch_embeddings(module: nn.Module, batch_hint: int = 256) -> int:
     """Replace every patch-embedding convolution inside ``module`` (in place); returns how many."""
-    count = 0
-    for name, child in module.named_children():
-        if is_patch_conv(child):
-            setattr(module, name, PackedPatchEmbedding(child, batch_hint))
-            count += 1
-        else:
-            count += pack_patch_embeddings(child, batch_hint)
-    return count
+    return replace_modules(module, is_patch_conv, lambda conv: PackedPatchEmbedding(conv, batch_hint))

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmdemo.backends.packed_linear import replace_modules
+
 
 class SdpaVisionAttention(nn.Module):
     """Drop-in for ``BlipAttention`` at inference: same weights, fused attention; returns
@@ -41,11 +43,4 @@ def use_sdpa_attention(module: nn.Module) -> int:
     """Replace every ``BlipAttention`` inside ``module`` (in place); returns how many."""
     from transformers.models.blip.modeling_blip import BlipAttention
 
-    count = 0
-    for name, child in module.named_children():
-        if isinstance(child, BlipAttention):
-            setattr(module, name, SdpaVisionAttention(child))
-            count += 1
-        else:
-            count += use_sdpa_attention(child)
-    return count
+    return replace_modules(module, lambda m: isinstance(m, BlipAttention), SdpaVisionAttention)
