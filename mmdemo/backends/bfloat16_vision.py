@@ -2,11 +2,11 @@
 
 :func:`vision_in_bfloat16` casts ``model.vision_model`` to bfloat16 and, on CPU where oneDNN can,
 pre-packs its Linear layers and runs its patch embedding as one packed product
-(:mod:`~mmdemo.backends.packed_linear`); forward hooks cast its inputs
-to bfloat16 and its outputs back to float32, so whatever reads the tower sees float32 as before.
-BLIP's eager attention is swapped for the fused kernel (:mod:`~mmdemo.backends.sdpa_attention`;
-CLIP's tower already uses it). With ``fuse_activations`` the quick-GELU MLPs of CLIP's tower run their activation inside the first
-product (:func:`~mmdemo.backends.packed_linear.fuse_quick_gelu`).
+(:mod:`~mmdemo.backends.packed_linear`); forward hooks cast its inputs to bfloat16 and its outputs
+back to float32, so whatever reads the tower sees float32 as before. BLIP's eager attention is
+swapped for the fused kernel (:mod:`~mmdemo.backends.sdpa_attention`; CLIP's tower already uses
+it). With ``fuse_activations`` the quick-GELU MLPs of CLIP's tower run their activation inside
+the first product (:func:`~mmdemo.backends.packed_linear.fuse_quick_gelu`).
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """A ceiling for image embedding: the CLIP image tower's matrix products alone, timed beside it.
 
 Most of the project path's image time is the tower's Linear layers (bfloat16, packed for
-oneDNN). :func:`tower_products` runs exactly the products that path runs (the same shapes, the
-same packed kernels and batches, the last layer for the class token only as
+oneDNN). :func:`tower_products` runs the encoder layers' products of that path (the same shapes,
+the same packed kernels and batches, the last layer for the class token only as
 :mod:`~mmdemo.backends.class_token_tower` computes it) on stand-in activations, with nothing else:
-no attention, layer norm, patch embedding, preprocessing or Python between them. Timed in the
-same loop as the baseline, its speed-up over the baseline is the most a path with these products
-can reach on this machine at that moment.
+no attention, layer norm, patch embedding, projection, preprocessing or Python between them. It
+is, if anything, optimistic: one weight per shape serves every layer, so weights stay warmer in
+cache than the real tower's twelve. Timed in the same loop as the baseline, its speed-up over the
+baseline bounds what a path with these products can reach on this machine at that moment.
 """
 
 from __future__ import annotations

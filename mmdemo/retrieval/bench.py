@@ -9,10 +9,10 @@ little isotropic noise (``--data random`` gives unstructured Gaussian vectors in
 for approximate search). Queries are held-out draws from the same distribution. Recall@k of the
 approximate backends and of half-precision storage is measured against float32 exact search.
 
-Beside each exact search the bench times reading the stored vectors once (the maximum of their bytes,
-a vectorised pass that does no arithmetic worth the name, in the same loop): the floor of any exact
-search over that storage. A 1M x 512 float32
-matrix is 2 GB, so on a machine that reads ~20 GB/s the floor alone is ~100 ms.
+Beside each exact search the bench times reading the stored vectors once (the maximum of their
+bytes, a vectorised pass that does no arithmetic worth the name, in the same loop): the floor of
+any exact search over that storage. A 1M x 512 float32 matrix is 2 GB, so on a machine that reads
+~20 GB/s the floor alone is ~100 ms.
 """
 
 from __future__ import annotations
