@@ -34,6 +34,7 @@ from mmdemo.loading import (
     resolve_dtype,
 )
 from mmdemo.media import MediaLimits
+from mmdemo.modalities import exactly_one_query
 
 logger = logging.getLogger("mmdemo.app")
 
@@ -330,14 +331,7 @@ def retrieval_search(query_text: str, query_image: str | None, query_audio: str 
                      ) -> tuple[list[tuple[str, str]], list[list[Any]], Any]:
     """Search the gallery with one query (text, image or audio); top-k as a gallery and a table."""
     index = index if index is not None else new_gallery_index()
-    given = {
-        name: value for name, value in
-        (("text", (query_text or "").strip() or None), ("image", query_image), ("audio", query_audio))
-        if value is not None
-    }
-    if len(given) != 1:
-        raise gr.Error("Give exactly one query: a text, an image or an audio clip.", print_exception=False)
-    (kind, value), = given.items()
+    kind, value = exactly_one_query({"text": query_text, "image": query_image, "audio": query_audio})
     if kind == "text":
         value = mmdemo.clean_text(value, SETTINGS.limits, what="query")
     result = index.query(**{kind: value}, k=int(k), modality=None if modality == "any" else modality)

@@ -22,6 +22,7 @@ from mmdemo.backends import backend_module
 from mmdemo.cache import EmbeddingCache, content_hash, default_cache, text_hash
 from mmdemo.errors import MediaError
 from mmdemo.loading import LoadedModel, get_model
+from mmdemo.modalities import check_modality
 from mmdemo.media import AudioInput, ImageInput, MediaLimits, clean_text, load_audio, load_image
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def _fingerprint(loaded: LoadedModel) -> str:
     speedups = ",".join(loaded.extras.get("speedups", ()))
     parts = [spec.name, spec.backend, spec.checkpoint, str(spec.pretrained), spec.audio_road, str(loaded.dtype), speedups]
     if spec.is_local:
-        folder = Path(spec.checkpoint.removeprefix("local-dir:")).expanduser()
+        folder = spec.local_folder
         for path in sorted(folder.iterdir()):
             if path.is_file():
                 stat = path.stat()
@@ -262,3 +263,11 @@ def embed_audio(
         batch_size=batch_size, use_cache=use_cache, cache=cache, skip_errors=skip_errors,
         progress=progress, metadata_of=lambda row: {"transcript": last_transcripts[row]},
     )
+
+
+def embed(modality: str, inputs: Sequence[Any], *, model: str | None = None, **kwargs: Any) -> EmbeddingOutput:
+    """Embed ``inputs`` of one modality (``"text"``, ``"image"`` or ``"audio"``; see
+    :data:`mmdemo.modalities.MODALITIES`) with ``model``; ``kwargs`` as for :func:`embed_images`."""
+    check_modality(modality)
+    function = {"text": embed_texts, "image": embed_images, "audio": embed_audio}[modality]
+    return function(inputs, model=model, **kwargs)

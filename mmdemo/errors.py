@@ -25,3 +25,23 @@ class ModelUnavailableError(MmdemoError, RuntimeError):
 
 class IncompatibleError(MmdemoError, ValueError):
     """Saved state (head, index, cache) that was built with other models or another format."""
+
+
+class ConfigError(MmdemoError, ValueError):
+    """A fusion, training or evaluation setting outside its valid range or set of choices."""
+
+
+class ManifestError(MmdemoError, ValueError):
+    """A manifest that cannot be read at all (missing file, unknown format, no usable columns)."""
+
+
+class UnknownStrategyError(MmdemoError, ValueError):
+    """A fusion strategy name that the registry does not know."""
+
+
+class EmptyIndexError(MmdemoError, ValueError):
+    """A search of an index (or of a modality filter) that holds no items."""
+
+
+class IndexNotFoundError(MmdemoError, FileNotFoundError):
+    """A folder that does not hold a saved index."""

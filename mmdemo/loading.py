@@ -312,7 +312,7 @@ def unavailable_message(spec: ModelSpec, reason: str) -> str:
 def from_pretrained(spec: ModelSpec, loader: Callable[..., Any], **kwargs: Any) -> Any:
     """Call ``loader(checkpoint, **kwargs)`` (a ``from_pretrained``), local first, hub last."""
     if spec.is_local:
-        folder = Path(spec.checkpoint.removeprefix("local-dir:")).expanduser()
+        folder = spec.local_folder
         if not folder.is_dir():
             raise ModelUnavailableError(unavailable_message(spec, "the folder does not exist"))
         try:
@@ -336,7 +336,7 @@ def from_pretrained(spec: ModelSpec, loader: Callable[..., Any], **kwargs: Any) 
 def is_available_offline(spec: ModelSpec) -> bool:
     """True when ``spec``'s weights can be loaded without the network."""
     if spec.is_local:
-        return Path(spec.checkpoint.removeprefix("local-dir:")).expanduser().is_dir()
+        return spec.local_folder.is_dir()
     if spec.backend == "open_clip":
         from mmdemo.backends.open_clip_backend import open_clip_cached
 

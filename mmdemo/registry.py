@@ -112,6 +112,12 @@ class ModelSpec:
         """True when the checkpoint is a folder on this machine rather than a hub id."""
         return looks_like_path(self.checkpoint)
 
+    @property
+    def local_folder(self) -> Path | None:
+        """The checkpoint's folder on this machine (``~`` expanded, ``local-dir:`` dropped), or None
+        for a hub id."""
+        return local_folder(self.checkpoint) if self.is_local else None
+
 
 def looks_like_path(reference: str) -> bool:
     """True for a local folder reference (absolute, relative with ./ or ../, ~, or existing)."""
@@ -120,6 +126,11 @@ def looks_like_path(reference: str) -> bool:
     if reference.startswith(("/", "./", "../", "~", "local-dir:")):
         return True
     return Path(reference).exists()
+
+
+def local_folder(reference: str) -> Path:
+    """The folder a local reference names (``local-dir:`` prefix dropped, ``~`` expanded)."""
+    return Path(reference.removeprefix("local-dir:")).expanduser()
 
 
 def _bundled(name: str) -> str:
@@ -311,7 +322,7 @@ def spec_from_reference(role: str, reference: str) -> ModelSpec:
         "vqa": "blip-vqa",
         "audio": "wav2vec2",
     }[role]
-    folder = Path(reference.removeprefix("local-dir:")).expanduser()
+    folder = local_folder(reference)
     if backend == "clip" and looks_like_path(reference) and (folder / "open_clip_config.json").exists():
         backend = "open_clip"
     if backend == "wav2vec2" and looks_like_path(reference) and (folder / "projection.safetensors").exists():

@@ -21,7 +21,7 @@ from mmdemo.registry import ModelSpec
 
 def _model_name(spec: ModelSpec) -> str:
     if spec.is_local:
-        folder = Path(spec.checkpoint.removeprefix("local-dir:")).expanduser()
+        folder = spec.local_folder
         if not (folder / "open_clip_config.json").is_file():
             raise ModelUnavailableError(
                 unavailable_message(spec, "the folder has no open_clip_config.json")

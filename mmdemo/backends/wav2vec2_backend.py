@@ -37,7 +37,7 @@ def load(
         model = from_pretrained(spec, Wav2Vec2Model.from_pretrained, dtype=torch.float32)
         tokenizer = None
         if spec.audio_road == "projection":
-            folder = Path(spec.checkpoint.removeprefix("local-dir:")).expanduser()
+            folder = spec.local_folder
             tensors = load_tensors(folder / PROJECTION_FILE)
             extras["projection"] = {name: t.to(device) for name, t in tensors.items()}
     model.eval().to(device)

@@ -73,7 +73,7 @@ class BenchModels:
                 f"Model {spec.name!r} ({spec.checkpoint}) is not a local folder; the benchmark's "
                 "baseline loads checkpoints from folders"
             )
-        return Path(spec.checkpoint.removeprefix("local-dir:")).expanduser()
+        return spec.local_folder
 
     def specs_json(self) -> dict[str, dict]:
         """role -> spec fields, to register the same models in a subprocess."""

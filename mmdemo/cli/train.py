@@ -16,7 +16,8 @@ import math
 import sys
 from pathlib import Path
 
-from mmdemo.fusion.config import ConfigError, FusionConfig
+from mmdemo.fusion.config import FusionConfig
+from mmdemo.errors import ConfigError
 from mmdemo.fusion.registry import list_fusions, parse_strategies
 from mmdemo.storage import write_json_atomic
 from mmdemo.training.dataset import FeatureSet

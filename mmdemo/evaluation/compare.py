@@ -21,7 +21,7 @@ from mmdemo.errors import IncompatibleError
 from mmdemo.evaluation.ablation import ModalityAblation, modality_ablation
 from mmdemo.evaluation.evaluate import ModelEvaluation, evaluate_model, mean_contributions
 from mmdemo.fusion.classifier import FusionClassifier
-from mmdemo.fusion.config import ConfigError
+from mmdemo.errors import ConfigError
 from mmdemo.fusion.registry import get_fusion_spec
 from mmdemo.training.dataset import FeatureSet
 from mmdemo.training.manifest import BadRow

@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from mmdemo.fusion.config import ConfigError
+from mmdemo.errors import ConfigError
 from mmdemo.storage import atomic_write_bytes
 
 if TYPE_CHECKING:

@@ -7,11 +7,11 @@ per-modality contributions.
 
 from mmdemo.fusion.base import FusionModule, FusionOutput
 from mmdemo.fusion.classifier import ClassifierOutput, Contributions, FusionClassifier
-from mmdemo.fusion.config import FusionConfig, ConfigError
+from mmdemo.fusion.config import FusionConfig
+from mmdemo.errors import ConfigError, UnknownStrategyError
 from mmdemo.fusion.registry import (
     FUSION_STRATEGIES,
     FusionSpec,
-    UnknownStrategyError,
     build_fusion,
     get_fusion_spec,
     list_fusions,

@@ -11,13 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from mmdemo.errors import MmdemoError
+from mmdemo.errors import ConfigError
 
 LATE_WEIGHTINGS = ("mean", "learned")
-
-
-class ConfigError(MmdemoError, ValueError):
-    """A fusion, training or evaluation setting outside its valid range or set of choices."""
 
 
 def check_fields(cls: type, data: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mmdemo.errors import MmdemoError
+from mmdemo.errors import UnknownStrategyError
 from mmdemo.fusion.attention import AttentionFusion
 from mmdemo.fusion.base import FusionModule
 from mmdemo.fusion.concat import ConcatFusion
@@ -20,10 +20,6 @@ from mmdemo.fusion.gmu import GMUFusion
 from mmdemo.fusion.late import LateFusion
 from mmdemo.fusion.lmf import LowRankFusion
 from mmdemo.fusion.tfn import TensorFusion
-
-
-class UnknownStrategyError(MmdemoError, ValueError):
-    """A fusion strategy name that the registry does not know."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from mmdemo.fusion.base import FusionModule, FusionOutput
-from mmdemo.fusion.config import FusionConfig, ConfigError
+from mmdemo.fusion.config import FusionConfig
+from mmdemo.errors import ConfigError
 
 MAX_TENSOR_ENTRIES = 1_000_000
 

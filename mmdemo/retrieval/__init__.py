@@ -14,7 +14,7 @@ Quick use::
 from mmdemo.retrieval.build import AddReport, BuildProgress, SkippedFile, discover_files, modality_of_path
 from mmdemo.retrieval.config import ApproxConfig, IndexConfig
 from mmdemo.retrieval.embedder import Embedder, EmbeddingLike, default_embedder
-from mmdemo.retrieval.errors import EmptyIndexError, IndexNotFoundError
+from mmdemo.errors import EmptyIndexError, IndexNotFoundError
 from mmdemo.retrieval.index import IndexInfo, RetrievalIndex, SearchHit, SearchResult
 from mmdemo.retrieval.items import MODALITIES, IndexItem
 from mmdemo.retrieval.metrics import RecallReport, recall_report, retrieval_ranks

@@ -82,15 +82,13 @@ def default_embedder(
         use_cache: use the on-disk embedding cache (so an interrupted build resumes cheaply).
     """
     chosen = models_for_encoders(models)
-    names = {"image": "embed_images", "text": "embed_texts", "audio": "embed_audio"}
 
     def make(modality: str) -> EmbedFunction:
         def embed(inputs: list[Any], *, skip_errors: bool = False) -> EmbeddingLike:
-            from mmdemo import encoders  # looked up per call: the backend loads lazily
+            from mmdemo.encoders import embed as embed_modality  # imported per call: the encoders load lazily
 
-            function = getattr(encoders, names[modality])
-            return function(
-                inputs, model=chosen[modality], batch_size=batch_size, use_cache=use_cache,
+            return embed_modality(
+                modality, inputs, model=chosen[modality], batch_size=batch_size, use_cache=use_cache,
                 skip_errors=skip_errors,
             )
 

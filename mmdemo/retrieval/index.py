@@ -30,9 +30,10 @@ from mmdemo.retrieval import build, persist
 from mmdemo.retrieval.approx import ApproxSearcher, KeyFilter
 from mmdemo.retrieval.config import IndexConfig
 from mmdemo.retrieval.embedder import Embedder, EmbeddingLike, default_embedder
-from mmdemo.retrieval.errors import EmptyIndexError
+from mmdemo.errors import EmptyIndexError
 from mmdemo.retrieval.exact import TopK, exact_topk
 from mmdemo.retrieval.items import IndexItem, check_modalities, check_modality
+from mmdemo.modalities import exactly_one_query
 from mmdemo.retrieval.store import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -427,10 +428,7 @@ class RetrievalIndex:
         backend: str | None = None,
     ) -> SearchResult:
         """Search with exactly one of a text, an image (path, bytes, PIL, array) or an audio clip."""
-        given = {name: value for name, value in (("text", text), ("image", image), ("audio", audio)) if value is not None}
-        if len(given) != 1:
-            raise ValueError(f"Pass exactly one of text, image or audio; got {sorted(given) or 'none'}")
-        (query_modality, value), = given.items()
+        query_modality, value = exactly_one_query({"text": text, "image": image, "audio": audio})
         with self._lock:
             if len(self) == 0:
                 raise EmptyIndexError("The index is empty: add files, folders or texts before searching")

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from mmdemo.errors import IncompatibleError
-
-MODALITIES: tuple[str, ...] = ("image", "text", "audio")
-
-
-def check_modality(modality: str) -> str:
-    """Return ``modality`` if it is one of :data:`MODALITIES`, else raise ValueError listing them."""
-    if modality not in MODALITIES:
-        raise ValueError(f"Unknown modality {modality!r}; valid modalities: {list(MODALITIES)}")
-    return modality
-
-
-def check_modalities(modality: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    """Normalise a modality filter: None (all), one name, or several names."""
-    if modality is None:
-        return None
-    names = (modality,) if isinstance(modality, str) else tuple(modality)
-    if not names:
-        raise ValueError(f"Empty modality filter; pass None for all or some of {list(MODALITIES)}")
-    return tuple(dict.fromkeys(check_modality(name) for name in names))
+from mmdemo.modalities import MODALITIES, check_modalities, check_modality  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

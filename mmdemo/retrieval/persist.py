@@ -33,7 +33,7 @@ from mmdemo.errors import IncompatibleError
 from mmdemo.retrieval.approx import ApproxSearcher
 from mmdemo.retrieval.config import STORAGE_DTYPES, IndexConfig
 from mmdemo.retrieval.embedder import Embedder, models_for_encoders
-from mmdemo.retrieval.errors import IndexNotFoundError
+from mmdemo.errors import IndexNotFoundError
 from mmdemo.retrieval.items import IndexItem
 from mmdemo.retrieval.store import VectorStore
 from mmdemo.storage import load_tensors, read_json, save_tensors_atomic, write_json_atomic

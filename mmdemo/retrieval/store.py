@@ -13,9 +13,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from mmdemo.retrieval.items import MODALITIES, IndexItem
+from mmdemo.retrieval.items import IndexItem
 
 _MIN_CAPACITY = 64
+# Modality -> uint8 code, in the order older code used; kept fixed so codes mean the same in every version.
+MODALITY_CODES: tuple[str, ...] = ("image", "text", "audio")
 
 
 class VectorStore:
@@ -30,7 +32,7 @@ class VectorStore:
         self._n = 0
         self.items: list[IndexItem] = []
         self._row_of: dict[str, int] = {}
-        self._counts = dict.fromkeys(MODALITIES, 0)
+        self._counts = dict.fromkeys(MODALITY_CODES, 0)
         self.next_key = 0
 
     # ------------------------------------------------------------------ views
@@ -55,7 +57,7 @@ class VectorStore:
         codes = self._codes[: self._n]
         mask = torch.zeros(self._n, dtype=torch.bool)
         for modality in modalities:
-            mask |= codes == MODALITIES.index(modality)
+            mask |= codes == MODALITY_CODES.index(modality)
         return mask
 
     def counts(self) -> dict[str, int]:
@@ -64,7 +66,7 @@ class VectorStore:
 
     def _recount(self) -> None:
         codes = self._codes[: self._n]
-        self._counts = {m: int((codes == i).sum()) for i, m in enumerate(MODALITIES)}
+        self._counts = {m: int((codes == i).sum()) for i, m in enumerate(MODALITY_CODES)}
 
     # ------------------------------------------------------------------ mutation
     def append(self, vectors: torch.Tensor, items: Sequence[IndexItem]) -> torch.Tensor:
@@ -80,7 +82,7 @@ class VectorStore:
         self._buf[rows] = F.normalize(vectors.float(), dim=1).to(self.dtype)
         keys = torch.arange(self.next_key, self.next_key + m, dtype=torch.int64)
         self._keys[rows] = keys
-        self._codes[rows] = torch.tensor([MODALITIES.index(item.modality) for item in items], dtype=torch.uint8)
+        self._codes[rows] = torch.tensor([MODALITY_CODES.index(item.modality) for item in items], dtype=torch.uint8)
         for offset, item in enumerate(items):
             self._row_of[item.id] = self._n + offset
             self._counts[item.modality] += 1
@@ -127,7 +129,7 @@ class VectorStore:
         store = cls(vectors.shape[1] if len(items) else None, vectors.dtype)
         store._buf = vectors.contiguous() if len(items) else store._buf
         store._keys = keys.to(torch.int64).contiguous()
-        store._codes = torch.tensor([MODALITIES.index(item.modality) for item in items], dtype=torch.uint8)
+        store._codes = torch.tensor([MODALITY_CODES.index(item.modality) for item in items], dtype=torch.uint8)
         store._n = len(items)
         store.items = list(items)
         store._row_of = {item.id: row for row, item in enumerate(items)}

@@ -14,7 +14,8 @@ from mmdemo.training.dataset import EncoderInfo, FeatureSet
 from mmdemo.training.features import FeatureProgress, extract_features
 from mmdemo.training.fewshot import FewShotConfig, FewShotResult, LinearProbe, PrototypeClassifier, run_few_shot
 from mmdemo.training.head import FusionHead, HeadPrediction
-from mmdemo.training.manifest import BadRow, Manifest, ManifestError, ManifestRow, read_manifest
+from mmdemo.training.manifest import BadRow, Manifest, ManifestRow, read_manifest
+from mmdemo.errors import ManifestError
 from mmdemo.training.split import DataSplit, split_features
 from mmdemo.training.synthetic import SYNTHETIC_TASKS, make_synthetic
 from mmdemo.training.trainer import (

@@ -11,6 +11,7 @@ rows and skipped.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -20,7 +21,8 @@ import torch
 
 from mmdemo.errors import MediaError
 from mmdemo.training.dataset import EncoderInfo, FeatureSet
-from mmdemo.training.manifest import MODALITY_COLUMNS, BadRow, Manifest, ManifestError, ManifestRow, read_manifest
+from mmdemo.training.manifest import MODALITY_COLUMNS, BadRow, Manifest, ManifestRow, read_manifest
+from mmdemo.errors import ManifestError
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +45,9 @@ def _value(row: ManifestRow, modality: str) -> str | None:
 
 
 def _embed_function(modality: str) -> Callable[..., object]:
-    from mmdemo import encoders  # imported late: loading the encoder stack is slow
+    from mmdemo.encoders import embed  # imported late: loading the encoder stack is slow
 
-    return {"text": encoders.embed_texts, "image": encoders.embed_images, "audio": encoders.embed_audio}[modality]
+    return functools.partial(embed, modality)
 
 
 def extract_features(

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmdemo.evaluation.metrics import ClassificationMetrics, classification_metrics
-from mmdemo.fusion.config import ConfigError
+from mmdemo.errors import ConfigError
 from mmdemo.training.dataset import FeatureSet
 from mmdemo.training.threads import torch_threads
 

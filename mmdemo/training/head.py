@@ -21,8 +21,10 @@ from torch import Tensor
 
 from mmdemo.errors import IncompatibleError, MediaError
 from mmdemo.fusion.classifier import FusionClassifier
-from mmdemo.fusion.config import ConfigError, FusionConfig
-from mmdemo.fusion.registry import UnknownStrategyError, build_fusion
+from mmdemo.fusion.config import FusionConfig
+from mmdemo.errors import ConfigError
+from mmdemo.fusion.registry import build_fusion
+from mmdemo.errors import UnknownStrategyError
 from mmdemo.storage import load_tensors, read_json, save_tensors_atomic, write_json_atomic
 from mmdemo.training.dataset import EncoderInfo
 from mmdemo.training.trainer import EpochRecord, TrainConfig, TrainResult
@@ -183,7 +185,7 @@ class FusionHead:
         Raises IncompatibleError when the head has no encoder for a given modality or when an
         encoder's space or dimension differs from the one the head was trained on.
         """
-        from mmdemo import encoders as backend  # imported late: loading the encoder stack is slow
+        from mmdemo.encoders import embed  # imported late: loading the encoder stack is slow
 
         given = {name: value for name, value in (("text", text), ("image", image), ("audio", audio)) if value is not None}
         if not given:
@@ -197,11 +199,10 @@ class FusionHead:
             raise IncompatibleError(
                 f"this {self.strategy} head has no {', '.join(extra)} input; it uses: {', '.join(self.encoders)}"
             )
-        functions = {"text": backend.embed_texts, "image": backend.embed_images, "audio": backend.embed_audio}
         embeddings, transcript = {}, None
         for name, value in given.items():
             info = self.encoders[name]
-            output = functions[name]([value], model=info.model)
+            output = embed(name, [value], model=info.model)
             if output.space != info.space or output.embeddings.shape[1] != info.dim:
                 raise IncompatibleError(
                     f"{name} encoder {info.model!r} now gives space {output.space!r} dim {output.embeddings.shape[1]}; "

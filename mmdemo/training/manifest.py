@@ -20,16 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmdemo.errors import MmdemoError
+from mmdemo.errors import ManifestError
+from mmdemo.modalities import MODALITIES
 
 MANIFEST_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-MODALITY_COLUMNS = ("text", "image", "audio")
+MODALITY_COLUMNS = MODALITIES  # the manifest's media columns
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 RESERVED_COLUMNS = {"id", "split"}
-
-
-class ManifestError(MmdemoError, ValueError):
-    """A manifest that cannot be read at all (missing file, unknown format, no usable columns)."""
 
 
 @dataclass

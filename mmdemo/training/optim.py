@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from mmdemo.fusion.config import ConfigError
+from mmdemo.errors import ConfigError
 
 if TYPE_CHECKING:
     from mmdemo.training.trainer import TrainConfig

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from mmdemo.fusion.config import ConfigError
+from mmdemo.errors import ConfigError
 from mmdemo.training.dataset import FeatureSet
 
 

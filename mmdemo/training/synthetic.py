@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mmdemo.fusion.config import ConfigError
+from mmdemo.errors import ConfigError
 from mmdemo.training.dataset import FeatureSet
 
 SYNTHETIC_TASKS = ("additive", "xor")

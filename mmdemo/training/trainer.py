@@ -28,7 +28,8 @@ from torch import Tensor
 
 from mmdemo.evaluation.metrics import accuracy
 from mmdemo.fusion.classifier import FusionClassifier
-from mmdemo.fusion.config import ConfigError, FusionConfig, check_fields
+from mmdemo.fusion.config import FusionConfig, check_fields
+from mmdemo.errors import ConfigError
 from mmdemo.fusion.registry import build_fusion, get_fusion_spec, parse_strategies
 from mmdemo.training.augment import add_feature_noise, drop_modalities
 from mmdemo.training.dataset import EncoderInfo, FeatureSet

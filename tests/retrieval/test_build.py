@@ -54,7 +54,7 @@ def test_batches_are_bounded_and_progress_is_reported(media_folder: Path) -> Non
     seen: list[BuildProgress] = []
     RetrievalIndex(embedder=embedder).add_folder(media_folder, batch_size=2, progress=seen.append)
     assert max(n for _, n in embedder.calls) <= 2
-    assert [m for m, _ in embedder.calls] == ["image"] * 3 + ["text"] + ["audio"]
+    assert [m for m, _ in embedder.calls] == ["text"] + ["image"] * 3 + ["audio"]  # in MODALITIES order
     assert seen[0].done == 0 and seen[-1].done == seen[-1].total == 10
     assert [s.done for s in seen] == sorted(s.done for s in seen)
     assert (seen[-1].added, seen[-1].failed, seen[-1].unchanged) == (9, 1, 0)
@@ -100,7 +100,7 @@ def test_checkpoint_callback_runs_after_every_batch(media_folder: Path) -> None:
     index = RetrievalIndex(embedder=FakeEmbedder())
     saved: list[int] = []
     index.add_folder(media_folder, batch_size=3, after_batch=lambda report: saved.append(len(report.added)))
-    assert saved == [2, 5, 7, 9]  # images: blue + broken + green, then 3; texts 2; audio 2
+    assert saved == [2, 4, 7, 9]  # texts 2; images: blue + broken + green (2 added), then 3; audio 2
 
 
 def test_add_files_reports_missing_and_unsupported_files(media_folder: Path) -> None:

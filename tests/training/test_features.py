@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from mmdemo.training import FusionHead, TrainConfig, extract_features, read_manifest, train_head
-from mmdemo.training.manifest import ManifestError
+from mmdemo.errors import ManifestError
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
 

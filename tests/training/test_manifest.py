@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mmdemo.training.manifest import ManifestError, read_manifest
+from mmdemo.training.manifest import read_manifest
+from mmdemo.errors import ManifestError
 
 
 def write(path: Path, text: str) -> Path:
