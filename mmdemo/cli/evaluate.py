@@ -4,9 +4,10 @@ Example::
 
     python -m mmdemo evaluate --heads runs/pets/heads --data data/test.csv --out runs/pets-test
 
-``--heads`` takes head folders or folders of head folders (like ``runs/pets/heads``). The heads
-must share their encoders and labels; the manifest is embedded once with those encoders. With
-``--split test`` only rows whose ``split`` column says ``test`` are scored.
+``--heads`` takes head folders or folders that hold head folders at any depth (like
+``runs/pets/heads``). The heads must share their encoders and labels; the manifest is embedded
+once with those encoders. With ``--split test`` only rows whose ``split`` column says ``test``
+are scored.
 """
 
 from __future__ import annotations
@@ -34,18 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def find_heads(paths: list[Path]) -> list[Path]:
-    """Head folders among ``paths`` and their direct subfolders, in the order given (sorted within a folder)."""
+    """Head folders at or below each of ``paths``, in the order given (sorted within a folder)."""
+    from mmdemo.training.catalog import find_heads as heads_in
     from mmdemo.training.head import CONFIG_FILE
 
     found: list[Path] = []
     for path in paths:
-        if (path / CONFIG_FILE).is_file():
-            found.append(path)
-            continue
-        children = sorted(child for child in path.iterdir() if (child / CONFIG_FILE).is_file()) if path.is_dir() else []
-        if not children:
+        heads = heads_in(path)
+        if not heads:
             raise IncompatibleError(f"no fusion head found at {path} (a head folder holds {CONFIG_FILE})")
-        found += children
+        found += heads
     return found
 
 

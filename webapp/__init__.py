@@ -1,0 +1,10 @@
+"""mmdemo's web app, as a package: ``python app.py`` parses :mod:`webapp.settings`, builds the page
+with :func:`webapp.main.build_app` and serves it with :func:`webapp.main.launch`.
+
+- :mod:`webapp.settings`: :class:`~webapp.settings.AppSettings`, the command line, ``--auth`` pairs;
+- :mod:`webapp.common`: what every tab shares (errors as ``gr.Error``, required inputs, raw image
+  uploads, per-model concurrency, example files);
+- :mod:`webapp.tabs`: one module per tab, each with ``build(settings, ...)``; handlers call mmdemo
+  and return each output by its component;
+- :mod:`webapp.main`: the page (status line + tabs) and how it is served.
+"""

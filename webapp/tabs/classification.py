@@ -1,0 +1,138 @@
+"""The Classification tab: zero-shot labels with CLIP, and a fusion head on text + image + audio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+import mmdemo
+from mmdemo import registry
+from mmdemo.training.catalog import available_heads, load_head, resolve_head
+from webapp.common import UploadedImage, concurrency, examples, require, user_errors
+from webapp.settings import AppSettings
+
+
+def default_template() -> str:
+    """The zero-shot prompt template for the active preset: the bundled CLIP learnt short captions."""
+    return "a {}." if registry.active_preset() == "bundled" else "a photo of a {}."
+
+
+@dataclass(eq=False)  # hashed by identity, like gradio's components
+class ZeroShotTab:
+    """The zero-shot sub-tab's output and its handler."""
+
+    settings: AppSettings
+    result: gr.Label
+
+    @user_errors
+    def zero_shot(self, image: str, labels: str, template: str,
+                  progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[gr.Component, Any]:
+        """Zero-shot label probabilities for an image (a dict for ``gr.Label``)."""
+        require(image, "an image")
+        require(labels, "some labels")
+        out = mmdemo.zero_shot_classify(image, labels, template or default_template(), limits=self.settings.limits)
+        return {self.result: dict(out.ranked())}
+
+
+@dataclass(eq=False)
+class FusionHeadTab:
+    """The fusion head sub-tab's head dropdown, outputs and handlers."""
+
+    settings: AppSettings
+    head: gr.Dropdown
+    probabilities: gr.Label
+    contributions: gr.BarPlot
+    note: gr.Markdown
+
+    @user_errors
+    def classify_with_head(self, head_name: str, text: str, image: str | None, audio: str | None,
+                           session_heads: dict[str, str] | None,
+                           progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[gr.Component, Any]:
+        """Label probabilities and per-modality contributions from a fusion head; any input may be missing."""
+        import pandas as pd
+
+        if not head_name:
+            raise gr.Error("Choose a fusion head (or train one in the Fusion Lab tab).", print_exception=False)
+        head = load_head(resolve_head(head_name, available_heads(session_heads)))
+        text = mmdemo.clean_text(text, self.settings.limits) if text and text.strip() else None
+        prediction = head.predict(text=text, image=image, audio=audio)
+        task = prediction.task
+        chart = pd.DataFrame({"modality": list(prediction.contributions),
+                              "contribution": [round(v, 4) for v in prediction.contributions.values()]})
+        note = (f"Task **{task}** · strategy **{head.strategy}** · contributions: {prediction.contribution_kind} · "
+                f"inputs used: {', '.join(prediction.used)}")
+        others = [f"{name}: **{label}** ({prediction.probabilities[name][label]:.0%})"
+                  for name, label in prediction.labels.items() if name != task]
+        if others:
+            note += "  \nOther tasks of this head: " + " · ".join(others)
+        if prediction.transcript:
+            note += f" · heard: “{prediction.transcript}”"
+        return {self.probabilities: prediction.probabilities[task], self.contributions: chart, self.note: note}
+
+    def refresh_heads(self, session_heads: dict[str, str] | None) -> dict[gr.Component, Any]:
+        choices = list(available_heads(session_heads))
+        return {self.head: gr.Dropdown(choices=choices, value=choices[-1] if choices else None)}
+
+
+@dataclass(eq=False)
+class ClassificationTab:
+    """Its two sub-tabs."""
+
+    zero_shot: ZeroShotTab
+    fusion_head: FusionHeadTab
+
+
+def build(settings: AppSettings, session_heads: gr.State) -> ClassificationTab:
+    """Both sub-tabs; ``session_heads`` (name -> folder) holds the heads this visitor trained."""
+    return ClassificationTab(build_zero_shot(settings), build_fusion_head(settings, session_heads))
+
+
+def build_zero_shot(settings: AppSettings) -> ZeroShotTab:
+    with gr.Tab("Zero-shot (CLIP)"):
+        with gr.Row():
+            with gr.Column():
+                image = UploadedImage(type="filepath", label="Image", elem_id="zero-shot-image")
+                labels = gr.Textbox(label="Labels (comma-separated)", value="red square, yellow triangle, green circle",
+                                    elem_id="zero-shot-labels")
+                template = gr.Textbox(label="Prompt template", value=default_template())
+                button = gr.Button("Classify", variant="primary")
+            with gr.Column():
+                result = gr.Label(label="Label probabilities", num_top_classes=10, elem_id="zero-shot-output")
+        tab = ZeroShotTab(settings, result)
+        button.click(tab.zero_shot, [image, labels, template], [result], api_name="zero_shot",
+                     **concurrency(settings, "image-text"))
+        example_images = examples("world/scene_2.png", "world/scene_3.png")
+        if example_images:
+            gr.Examples([[p] for p in example_images], inputs=[image], label="Examples")
+    return tab
+
+
+def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionHeadTab:
+    with gr.Tab("Fusion head (text + image + audio)"):
+        gr.Markdown("A head trained in the Fusion Lab (or a bundled one). Any input may be left empty.")
+        with gr.Row():
+            with gr.Column():
+                choices = list(available_heads())
+                head = gr.Dropdown(choices, value=choices[0] if choices else None, label="Fusion head")
+                text = gr.Textbox(label="Text")
+                image = UploadedImage(type="filepath", label="Image")
+                audio = gr.Audio(type="filepath", label="Audio")
+                button = gr.Button("Classify", variant="primary")
+            with gr.Column():
+                probabilities = gr.Label(label="Label probabilities", num_top_classes=10)
+                contributions = gr.BarPlot(x="modality", y="contribution", title="Modality contributions",
+                                           label="Contributions")
+                note = gr.Markdown()
+        tab = FusionHeadTab(settings, head, probabilities, contributions, note)
+        button.click(tab.classify_with_head, [head, text, image, audio, session_heads],
+                     [probabilities, contributions, note], api_name="classify_fusion",
+                     **concurrency(settings, "image-text"))
+        world = examples("world/scene_3.png")
+        audio_examples = examples("world/sound_3.wav")
+        if world and audio_examples:
+            gr.Examples([["the yellow triangle is large.", world[0], audio_examples[0]],
+                         ["the yellow triangle is small.", world[0], None]],
+                        inputs=[text, image, audio], label="Examples")
+    return tab

@@ -1,0 +1,134 @@
+"""The Retrieval tab: search a visitor's gallery (the examples plus their uploads) with one query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+import mmdemo
+from mmdemo.modalities import exactly_one_query
+from mmdemo.retrieval import RetrievalIndex
+from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, user_errors
+from webapp.settings import AppSettings
+
+GALLERY_DIR = EXAMPLES_DIR / "world"
+MODALITY_FILTERS = ["any", "image", "text", "audio"]
+
+
+def new_gallery_index() -> RetrievalIndex:
+    """A visitor's retrieval index, preloaded with the example gallery (vectors come from the cache)."""
+    index = RetrievalIndex()
+    if GALLERY_DIR.is_dir():
+        index.add_folder(GALLERY_DIR)
+    return index
+
+
+def shown_item(hit: Any) -> str:
+    """What the results table shows of a hit: a file's name (never a server path) or a typed text."""
+    if hit.modality == "text" and hit.id.startswith("text:"):
+        return hit.source
+    return Path(hit.source).name
+
+
+@dataclass(eq=False)  # hashed by identity, like gradio's components
+class RetrievalTab:
+    """The tab's outputs, the visitor's index (a ``gr.State``) and its handlers."""
+
+    settings: AppSettings
+    index: gr.State
+    results: gr.Gallery
+    table: gr.Dataframe
+    summary: gr.Markdown
+
+    def gallery_summary(self, index: RetrievalIndex) -> str:
+        counts = index.counts()
+        parts = ", ".join(f"{counts.get(m, 0)} {m}" for m in ("image", "text", "audio"))
+        return f"Gallery: {len(index)} items ({parts}); limit {self.settings.max_gallery}."
+
+    @user_errors
+    def retrieval_search(self, query_text: str, query_image: str | None, query_audio: str | None, k: float,
+                         modality: str, index: RetrievalIndex | None,
+                         progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[gr.Component, Any]:
+        """Search the gallery with one query (text, image or audio); top-k as a gallery and a table."""
+        index = index if index is not None else new_gallery_index()
+        kind, value = exactly_one_query({"text": query_text, "image": query_image, "audio": query_audio})
+        if kind == "text":
+            value = mmdemo.clean_text(value, self.settings.limits, what="query")
+        result = index.query(**{kind: value}, k=int(k), modality=None if modality == "any" else modality)
+        gallery = [(hit.source, f"#{hit.rank} · {hit.score:.3f} · {hit.modality}")
+                   for hit in result.hits if hit.modality == "image"]
+        table = [[hit.rank, round(hit.score, 4), hit.modality, shown_item(hit), hit.label or ""] for hit in result.hits]
+        return {self.results: gallery, self.table: table, self.index: index}
+
+    @user_errors
+    def retrieval_add(self, files: list[str] | None, texts: str, index: RetrievalIndex | None,
+                      progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[gr.Component, Any]:
+        """Add uploaded files and typed texts (one per line) to this visitor's gallery."""
+        index = index if index is not None else new_gallery_index()
+        new_texts = [line.strip() for line in (texts or "").splitlines() if line.strip()]
+        files = list(files or [])
+        limit = self.settings.max_gallery
+        if not files and not new_texts:
+            raise gr.Error("Upload files or type texts (one per line) to add.", print_exception=False)
+        if len(index) + len(files) + len(new_texts) > limit:
+            raise gr.Error(
+                f"The gallery holds at most {limit} items; it has {len(index)} and you "
+                f"are adding {len(files) + len(new_texts)}.", print_exception=False,
+            )
+        notes = []
+        if files:
+            report = index.add_files(files)
+            notes += [f"skipped {Path(item.path).name}: {item.reason}" for item in report.failed]
+            notes += [f"ignored {Path(path).name}: not an image, audio or .txt file" for path in report.ignored]
+        if new_texts:
+            for text in new_texts:
+                mmdemo.clean_text(text, self.settings.limits)
+            index.add_texts(new_texts)
+        summary = self.gallery_summary(index) + ("\n" + "\n".join(notes) if notes else "")
+        return {self.summary: summary, self.index: index}
+
+    def retrieval_reset(self, _index: Any) -> dict[gr.Component, Any]:
+        """Back to the example gallery."""
+        index = new_gallery_index()
+        return {self.summary: self.gallery_summary(index), self.index: index}
+
+
+def build(settings: AppSettings) -> RetrievalTab:
+    index = gr.State(None)
+    with gr.Row():
+        with gr.Column():
+            query_text = gr.Textbox(label="Query text", placeholder="a red circle", elem_id="retrieval-query")
+            query_image = UploadedImage(type="filepath", label="…or query image")
+            query_audio = gr.Audio(type="filepath", label="…or query audio")
+            with gr.Row():
+                k = gr.Slider(1, 20, value=5, step=1, label="Top k")
+                modality = gr.Radio(MODALITY_FILTERS, value="any", label="Return")
+            search = gr.Button("Search", variant="primary")
+        with gr.Column():
+            results = gr.Gallery(label="Image results", columns=5, height=260, elem_id="retrieval-gallery")
+            table = gr.Dataframe(headers=["rank", "score", "modality", "item", "label"], label="All results",
+                                 interactive=False)
+    with gr.Accordion("Gallery: add your own images, audio and texts", open=False):
+        summary = gr.Markdown("The gallery starts with the bundled examples.")
+        files = gr.File(file_count="multiple", label="Images / audio / .txt files")
+        texts = gr.Textbox(label="Texts (one per line)", lines=3)
+        with gr.Row():
+            add = gr.Button("Add to gallery")
+            reset = gr.Button("Reset gallery")
+    tab = RetrievalTab(settings, index, results, table, summary)
+    search.click(tab.retrieval_search, [query_text, query_image, query_audio, k, modality, index],
+                 [results, table, index], api_name="retrieve", **concurrency(settings, "image-text"))
+    add.click(tab.retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
+              **concurrency(settings, "image-text"))
+    reset.click(tab.retrieval_reset, [index], [summary, index], api_name="gallery_reset")
+    gr.Examples([["a red circle"], ["two shapes"]], inputs=[query_text], label="Text queries")
+    query_examples = examples("world/scene_1.png")
+    if query_examples:
+        gr.Examples([[p] for p in query_examples], inputs=[query_image], label="Image queries")
+    audio_examples = examples("world/sound_0.wav")
+    if audio_examples:
+        gr.Examples([[p] for p in audio_examples], inputs=[query_audio], label="Audio queries")
+    return tab
