@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from gradio.events import Dependency
 
 from mmdemo.evaluation.compare import Comparison
 from mmdemo.fusion.registry import list_fusions
@@ -95,7 +96,7 @@ class FusionLabTab:
     fused: gr.Plot
     ablation: gr.Plot
     download: gr.File
-    trained: Any = None  # the training event, for what should follow it
+    trained: Dependency | None = None  # the training event, for what should follow it (set by build)
 
     @user_errors
     def train_fusion_lab(self, progress: gr.Progress = gr.Progress(), *,
@@ -117,7 +118,7 @@ class FusionLabTab:
                       progress=lambda event: progress(event.fraction, desc=event.message))
         figures = run.comparison.figures(run.comparison.tasks[0])
         run_id = workdir.name[:6]
-        heads = {**(session_heads or {}), **{f"run-{run_id}/{strategy}": str(folder) for strategy, folder in run.heads.items()}}
+        new_heads = {f"run-{run_id}/{strategy}": str(folder) for strategy, folder in run.heads.items()}
         return {
             self.summary: run_summary(run),
             self.table: comparison_table(run.comparison),
@@ -127,7 +128,7 @@ class FusionLabTab:
             self.fused: figures.fused_map,
             self.ablation: figures.ablation,
             self.download: str(run.archive),
-            self.session_heads: heads,
+            self.session_heads: {**(session_heads or {}), **new_heads},
         }
 
 
@@ -151,7 +152,8 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
                 weight_decay = gr.Number(value=defaults.weight_decay, label="Weight decay (L2)")
                 l1 = gr.Number(value=defaults.l1, label="L1")
                 feature_noise = gr.Slider(0, 1, value=defaults.feature_noise, step=0.05, label="Feature noise")
-                modality_dropout = gr.Slider(0, 0.9, value=defaults.modality_dropout, step=0.05, label="Modality dropout")
+                modality_dropout = gr.Slider(0, 0.9, value=defaults.modality_dropout, step=0.05,
+                                             label="Modality dropout")
                 patience = gr.Slider(0, 50, value=defaults.patience, step=1, label="Early-stopping patience (0: off)")
                 seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
             train = gr.Button("Train and compare", variant="primary")
