@@ -10,6 +10,7 @@ speed-ups are allowed, asking the backend what it prefers and which of its speed
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -40,8 +41,6 @@ _MOVED = {
 
 def __getattr__(name: str):
     if name in _MOVED:
-        import importlib
-
         return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -21,6 +21,7 @@ between them live in :mod:`mmdemo.presets`, which sets them through :func:`use_d
 
 from __future__ import annotations
 
+import importlib
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -262,8 +263,6 @@ _MOVED_TO_PRESETS = ("PRESETS", "use_preset", "active_preset")
 
 def __getattr__(name: str):
     if name in _MOVED_TO_PRESETS:
-        import importlib
-
         return getattr(importlib.import_module("mmdemo.presets"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
