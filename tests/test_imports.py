@@ -10,7 +10,11 @@ The graph is built from the source (``ast``), not by importing anything, in two 
   circle here is a dependency circle that a deferred import only hides (two modules that need
   each other are one concept split in two, or a layer reaching up); the project allows none.
 
-Both count a package's ``__init__`` re-exports: ``from mmdemo.retrieval import X`` depends on
+A third check folds each sub-package (``mmdemo.training.*``) into one node and finds circles
+between sub-packages and top-level modules (every import counted): two sub-packages that import
+each other are not layered, even when no single module pair forms a circle.
+
+All readings count a package's ``__init__`` re-exports: ``from mmdemo.retrieval import X`` depends on
 ``mmdemo/retrieval/__init__.py`` and on whatever it imports; ``from pkg import sub`` where ``sub``
 is a module depends on that module. Python's implicit import of a parent package (``mmdemo.a.b``
 first imports ``mmdemo.a``) is not an edge: every package's re-export of its own children would
@@ -208,6 +212,32 @@ def test_the_model_stack_is_layered():
     for name, targets in graph.items():
         if name.startswith("mmdemo.backends"):
             assert not targets & above, f"{name} imports {sorted(targets & above)}"
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """``graph`` with each sub-package's modules folded into the sub-package."""
+
+    def fold(name: str) -> str:
+        parts = name.split(".")
+        is_sub_package = len(parts) == 2 and (PACKAGE / parts[1]).is_dir()
+        return ".".join(parts[:2]) if len(parts) > 2 or is_sub_package else name
+
+    folded: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        node = fold(name)
+        folded.setdefault(node, set()).update(fold(t) for t in targets if fold(t) != node)
+    return folded
+
+
+def test_package_folding():
+    folded = package_graph({"mmdemo.a.x": {"mmdemo.b.y", "mmdemo.a.z"}, "mmdemo.a.z": set(), "mmdemo.b.y": {"mmdemo.c"}})
+    assert folded == {"mmdemo.a": {"mmdemo.b"}, "mmdemo.b": {"mmdemo.c"}}
+    assert "mmdemo.backends" in package_graph(import_graph())["mmdemo.loading"]
+
+
+def test_no_cycles_between_sub_packages():
+    cycles = find_cycles(package_graph(import_graph(deferred=True)))
+    assert not cycles, "circles between sub-packages (every import counted):\n" + _explain(cycles)
 
 
 def _imported_after(statement: str) -> list[str]:
