@@ -32,7 +32,9 @@ and the entry points of its role, the only way the rest of mmdemo runs a model:
 - ``caption``: ``generate_captions(loaded, image, prefix, options, seed)``;
 - ``vqa``: ``answer_question(loaded, image, question, max_new_tokens)``.
 
-Nothing outside this package touches a model's internals (``loaded.model``).
+The API modules (:mod:`mmdemo.encoders`, :mod:`mmdemo.generate`, :mod:`mmdemo.classify`) run
+models only through these and never touch a model's internals (``loaded.model``); the benchmark
+(:mod:`mmdemo.bench`) also times the raw model, to compare it with what the API runs.
 """
 
 from __future__ import annotations
