@@ -70,3 +70,19 @@ def test_backend_modules_import_no_model_library():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_api_modules_run_models_only_through_their_backend():
+    """encoders, generate and classify never reach past the seam into a model, its processor or
+    its tokenizer."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "mmdemo"
+    for name in ("encoders.py", "generate.py", "classify.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        reached = sorted({
+            node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in ("model", "processor", "tokenizer")
+        })
+        assert not reached, f"mmdemo/{name} reads loaded.{reached}"
