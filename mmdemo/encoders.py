@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from mmdemo.backends import backend_module
+from mmdemo.backends.base import LoadedModel
 from mmdemo.cache import EmbeddingCache, content_hash, default_cache, text_hash
 from mmdemo.errors import MediaError
-from mmdemo.loading import LoadedModel, get_model
+from mmdemo.loading import get_model
 from mmdemo.modalities import check_modality
 from mmdemo.media import AudioInput, ImageInput, MediaLimits, clean_text, load_audio, load_image
 
@@ -63,7 +64,7 @@ class EmbeddingOutput:
 def _fingerprint(loaded: LoadedModel) -> str:
     """What identifies the model's outputs: name, checkpoint (with file dates if local), dtype."""
     spec = loaded.spec
-    speedups = ",".join(loaded.extras.get("speedups", ()))
+    speedups = ",".join(loaded.speedups)
     parts = [spec.name, spec.backend, spec.checkpoint, str(spec.pretrained), spec.audio_road, str(loaded.dtype), speedups]
     if spec.is_local:
         folder = spec.local_folder

@@ -1,4 +1,5 @@
-"""Captioning and visual question answering with BLIP.
+"""Captioning and visual question answering with BLIP (run by its backend,
+:mod:`mmdemo.backends.blip_backend`).
 
 ``caption`` decodes greedily, with beam search or with nucleus sampling, optionally continuing a
 text prefix (conditional captioning); ``answer`` answers a question about an image. Scores are
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-
-from mmdemo.loading import LoadedModel, get_model
+from mmdemo.backends import backend_module
+from mmdemo.loading import get_model
 from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
 
 STRATEGIES = ("greedy", "beam", "sample")
@@ -105,32 +105,6 @@ class AnswerOutput:
     model: str
 
 
-def _sequence_scores(loaded: LoadedModel, output, prompt_length: int) -> list[float]:
-    """exp(mean log p) of each generated sequence's new tokens, up to its first end token."""
-    if getattr(output, "sequences_scores", None) is not None:  # beam search: length-normalised
-        return output.sequences_scores.exp().tolist()
-    decoder = getattr(loaded.model, "text_decoder", loaded.model)
-    steps = decoder.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)
-    new_tokens = output.sequences[:, -steps.shape[1] :]  # [B, steps]
-    eos = loaded.tokenizer.sep_token_id
-    alive = torch.ones_like(steps, dtype=torch.bool)
-    if eos is not None:
-        ended = (new_tokens == eos).int().cumsum(dim=1)
-        alive = (ended == 0) | ((ended == 1) & (new_tokens == eos))  # keep up to the first end
-    log_probs = torch.where(alive, steps, torch.zeros_like(steps)).sum(dim=1)
-    counts = alive.sum(dim=1).clamp(min=1)
-    return (log_probs / counts).exp().tolist()
-
-
-def _generate(loaded: LoadedModel, inputs: dict, kwargs: dict, seed: int | None):
-    with torch.inference_mode(), loaded.autocast():
-        if seed is None:
-            return loaded.model.generate(**inputs, **kwargs)
-        with loaded.run_lock:  # sampling draws from the global generator: seed and draw together
-            torch.manual_seed(seed)
-            return loaded.model.generate(**inputs, **kwargs)
-
-
 def caption(
     image: ImageInput,
     *,
@@ -144,12 +118,11 @@ def caption(
     loaded = get_model(model, "caption")
     picture = load_image(image, limits)
     text = clean_text(prefix, limits, what="caption prefix") if prefix and prefix.strip() else None
-    inputs = loaded.processor(images=picture, text=text, return_tensors="pt").to(loaded.device)
     seed = decoding.seed if decoding.strategy == "sample" else None
-    output = _generate(loaded, dict(inputs), decoding.generate_kwargs(), seed)
-    texts = loaded.processor.batch_decode(output.sequences, skip_special_tokens=True)
-    scores = _sequence_scores(loaded, output, 0)
-    captions = [Caption(" ".join(t.split()), float(s)) for t, s in zip(texts, scores)]
+    generated = backend_module(loaded.spec.backend).generate_captions(
+        loaded, picture, text, decoding.generate_kwargs(), seed
+    )
+    captions = [Caption(item.text, item.score) for item in generated]
     unique: dict[str, Caption] = {}
     for item in sorted(captions, key=lambda c: -c.score):
         unique.setdefault(item.text, item)
@@ -168,10 +141,6 @@ def answer(
     loaded = get_model(model, "vqa")
     question = clean_text(question, limits, what="question")
     picture = load_image(image, limits)
-    inputs = loaded.processor(images=picture, text=question, return_tensors="pt", truncation=True)
-    kwargs = dict(max_new_tokens=max_new_tokens, output_scores=True, return_dict_in_generate=True)
-    output = _generate(loaded, dict(inputs.to(loaded.device)), kwargs, None)
-    text = loaded.processor.batch_decode(output.sequences, skip_special_tokens=True)[0]
-    confidence = _sequence_scores(loaded, output, 0)[0]
+    reply = backend_module(loaded.spec.backend).answer_question(loaded, picture, question, max_new_tokens)
     # An empty answer (the model ended at once) is returned as it is; the UI says so.
-    return AnswerOutput(" ".join(text.split()), float(confidence), question, loaded.spec.name)
+    return AnswerOutput(reply.text, reply.score, question, loaded.spec.name)

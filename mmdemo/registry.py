@@ -1,8 +1,8 @@
-"""One registry of named model specs, by role, and the presets that choose a default per role.
+"""One registry of named model specs, by role, and the default model of each role.
 
 Like open_clip's pretrained table: a name maps to a :class:`ModelSpec`; an unknown name raises an
 error that lists the valid ones. A spec's ``checkpoint`` is a hub id or a local folder; both go
-through the same ``from_pretrained`` code path in :mod:`mmdemo.loading`.
+through the same ``from_pretrained`` code path in :mod:`mmdemo.backends.base`.
 
 Roles:
 - ``image-text``: CLIP-style dual encoders (images and texts in one space);
@@ -13,14 +13,15 @@ Roles:
   encoder; ``"projection"`` applies a projection head trained contrastively (the bundled model);
   ``"native"`` keeps wav2vec2's own space (audio-to-audio only).
 
-Presets:
-- ``pretrained``: the hub checkpoints (downloaded on first use, cached by huggingface_hub);
-- ``bundled``: the small models trained on the bundled world, shipped under ``assets/models``;
-- ``auto``: ``pretrained`` when its checkpoints are cached or the hub answers, else ``bundled``.
+Defaults: a fresh process defaults to the bundled model of each role (they ship in the checkout
+and need no network); :func:`set_default_model` changes one role, :func:`use_defaults` every role
+at once. The tables of defaults (the presets ``pretrained`` and ``bundled``) and the ``auto`` choice
+between them live in :mod:`mmdemo.presets`, which sets them through :func:`use_defaults`.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -227,32 +228,43 @@ _BUILTIN_SPECS = (
     ),
 )
 
-PRESETS: dict[str, dict[str, str]] = {
-    "pretrained": {
-        "image-text": "clip-vit-b32",
-        "caption": "blip-caption-base",
-        "vqa": "blip-vqa-base",
-        "audio": "wav2vec2-base-960h",
-    },
-    "bundled": {
-        "image-text": "bundled-clip",
-        "caption": "bundled-caption",
-        "vqa": "bundled-vqa",
-        "audio": "bundled-audio",
-    },
-}
+STARTING_DEFAULTS: dict[str, str] = {spec.role: spec.name for spec in _BUILTIN_SPECS if spec.preset == "bundled"}
+"""Role -> model a fresh process starts with: the one bundled built-in of each role."""
 
 
 @dataclass
 class _RegistryState:
+    """The registered specs and the defaults.
+
+    Attributes:
+        specs: name -> spec.
+        defaults: role -> the name of its default model now.
+        baseline: role -> the name the last :func:`use_defaults` table gave; a role whose default
+            is unregistered falls back to it.
+    """
+
     specs: dict[str, ModelSpec] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
-    preset: str = "bundled"
+    baseline: dict[str, str] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
-_STATE = _RegistryState(specs={spec.name: spec for spec in _BUILTIN_SPECS})
-_STATE.defaults = dict(PRESETS["bundled"])
+_STATE = _RegistryState(
+    specs={spec.name: spec for spec in _BUILTIN_SPECS},
+    defaults=dict(STARTING_DEFAULTS),
+    baseline=dict(STARTING_DEFAULTS),
+)
+
+# Names that moved to mmdemo.presets, still readable here for callers outside this branch
+# (app.py: use_preset, active_preset; tests/world: PRESETS); the integrator moves them. Resolved
+# on access, so this module never imports mmdemo.presets (which imports it).
+_MOVED_TO_PRESETS = ("PRESETS", "use_preset", "active_preset")
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_PRESETS:
+        return getattr(importlib.import_module("mmdemo.presets"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_role(role: str) -> None:
@@ -298,7 +310,7 @@ def unregister_model(name: str) -> None:
         del _STATE.specs[name]
         for role, default in list(_STATE.defaults.items()):
             if default == name:
-                _STATE.defaults[role] = PRESETS[_STATE.preset][role]
+                _STATE.defaults[role] = _STATE.baseline[role]
 
 
 def spec_from_reference(role: str, reference: str) -> ModelSpec:
@@ -343,19 +355,20 @@ def set_default_model(role: str, reference: str) -> ModelSpec:
     return spec
 
 
-def use_preset(preset: str) -> dict[str, str]:
-    """Make ``preset`` (``pretrained`` or ``bundled``) the source of every role's default."""
-    if preset not in PRESETS:
-        raise UnknownModelError(f"Unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
+def use_defaults(table: dict[str, str]) -> dict[str, str]:
+    """Make ``table`` (role -> registry name, every role) the defaults, and the baseline a role
+    falls back to when its default is unregistered; returns the defaults now in force."""
+    missing = [role for role in ROLES if role not in table]
+    unknown = [role for role in table if role not in ROLES]
+    if missing or unknown:
+        raise UnknownModelError(
+            f"A table of defaults names every role once; missing {missing}, unknown {unknown}; "
+            f"valid roles: {list(ROLES)}"
+        )
     with _STATE.lock:
-        _STATE.preset = preset
-        _STATE.defaults = dict(PRESETS[preset])
+        _STATE.defaults = dict(table)
+        _STATE.baseline = dict(table)
         return dict(_STATE.defaults)
-
-
-def active_preset() -> str:
-    with _STATE.lock:
-        return _STATE.preset
 
 
 def default_model(role: str) -> str:

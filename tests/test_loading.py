@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from mmdemo import loading
+from mmdemo.backends.base import hub_reachable
 from mmdemo.errors import ModelUnavailableError
 from mmdemo.registry import ModelSpec, register_model, unregister_model
 
@@ -87,4 +88,4 @@ def test_uncached_hub_model_fails_fast_offline(tmp_path, monkeypatch):
 def test_hub_probe_reports_unreachable_endpoint(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
-    assert loading.hub_reachable(timeout=1) is False
+    assert hub_reachable(timeout=1) is False

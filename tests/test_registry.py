@@ -72,3 +72,61 @@ def test_register_refuses_silent_replacement():
     finally:
         registry.unregister_model("test-register")
     assert "test-register" not in registry.list_models()
+
+
+# ---------------------------------------------------------------------------- defaults, presets
+
+
+def test_a_fresh_registry_starts_with_the_bundled_preset():
+    from mmdemo import presets
+
+    assert registry.STARTING_DEFAULTS == presets.PRESETS["bundled"]
+    assert set(registry.STARTING_DEFAULTS) == set(registry.ROLES)
+    assert registry.PRESETS is presets.PRESETS  # kept readable from the registry for old importers
+
+
+def test_use_defaults_needs_every_role_and_is_the_fallback_on_unregister():
+    with pytest.raises(UnknownModelError, match="missing \\['audio'\\]"):
+        registry.use_defaults({"image-text": "bundled-clip", "caption": "bundled-caption", "vqa": "bundled-vqa"})
+    spec = registry.register_model(ModelSpec(name="test-default", backend="blip-caption", checkpoint="org/x"))
+    try:
+        registry.use_preset("pretrained")
+        registry.set_default_model("caption", spec.name)
+        assert registry.default_model("caption") == "test-default"
+        registry.unregister_model(spec.name)
+        assert registry.default_model("caption") == "blip-caption-base"  # the preset's, not the start's
+    finally:
+        registry.use_preset("bundled")
+        if "test-default" in registry.list_models():
+            registry.unregister_model("test-default")
+
+
+def test_use_preset_records_the_active_preset():
+    from mmdemo import presets
+
+    try:
+        assert presets.use_preset("pretrained") == presets.PRESETS["pretrained"]
+        assert presets.active_preset() == "pretrained" == registry.active_preset()
+        assert registry.default_models() == presets.PRESETS["pretrained"]
+    finally:
+        presets.use_preset("bundled")
+    assert presets.active_preset() == "bundled"
+
+
+def test_choose_preset_auto_rule(monkeypatch):
+    from mmdemo import presets
+
+    assert presets.choose_preset("pretrained") == presets.PresetChoice("pretrained", "chosen explicitly")
+    with pytest.raises(UnknownModelError, match="'auto', 'bundled', 'pretrained'"):
+        presets.choose_preset("huge")
+    asked = []
+    monkeypatch.setattr(presets, "is_available_offline", lambda spec: asked.append(spec.name) or False)
+    monkeypatch.setattr(presets, "hub_reachable", lambda: False)
+    assert presets.choose_preset().preset == "bundled"
+    assert asked and set(asked) <= set(presets.PRESETS["pretrained"].values())
+    monkeypatch.setattr(presets, "hub_reachable", lambda: True)
+    choice = presets.choose_preset("auto")
+    assert choice.preset == "pretrained" and "reachable" in choice.reason
+    monkeypatch.setattr(presets, "is_available_offline", lambda spec: True)
+    monkeypatch.setattr(presets, "hub_reachable", lambda: pytest.fail("no probe when everything is cached"))
+    assert presets.choose_preset().reason == "the pretrained checkpoints are in the local cache"

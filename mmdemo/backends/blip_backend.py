@@ -1,7 +1,12 @@
-"""BLIP captioning and VQA through transformers (``BlipFor…`` + ``BlipProcessor``).
+"""BLIP captioning and VQA through transformers (``BlipFor…`` + ``BlipProcessor``): the
+``blip-caption`` and ``blip-vqa`` backends.
 
-Load-time speed-ups for generation on CPU (chosen by :func:`mmdemo.loading.resolve_speedups`,
-measured by ``python -m mmdemo bench``):
+Keeps the backend contract of :mod:`mmdemo.backends`; transformers is imported in :func:`load`.
+Entry points: :func:`generate_captions` and :func:`answer_question`, each returning
+:class:`ScoredText` scored by the per-token geometric-mean probability ``exp(mean log p)``.
+
+Load-time speed-ups for generation on CPU (the policy in :mod:`mmdemo.loading` allows them, this
+module's :func:`speedups_for` names them; measured by ``python -m mmdemo bench``):
 
 - ``vision-bfloat16``: the vision encoder (a ViT-B/16 over 577 tokens: large matrix products,
   where AMX bfloat16 is fast) holds bfloat16 weights, its Linear layers pre-packed for oneDNN
@@ -26,21 +31,50 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
-from transformers import AutoProcessor, BlipForConditionalGeneration, BlipForQuestionAnswering
 
+from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, from_pretrained
 from mmdemo.backends.bfloat16_vision import vision_in_bfloat16
 from mmdemo.backends.packed_linear import PackedBFloat16Linear, packing_available
-from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
 
+if TYPE_CHECKING:
+    from PIL import Image
+
 logger = logging.getLogger(__name__)
+
+GENERATIVE = True
+
+SPEEDUPS = {
+    "vision-bfloat16": "BLIP's vision encoder holds bfloat16 weights, pre-packed for oneDNN where possible "
+    "(its output is cast back to float32)",
+    "cross-attention-bfloat16": "BLIP's text cross-attention computes the keys and values of the image's "
+    "tokens with pre-packed bfloat16 products (cast back to float32)",
+    "text-int8": "BLIP's text decoder Linear layers are dynamically quantised to int8 (captioning)",
+}
+
+available_offline = checkpoint_available_offline
+
+
+def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
+    """On CPU: captioning gets all three; VQA gets ``vision-bfloat16`` and
+    ``cross-attention-bfloat16`` (int8 anywhere in its text side, or bfloat16 all over it, changed
+    greedy answers in the fidelity check)."""
+    if device.type != "cpu":
+        return ()
+    if spec.backend == "blip-caption":
+        return ("vision-bfloat16", "cross-attention-bfloat16", "text-int8")
+    return ("vision-bfloat16", "cross-attention-bfloat16")
 
 
 def load(
     spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
 ) -> LoadedModel:
+    from transformers import AutoProcessor, BlipForConditionalGeneration, BlipForQuestionAnswering
+
     cls = BlipForConditionalGeneration if spec.backend == "blip-caption" else BlipForQuestionAnswering
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model = from_pretrained(spec, cls.from_pretrained, dtype=torch.float32)
@@ -90,3 +124,65 @@ def quantize_text_int8(model: torch.nn.Module) -> bool:
             return False
         quantize_dynamic(model.text_decoder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     return True
+
+
+# ------------------------------------------------------------------------------------ generation
+
+
+@dataclass
+class ScoredText:
+    """A generated text and its score: ``exp(mean log p)`` of its tokens, in (0, 1]."""
+
+    text: str
+    score: float
+
+
+def generate_captions(
+    loaded: LoadedModel, image: Image.Image, prefix: str | None, options: dict[str, Any], seed: int | None
+) -> list[ScoredText]:
+    """Captions of ``image`` (continuing ``prefix`` when given), one per returned sequence.
+
+    ``options`` are ``generate``'s decoding arguments (strategy, beams, lengths; see
+    :meth:`mmdemo.generate.DecodingConfig.generate_kwargs`); ``seed`` seeds sampling (None: no
+    sampling). Texts have their whitespace collapsed.
+    """
+    inputs = loaded.processor(images=image, text=prefix, return_tensors="pt").to(loaded.device)
+    output = _generate(loaded, dict(inputs), options, seed)
+    texts = loaded.processor.batch_decode(output.sequences, skip_special_tokens=True)
+    return [ScoredText(" ".join(text.split()), float(score)) for text, score in zip(texts, _sequence_scores(loaded, output))]
+
+
+def answer_question(loaded: LoadedModel, image: Image.Image, question: str, max_new_tokens: int) -> ScoredText:
+    """The greedy answer to ``question`` about ``image``, with its confidence; an empty answer (the
+    model ended at once) is returned as it is."""
+    inputs = loaded.processor(images=image, text=question, return_tensors="pt", truncation=True)
+    options = dict(max_new_tokens=max_new_tokens, output_scores=True, return_dict_in_generate=True)
+    output = _generate(loaded, dict(inputs.to(loaded.device)), options, None)
+    text = loaded.processor.batch_decode(output.sequences, skip_special_tokens=True)[0]
+    return ScoredText(" ".join(text.split()), float(_sequence_scores(loaded, output)[0]))
+
+
+def _generate(loaded: LoadedModel, inputs: dict, options: dict, seed: int | None):
+    with torch.inference_mode(), loaded.autocast():
+        if seed is None:
+            return loaded.model.generate(**inputs, **options)
+        with loaded.run_lock:  # sampling draws from the global generator: seed and draw together
+            torch.manual_seed(seed)
+            return loaded.model.generate(**inputs, **options)
+
+
+def _sequence_scores(loaded: LoadedModel, output) -> list[float]:
+    """exp(mean log p) of each generated sequence's new tokens, up to its first end token."""
+    if getattr(output, "sequences_scores", None) is not None:  # beam search: length-normalised
+        return output.sequences_scores.exp().tolist()
+    decoder = getattr(loaded.model, "text_decoder", loaded.model)
+    steps = decoder.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)
+    new_tokens = output.sequences[:, -steps.shape[1] :]  # [B, steps]
+    eos = loaded.tokenizer.sep_token_id
+    alive = torch.ones_like(steps, dtype=torch.bool)
+    if eos is not None:
+        ended = (new_tokens == eos).int().cumsum(dim=1)
+        alive = (ended == 0) | ((ended == 1) & (new_tokens == eos))  # keep up to the first end
+    log_probs = torch.where(alive, steps, torch.zeros_like(steps)).sum(dim=1)
+    counts = alive.sum(dim=1).clamp(min=1)
+    return (log_probs / counts).exp().tolist()

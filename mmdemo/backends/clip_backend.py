@@ -1,17 +1,45 @@
-"""CLIP through transformers (``CLIPModel`` + ``CLIPProcessor``)."""
+"""CLIP through transformers (``CLIPModel`` + ``CLIPProcessor``): the ``clip`` backend.
+
+Keeps the backend contract of :mod:`mmdemo.backends`; transformers is imported in :func:`load`.
+"""
 
 from __future__ import annotations
 
-import torch
-from PIL import Image
-from transformers import AutoProcessor, CLIPModel
+from typing import TYPE_CHECKING
 
-from mmdemo.backends import text_autocast
+import torch
+
+from mmdemo.backends.base import (
+    TEXT_FLOAT32,
+    LoadedModel,
+    checkpoint_available_offline,
+    from_pretrained,
+    text_autocast,
+)
 from mmdemo.backends.bfloat16_vision import vision_in_bfloat16
 from mmdemo.backends.class_token_tower import class_token_features
 from mmdemo.backends.packed_linear import PackedBFloat16Linear, packing_available
-from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+GENERATIVE = False
+
+SPEEDUPS = {
+    **TEXT_FLOAT32,
+    "image-packed-bfloat16": "CLIP's image tower runs in bfloat16 (float32 in and out), its Linear weights "
+    "pre-packed for oneDNN and quick-GELU fused into the first MLP product (no re-casting or re-packing "
+    "of weights at every call, no autocast); its last layer computes only the class token the embedding reads",
+}
+
+available_offline = checkpoint_available_offline
+
+
+def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
+    """On CPU: ``text-float32`` (the image tower keeps bfloat16 autocast, the text tower does not)
+    and ``image-packed-bfloat16``."""
+    return ("text-float32", "image-packed-bfloat16") if device.type == "cpu" else ()
 
 
 def load(
@@ -25,6 +53,8 @@ def load(
     (:mod:`.bfloat16_vision`, :mod:`.packed_linear`), and its last layer computes the class token
     only (:mod:`.class_token_tower`); the image side then needs no autocast.
     """
+    from transformers import AutoProcessor, CLIPModel
+
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model = from_pretrained(spec, CLIPModel.from_pretrained, dtype=torch.float32)
     model.eval().to(device)
@@ -44,7 +74,7 @@ def _features(output: torch.Tensor | object) -> torch.Tensor:
 def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
     """Unnormalised image features [N, D]."""
     pixels = loaded.processor(images=images, return_tensors="pt")["pixel_values"].to(loaded.device)
-    if "image-packed-bfloat16" in loaded.extras.get("speedups", ()):
+    if "image-packed-bfloat16" in loaded.speedups:
         with torch.inference_mode():
             return class_token_features(loaded.model, pixels).float()
     with torch.inference_mode(), loaded.autocast():

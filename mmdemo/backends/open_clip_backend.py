@@ -1,22 +1,40 @@
-"""CLIP through open_clip (architecture + pretrained tag, ``hf-hub:`` id, or a local folder).
+"""CLIP through open_clip (architecture + pretrained tag, ``hf-hub:`` id, or a local folder): the
+``open_clip`` backend.
 
 A local folder holds ``open_clip_config.json`` (``{"model_cfg": …, "preprocess_cfg": …}``) and
 ``open_clip_model.safetensors``: the layout ``open_clip.push_to_hf_hub`` writes, loaded through
-open_clip's ``local-dir:`` schema.
+open_clip's ``local-dir:`` schema. Keeps the backend contract of :mod:`mmdemo.backends`; open_clip
+is imported where it is used (it is slow to import).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import open_clip
 import torch
-from PIL import Image
 
-from mmdemo.backends import text_autocast
+from mmdemo.backends.base import (
+    TEXT_FLOAT32,
+    LoadedModel,
+    hub_file_cached,
+    hub_reachable,
+    text_autocast,
+    unavailable_message,
+)
 from mmdemo.errors import ModelUnavailableError
-from mmdemo.loading import LoadedModel, hub_reachable, unavailable_message
 from mmdemo.registry import ModelSpec
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+GENERATIVE = False
+
+SPEEDUPS = dict(TEXT_FLOAT32)
+
+
+def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
+    """On CPU: ``text-float32``. Its attention reads ``out_proj.weight`` directly: nothing to pack."""
+    return ("text-float32",) if device.type == "cpu" else ()
 
 
 def _model_name(spec: ModelSpec) -> str:
@@ -34,6 +52,8 @@ def _hub_files(spec: ModelSpec) -> tuple[str, list[str]] | None:
     """(hub repo, candidate weight files) for a pretrained tag or hf-hub id; None if unknown."""
     if spec.checkpoint.startswith("hf-hub:"):
         return spec.checkpoint.removeprefix("hf-hub:"), ["open_clip_config.json"]
+    import open_clip
+
     cfg = open_clip.get_pretrained_cfg(spec.checkpoint, spec.pretrained or "")
     repo = (cfg or {}).get("hf_hub", "").rstrip("/")
     if not repo:
@@ -43,19 +63,26 @@ def _hub_files(spec: ModelSpec) -> tuple[str, list[str]] | None:
 
 def open_clip_cached(spec: ModelSpec) -> bool:
     """True when the weights are in the huggingface_hub cache."""
-    from huggingface_hub import try_to_load_from_cache
-
     files = _hub_files(spec)
     if files is None:
         return False
     repo, names = files
-    return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)
+    return any(hub_file_cached(repo, name) for name in names)
+
+
+def available_offline(spec: ModelSpec) -> bool:
+    """The local folder exists, or the weights of the tag / ``hf-hub:`` id are in the hub cache."""
+    if spec.is_local:
+        return spec.local_folder.is_dir()
+    return open_clip_cached(spec)
 
 
 def load(
     spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
 ) -> LoadedModel:
     """Load ``spec``; ``text-float32`` keeps the text tower out of autocast (:func:`text_autocast`)."""
+    import open_clip
+
     name = _model_name(spec)
     if not spec.is_local and not open_clip_cached(spec) and not hub_reachable():
         raise ModelUnavailableError(

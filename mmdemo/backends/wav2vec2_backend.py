@@ -5,28 +5,43 @@ Three roads (``spec.audio_road``):
 - ``projection``: the same pooled vector through a linear head (``projection.safetensors``, tensors
   ``weight`` [D, H] and ``bias`` [D]) trained into an image-text space (the bundled audio model);
 - ``speech``: ``Wav2Vec2ForCTC`` transcribes; the transcript is embedded by ``spec.text_model``.
+
+The ``wav2vec2`` and ``wav2vec2-ctc`` backends; keeps the backend contract of
+:mod:`mmdemo.backends`; transformers is imported in :func:`load`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
-from transformers import AutoFeatureExtractor, AutoProcessor, Wav2Vec2ForCTC, Wav2Vec2Model
 
+from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, from_pretrained
 from mmdemo.backends.wav2vec2_fast import use_time_major_encoder
-from mmdemo.loading import LoadedModel, from_pretrained
 from mmdemo.registry import ModelSpec
 from mmdemo.storage import load_tensors
 
 PROJECTION_FILE = "projection.safetensors"
+
+GENERATIVE = False
+
+SPEEDUPS = {
+    "time-major-features": "wav2vec2's convolutional feature encoder runs as matrix products on [B, T, C]",
+}
+
+available_offline = checkpoint_available_offline
+
+
+def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
+    """On CPU: ``time-major-features`` (:mod:`~mmdemo.backends.wav2vec2_fast`)."""
+    return ("time-major-features",) if device.type == "cpu" else ()
 
 
 def load(
     spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
 ) -> LoadedModel:
     """Load ``spec``; ``time-major-features`` swaps in :mod:`~mmdemo.backends.wav2vec2_fast`'s encoder."""
+    from transformers import AutoFeatureExtractor, AutoProcessor, Wav2Vec2ForCTC, Wav2Vec2Model
+
     extras: dict = {}
     if spec.backend == "wav2vec2-ctc":
         processor = from_pretrained(spec, AutoProcessor.from_pretrained)

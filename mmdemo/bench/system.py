@@ -17,10 +17,10 @@ Say = Callable[[str], None]
 
 def retrieval_workload(config: BenchConfig, say: Say) -> RetrievalBench:
     """Exact search with float32 and bfloat16 storage (and the index's default), and its default
-    approximate backend.
+    approximate search kind.
 
     Delegates to :func:`mmdemo.retrieval.bench.run_retrieval_bench` (one text-sized query per call,
-    top-10, 512-d); ``python -m mmdemo.retrieval.bench`` measures every storage dtype and backend.
+    top-10, 512-d); ``python -m mmdemo.retrieval.bench`` measures every storage dtype and approximate search kind.
     """
     defaults = IndexConfig()
     bench_config = RetrievalBenchConfig(

@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from mmdemo import generate, loading
+from mmdemo.backends import all_speedups, backend_module
 from mmdemo.backends.packed_linear import PackedBFloat16Linear, PackedPatchEmbedding, packing_available
 from mmdemo.backends.sdpa_attention import SdpaVisionAttention
 from mmdemo.registry import ModelSpec
@@ -31,7 +32,7 @@ def test_policy_gives_speedups_only_to_auto_on_fast_cpus(fast_cpu, monkeypatch):
     assert loading.resolve_speedups(_spec("wav2vec2-ctc"), cpu) == ("time-major-features",)
     assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32", "image-packed-bfloat16")
     assert loading.resolve_speedups(_spec("open_clip"), cpu) == ("text-float32",)
-    assert set(loading.SPEEDUPS) == {
+    assert set(all_speedups()) == {
         "text-float32", "image-packed-bfloat16", "vision-bfloat16", "cross-attention-bfloat16", "text-int8", "time-major-features"
     }
     # every off switch: explicit override, the spec's policy, the process setting, another device

@@ -1,0 +1,186 @@
+"""What every backend shares: the :class:`LoadedModel` it returns and where its weights come from.
+
+The ground floor of the model stack: it imports nothing of mmdemo but the registry and the errors,
+so every backend module, :mod:`mmdemo.loading` and the callers of both can import it.
+
+Where weights come from (:func:`from_pretrained`), in order:
+
+1. a local folder (the spec's checkpoint is a path): loaded directly;
+2. the huggingface_hub cache (``local_files_only=True``): no network at all;
+3. the hub, only after a TCP probe of the endpoint answers within ``HUB_PROBE_TIMEOUT`` seconds, so
+   a machine without network gets a clear :class:`ModelUnavailableError` in seconds, not a hang.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+
+from mmdemo.errors import ModelUnavailableError
+from mmdemo.registry import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+HUB_PROBE_TIMEOUT = float(os.environ.get("MMDEMO_HUB_PROBE_TIMEOUT", "3"))
+
+
+# ------------------------------------------------------------------------------ loaded models
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to run, with everything needed to feed it.
+
+    Attributes:
+        spec: the registry spec it was loaded from.
+        model: the ``nn.Module`` in eval mode on ``device`` (weights in float32, except where a
+            load-time speed-up in ``extras["speedups"]`` changed them).
+        processor: the preprocessing object: a transformers processor / feature extractor, or
+            open_clip's image transform.
+        tokenizer: the text tokenizer (transformers or open_clip), when the model takes text.
+        device: where it runs.
+        dtype: the compute dtype; anything but float32 runs under ``torch.autocast``.
+        extras: backend-specific parts (the audio projection head, …) and ``"speedups"``: the
+            load-time speed-ups applied (see :func:`mmdemo.loading.resolve_speedups`).
+        load_seconds: how long loading took.
+    """
+
+    spec: ModelSpec
+    model: torch.nn.Module
+    processor: Any
+    tokenizer: Any
+    device: torch.device
+    dtype: torch.dtype
+    extras: dict[str, Any] = field(default_factory=dict)
+    load_seconds: float = 0.0
+    run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def speedups(self) -> tuple[str, ...]:
+        """The load-time speed-ups applied to this model."""
+        return tuple(self.extras.get("speedups", ()))
+
+    def autocast(self) -> AbstractContextManager:
+        """The context to run the model in: autocast for reduced precision, else nothing."""
+        if self.dtype == torch.float32:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def describe(self) -> str:
+        dtype = str(self.dtype).removeprefix("torch.")
+        speedups = "".join(f" + {name}" for name in self.speedups)
+        return f"{self.spec.name} ({self.spec.preset}) on {self.device.type}, {dtype}{speedups}"
+
+
+TEXT_FLOAT32 = {
+    "text-float32": "the text tower skips autocast and runs in float32 (bfloat16 changed zero-shot top-1 "
+    "labels); batching and padding to the longest prompt give text embedding its speed",
+}
+"""The speed-up both image-text backends (CLIP, OpenCLIP) know, applied by :func:`text_autocast`."""
+
+
+def text_autocast(loaded: LoadedModel) -> AbstractContextManager:
+    """The context for an image-text model's text tower: float32 when ``text-float32`` applies."""
+    if "text-float32" in loaded.speedups:
+        return nullcontext()
+    return loaded.autocast()
+
+
+# --------------------------------------------------------------------------- where weights live
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
+    """True when a TCP connection to the hub endpoint opens within ``timeout`` seconds."""
+    if hub_offline():
+        return False
+    parsed = urlparse(hub_endpoint())
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "huggingface.co", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def hub_cache_dir() -> str:
+    """The huggingface_hub cache folder (imported late: huggingface_hub is slow to import)."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE
+
+
+def unavailable_message(spec: ModelSpec, reason: str) -> str:
+    """The message for weights that cannot be had: the model, where it looked, how to fix it."""
+    if spec.preset == "bundled":
+        where = f"the local folder {spec.checkpoint}"
+        fix = (
+            "the bundled checkpoints are not in this checkout; create them with "
+            "`python -m mmdemo.world.pretrain`, or use the pretrained preset where the hub is reachable"
+        )
+    elif spec.is_local:
+        where = f"the local folder {spec.checkpoint}"
+        fix = "check the path, or point the role at another folder or hub id"
+    else:
+        where = f"the huggingface_hub cache ({hub_cache_dir()}) and {hub_endpoint()}"
+        fix = (
+            f"connect to the internet once so it downloads, or run "
+            f"`hf download {spec.checkpoint}` on a machine with network and copy the cache, "
+            "or pass a local folder, or use the bundled models (--preset bundled)"
+        )
+    return f"Model {spec.name!r} ({spec.checkpoint}) is not available: {reason}. Looked in {where}. Fix: {fix}."
+
+
+def from_pretrained(spec: ModelSpec, loader: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call ``loader(checkpoint, **kwargs)`` (a ``from_pretrained``), local first, hub last."""
+    if spec.is_local:
+        folder = spec.local_folder
+        if not folder.is_dir():
+            raise ModelUnavailableError(unavailable_message(spec, "the folder does not exist"))
+        try:
+            return loader(str(folder), **kwargs)
+        except OSError as err:
+            raise ModelUnavailableError(unavailable_message(spec, f"the folder is incomplete ({err})")) from err
+    try:
+        return loader(spec.checkpoint, local_files_only=True, **kwargs)
+    except OSError:
+        logger.info("%s is not in the local cache; trying the hub", spec.checkpoint)
+    if not hub_reachable():
+        raise ModelUnavailableError(
+            unavailable_message(spec, f"it is not cached and {hub_endpoint()} cannot be reached")
+        )
+    try:
+        return loader(spec.checkpoint, **kwargs)
+    except OSError as err:
+        raise ModelUnavailableError(unavailable_message(spec, f"download failed ({err})")) from err
+
+
+def hub_file_cached(repo: str, filename: str) -> bool:
+    """True when ``filename`` of the hub repo ``repo`` is in the huggingface_hub cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo, filename), str)
+
+
+def checkpoint_available_offline(spec: ModelSpec) -> bool:
+    """The generic offline check, for checkpoints that ``from_pretrained`` loads: the local folder
+    exists, or the hub checkpoint's ``config.json`` is in the huggingface_hub cache."""
+    if spec.is_local:
+        return spec.local_folder.is_dir()
+    return hub_file_cached(spec.checkpoint, "config.json")

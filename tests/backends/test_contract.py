@@ -1,0 +1,88 @@
+"""Every backend module keeps the contract of :mod:`mmdemo.backends` and is cheap to import."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mmdemo import registry
+from mmdemo.backends import MODULES, all_speedups, backend_module, is_available_offline
+from mmdemo.backends.base import checkpoint_available_offline
+from mmdemo.registry import ModelSpec
+
+ENTRY_POINTS = {
+    "image-text": ("encode_images", "encode_texts", "logit_scale"),
+    "audio": ("encode_audio",),
+    "caption": ("generate_captions",),
+    "vqa": ("answer_question",),
+}
+
+
+@pytest.mark.parametrize("backend", registry.BACKENDS)
+def test_each_backend_declares_its_knowledge(backend):
+    assert set(MODULES) == set(registry.BACKENDS)
+    module = backend_module(backend)
+    spec = ModelSpec(name=f"c-{backend}", backend=backend, checkpoint="a/b")
+    assert isinstance(module.GENERATIVE, bool) and module.GENERATIVE == (spec.role in ("caption", "vqa"))
+    assert module.SPEEDUPS and all(isinstance(text, str) and text for text in module.SPEEDUPS.values())
+    on_cpu = module.speedups_for(spec, torch.device("cpu"))
+    assert on_cpu and set(on_cpu) <= set(module.SPEEDUPS)
+    assert module.speedups_for(spec, torch.device("cuda")) == ()
+    for name in ("load", "available_offline", *ENTRY_POINTS[spec.role]):
+        assert callable(getattr(module, name)), f"{module.__name__} has no {name}"
+    if backend == "wav2vec2-ctc":
+        assert callable(module.transcribe)
+
+
+def test_speedup_names_are_unique_across_backends():
+    seen: dict[str, str] = {}
+    for name in dict.fromkeys(MODULES.values()):
+        module = __import__(name, fromlist=["SPEEDUPS"])
+        for speedup, text in module.SPEEDUPS.items():
+            assert seen.setdefault(speedup, text) == text, f"{speedup} described twice, differently"
+    assert seen == all_speedups()
+
+
+def test_unknown_backend_name_is_refused():
+    with pytest.raises(ValueError, match="known"):
+        backend_module("resnet")
+
+
+def test_offline_checks_ask_the_backend(tmp_path):
+    (tmp_path / "open_clip_config.json").write_text("{}")
+    folder = ModelSpec(name="oc-local", backend="open_clip", checkpoint=str(tmp_path))
+    gone = ModelSpec(name="oc-gone", backend="open_clip", checkpoint=str(tmp_path / "nope"))
+    assert is_available_offline(folder) and not is_available_offline(gone)
+    unknown_tag = ModelSpec(name="oc-tag", backend="open_clip", checkpoint="ViT-B-32", pretrained="no-such-tag")
+    assert not is_available_offline(unknown_tag)  # no hub repo known for the tag: not cached
+    clip_folder = ModelSpec(name="clip-local", backend="clip", checkpoint=str(tmp_path))
+    assert is_available_offline(clip_folder) == checkpoint_available_offline(clip_folder) is True
+    assert not is_available_offline(ModelSpec(name="hub", backend="blip-vqa", checkpoint="nobody/not-cached-model"))
+
+
+def test_backend_modules_import_no_model_library():
+    code = (
+        "import sys, json, mmdemo.loading, mmdemo.presets, mmdemo.generate, mmdemo.encoders; "
+        "from mmdemo.backends import MODULES, backend_module; [backend_module(b) for b in MODULES]; "
+        "print(json.dumps([m for m in ('transformers', 'open_clip') if m in sys.modules]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_api_modules_run_models_only_through_their_backend():
+    """encoders, generate and classify never reach past the seam into a model, its processor or
+    its tokenizer."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "mmdemo"
+    for name in ("encoders.py", "generate.py", "classify.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        reached = sorted({
+            node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in ("model", "processor", "tokenizer")
+        })
+        assert not reached, f"mmdemo/{name} reads loaded.{reached}"
