@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmdemo import registry
-from mmdemo.loading import is_available_offline, loaded_models, resolve_device, resolve_dtype
+from mmdemo import presets, registry
+from mmdemo.backends import is_available_offline
+from mmdemo.loading import loaded_models, resolve_device, resolve_dtype
 
 LOADED = "loaded"
 ON_FIRST_USE = "loads on first use"
@@ -62,4 +63,4 @@ def model_status() -> ModelStatus:
             state = MISSING
             hint = "run `python -m mmdemo pretrain`" if spec.preset == "bundled" else "folder not found"
         roles.append(RoleStatus(role, spec.name, spec.preset, device.type, dtype, state, hint))
-    return ModelStatus(registry.active_preset(), roles)
+    return ModelStatus(presets.active_preset(), roles)

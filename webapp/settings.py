@@ -9,8 +9,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmdemo import registry
-from mmdemo.loading import choose_preset, configure_runtime
+from mmdemo import presets, registry
+from mmdemo.loading import configure_runtime
+from mmdemo.presets import choose_preset
 from mmdemo.media import MediaLimits
 
 
@@ -132,7 +133,7 @@ def apply_model_settings(settings: AppSettings) -> AppSettings:
     """
     configure_runtime(device=settings.device, dtype=settings.dtype)
     choice = choose_preset(settings.preset)
-    registry.use_preset(choice.preset)
+    presets.use_preset(choice.preset)
     for role, reference in settings.overrides.items():
         registry.set_default_model(role, reference)
     return dataclasses.replace(settings, preset=choice.preset, preset_reason=choice.reason)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mmdemo import registry
+from mmdemo import presets, registry
 from mmdemo.loading import get_model
 from mmdemo.status import LOADED, MISSING, ON_FIRST_USE, model_status
 from webapp.main import status_markdown
@@ -16,11 +16,11 @@ from webapp.settings import AppSettings
 @pytest.fixture
 def roles_on_tiny_models(tiny_models, tmp_path: Path):
     """image-text: the tiny CLIP; caption: a folder that is not there; the registry restored after."""
-    preset, defaults = registry.active_preset(), registry.default_models()
+    preset, defaults = presets.active_preset(), registry.default_models()
     registry.set_default_model("image-text", tiny_models.clip)
     registry.set_default_model("caption", str(tmp_path / "no-such-caption-model"))
     yield tiny_models
-    registry.use_preset(preset)
+    presets.use_preset(preset)
     for role, name in defaults.items():
         registry.set_default_model(role, name)
 
@@ -41,7 +41,7 @@ def test_the_app_formats_the_status_with_the_preset_reason(roles_on_tiny_models)
     get_model(None, "image-text")
     text = status_markdown(AppSettings(preset_reason="chosen explicitly"))
     header, roles = text.split("  \n")
-    assert header == f"**Models: {registry.active_preset()} preset** (chosen explicitly)"
+    assert header == f"**Models: {presets.active_preset()} preset** (chosen explicitly)"
     assert roles.startswith(f"image-text: `{roles_on_tiny_models.clip}` (custom, cpu, float32, loaded) · caption: `")
     assert "(custom, cpu, float32, **missing**: folder not found)" in roles
     assert roles.count(" · ") == len(registry.ROLES) - 1

@@ -12,7 +12,7 @@ import gradio as gr
 import pytest
 from PIL import Image
 
-from mmdemo import registry
+from mmdemo import presets, registry
 from tests.app.server import ROOT
 from tests.app.test_client import EXPECTED_ENDPOINTS
 from webapp import common, main, settings
@@ -130,11 +130,11 @@ def test_lab_request_groups_the_training_settings() -> None:
 @pytest.fixture
 def tiny_defaults(tiny_models):
     """The registry's image-text and audio defaults point at the tiny models for one test."""
-    preset, defaults = registry.active_preset(), registry.default_models()
+    preset, defaults = presets.active_preset(), registry.default_models()
     registry.set_default_model("image-text", tiny_models.clip)
     registry.set_default_model("audio", tiny_models.audio)
     yield tiny_models
-    registry.use_preset(preset)
+    presets.use_preset(preset)
     for role, name in defaults.items():
         registry.set_default_model(role, name)
 

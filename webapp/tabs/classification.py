@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 import mmdemo
-from mmdemo import registry
+from mmdemo import presets
 from mmdemo.training.catalog import available_heads, load_head, resolve_head
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
 from webapp.settings import AppSettings
@@ -16,7 +16,7 @@ from webapp.settings import AppSettings
 
 def default_template() -> str:
     """The zero-shot prompt template for the active preset: the bundled CLIP learnt short captions."""
-    return "a {}." if registry.active_preset() == "bundled" else "a photo of a {}."
+    return "a {}." if presets.active_preset() == "bundled" else "a photo of a {}."
 
 
 @dataclass(eq=False)  # hashed by identity, like gradio's components
