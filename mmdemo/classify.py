@@ -46,6 +46,27 @@ def parse_labels(labels: str | Sequence[str]) -> list[str]:
     return cleaned
 
 
+def unknown_labels(tokenizer, labels: Sequence[str]) -> list[str]:
+    """The labels whose every token is the tokenizer's unknown token (word-level vocabularies such
+    as the bundled CLIP's); subword tokenizers (CLIP's BPE, BERT's WordPiece) almost never have any."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None or not callable(tokenizer):
+        return []
+    unknown = []
+    for label in labels:
+        ids = tokenizer(label, add_special_tokens=False)["input_ids"]
+        if ids and all(token == unk for token in ids):
+            unknown.append(label)
+    return unknown
+
+
+def known_words(tokenizer, limit: int = 12) -> list[str]:
+    """A few words of the tokenizer's vocabulary (no special tokens, no punctuation), sorted."""
+    special = set(getattr(tokenizer, "all_special_tokens", ()))
+    words = sorted(word for word in tokenizer.get_vocab() if word not in special and word.isalpha())
+    return words[:limit]
+
+
 def zero_shot_classify(
     image: ImageInput,
     labels: str | Sequence[str],
@@ -62,6 +83,13 @@ def zero_shot_classify(
     if template.count("{}") != 1:
         raise MediaError(f"The template must contain '{{}}' exactly once, got {template!r}")
     loaded = get_model(model, "image-text")
+    unreadable = unknown_labels(loaded.tokenizer, names)
+    if unreadable:
+        raise MediaError(
+            f"Model {loaded.spec.name!r} knows no word of the label(s) {', '.join(map(repr, unreadable))}: "
+            "every word is outside its vocabulary, so it would score them all alike. "
+            f"Use words it knows (e.g. {', '.join(known_words(loaded.tokenizer))}) or another model"
+        )
     image_vector = embed_images([image], model=loaded.spec.name, limits=limits).embeddings  # [1, D]
     prompts = [template.format(name) for name in names]
     text_vectors = embed_texts(prompts, model=loaded.spec.name, limits=limits).embeddings  # [L, D]

@@ -357,8 +357,9 @@ class PresetChoice:
 
 def choose_preset(requested: str = "auto") -> PresetChoice:
     """Resolve ``auto``: ``pretrained`` when its checkpoints are cached or the hub answers, else
-    ``bundled``. Explicit presets are returned as they are."""
-    from mmdemo.registry import PRESETS, get_model_spec
+    ``offline`` when its pip packages are installed, else ``bundled``. Explicit presets are
+    returned as they are."""
+    from mmdemo.registry import PRESETS, get_model_spec, missing_offline_packages
 
     if requested != "auto":
         if requested not in PRESETS:
@@ -371,6 +372,8 @@ def choose_preset(requested: str = "auto") -> PresetChoice:
         return PresetChoice("pretrained", "the pretrained checkpoints are in the local cache")
     if hub_reachable():
         return PresetChoice("pretrained", f"{hub_endpoint()} is reachable; weights download on first use")
-    return PresetChoice(
-        "bundled", f"no network to {hub_endpoint()} and the pretrained checkpoints are not cached"
-    )
+    offline = f"no network to {hub_endpoint()} and the pretrained checkpoints are not cached"
+    missing = missing_offline_packages()  # offline preset (registry block)
+    if not missing:
+        return PresetChoice("offline", f"{offline}; the offline preset's packages are installed")
+    return PresetChoice("bundled", f"{offline}, and the offline preset needs {', '.join(missing)}")

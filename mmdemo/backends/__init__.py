@@ -27,6 +27,14 @@ def backend_module(backend: str):
         from mmdemo.backends import blip_backend as module
     elif backend in ("wav2vec2", "wav2vec2-ctc"):
         from mmdemo.backends import wav2vec2_backend as module
+    # -- offline preset --
+    elif backend == "conse":
+        from mmdemo.backends import conse_backend as module
+    elif backend in ("conse-caption", "conse-vqa"):
+        from mmdemo.backends import label_backend as module
+    elif backend == "faster-whisper":
+        from mmdemo.backends import whisper_backend as module
+    # -- end offline preset --
     else:  # the registry validates backends, so this is a programming error
         raise ValueError(f"No backend module for {backend!r}")
     return module
