@@ -99,7 +99,8 @@ def matching_mass(
         for name, parent in zip(names, table)
     ])
     prompt = loaded.model.config.prompt.format(thing)
-    similarity = loaded.model.class_vectors @ conse_backend.encode_texts(loaded, [prompt])[0]  # [1000]
+    similarity = (loaded.model.class_vectors @ conse_backend.encode_texts(loaded, [prompt])[0]).cpu()  # [1000]
+    probabilities = probabilities.cpu()
     closest = int(similarity.argmax())
     if not bool(by_name.any()) and float(similarity[closest]) < KNOWN:
         return 0.0, False

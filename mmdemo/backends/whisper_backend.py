@@ -14,6 +14,7 @@ the README's "Offline real photos and speech".
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
@@ -47,6 +48,8 @@ def load(
     """Load Whisper on the CPU (CTranslate2 runs on CUDA too, but only with its CUDA libraries)."""
     from faster_whisper import WhisperModel
 
+    # faster-whisper logs every clip's duration at INFO; a batch of queries would flood the log.
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     folder = spec.local_folder if spec.is_local and spec.local_folder.is_dir() else model_folder()
     threads = min(4, os.cpu_count() or 1)
     model = WhisperModel(str(folder), device="cpu", compute_type=COMPUTE_TYPE, cpu_threads=threads)
