@@ -24,6 +24,10 @@ import torch
 from mmdemo.loading import LoadedModel
 from mmdemo.recognition import Recognition, RecognisedClass
 
+_NOT_OBJECTS = frozenset(  # adjectives ImageNet's class names contain but never decide ("red fox")
+    "red orange yellow green blue purple pink brown black white grey gray golden silver dark light "
+    "big small large tiny old young wet dry hot cold open closed empty full".split()
+)
 SIMILAR = 0.75  # cosine of "a photo of a X." and a class prompt at which X counts as that class
 KNOWN = 0.7  # below this for every class, X is not something ImageNet's classes can tell
 _WHAT = re.compile(
@@ -123,6 +127,8 @@ def answer_from_labels(loaded: LoadedModel, picture, question: str, recognition:
     if found is None:
         return _cannot(recognition, "it is not a \"what is this?\" or \"is this a ...?\" question")
     thing = found.group("thing").strip()
+    if set(thing.split()) <= _NOT_OBJECTS:
+        return _cannot(recognition, f"{thing!r} is not an object, and colours, sizes and states are beyond its labels")
     probabilities = conse_backend.class_probabilities(loaded, [picture])[0]
     mass, known = matching_mass(loaded, probabilities, thing)
     if not known:

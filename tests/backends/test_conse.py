@@ -73,7 +73,7 @@ def test_answers_only_what_the_labels_can_answer(photos):
     no = mmdemo.answer(cat, "is there a dog in the picture?")
     assert no.answer == "no" and no.confidence > 0.8
     assert mmdemo.answer(photos["coffee"], "Is this a cup of coffee?").answer == "yes"
-    for question in ("What colour is the cat?", "Is this an astronaut?"):
+    for question in ("What colour is the cat?", "Is this an astronaut?", "Is it red?"):
         refused = mmdemo.answer(cat, question)
         assert not refused.answerable and refused.confidence == 0.0
         assert refused.answer.startswith("This offline preset can't answer that")
