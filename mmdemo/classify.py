@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from mmdemo.backends import backend_module
+from mmdemo.backends.base import known_words, unknown_labels
 from mmdemo.encoders import embed_images, embed_texts
 from mmdemo.errors import MediaError
 from mmdemo.loading import get_model
@@ -62,6 +63,13 @@ def zero_shot_classify(
     if template.count("{}") != 1:
         raise MediaError(f"The template must contain '{{}}' exactly once, got {template!r}")
     loaded = get_model(model, "image-text")
+    unreadable = unknown_labels(loaded, names)
+    if unreadable:
+        raise MediaError(
+            f"Model {loaded.spec.name!r} knows no word of the label(s) {', '.join(map(repr, unreadable))}: "
+            "every word is outside its vocabulary, so it would score them all alike. "
+            f"Use words it knows (e.g. {', '.join(known_words(loaded))}) or another model"
+        )
     image_vector = embed_images([image], model=loaded.spec.name, limits=limits).embeddings  # [1, D]
     prompts = [template.format(name) for name in names]
     text_vectors = embed_texts(prompts, model=loaded.spec.name, limits=limits).embeddings  # [L, D]

@@ -66,6 +66,8 @@ def _fingerprint(loaded: LoadedModel) -> str:
     spec = loaded.spec
     speedups = ",".join(loaded.speedups)
     parts = [spec.name, spec.backend, spec.checkpoint, str(spec.pretrained), spec.audio_road, str(loaded.dtype), speedups]
+    if "recipe" in loaded.extras:  # how a backend turns model outputs into vectors (ConSE's T and prompt)
+        parts.append(str(loaded.extras["recipe"]))
     if spec.is_local:
         folder = spec.local_folder
         for path in sorted(folder.iterdir()):

@@ -1,9 +1,12 @@
-"""Captioning and visual question answering with BLIP (run by its backend,
-:mod:`mmdemo.backends.blip_backend`).
+"""Captioning and visual question answering: BLIP (run by its backend, :mod:`mmdemo.backends.blip_backend`)
+and, for the offline preset, captions and answers from recognised ImageNet classes.
 
 ``caption`` decodes greedily, with beam search or with nucleus sampling, optionally continuing a
 text prefix (conditional captioning); ``answer`` answers a question about an image. Scores are
 per-token geometric-mean probabilities, ``exp(mean log p)``, in (0, 1]: comparable across lengths.
+The offline preset's ``conse-caption`` / ``conse-vqa`` models write no text: their captions and
+answers are built from recognised ImageNet classes (:mod:`mmdemo.label_answers`), marked
+``method="labels"`` with the classes attached.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mmdemo.backends import backend_module
+from mmdemo.backends.base import LoadedModel
+from mmdemo.errors import MediaError
 from mmdemo.loading import get_model
 from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
 
@@ -83,12 +88,18 @@ class Caption:
 
 @dataclass
 class CaptionOutput:
-    """Captions, best first, with the model that wrote them."""
+    """Captions, best first, with the model that wrote them.
+
+    ``method`` is ``"generated"`` (BLIP wrote them) or ``"labels"`` (built from the recognised
+    ImageNet classes in ``classes``, a list of :class:`mmdemo.recognition.RecognisedClass`).
+    """
 
     captions: list[Caption]
     model: str
     prefix: str | None = None
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    method: str = "generated"
+    classes: list = field(default_factory=list)
 
     @property
     def best(self) -> str:
@@ -97,12 +108,19 @@ class CaptionOutput:
 
 @dataclass
 class AnswerOutput:
-    """An answer to a question about an image; ``confidence`` in (0, 1]."""
+    """An answer to a question about an image; ``confidence`` in (0, 1].
+
+    ``method`` and ``classes`` as for :class:`CaptionOutput`; ``answerable`` is False when a
+    label-based model cannot answer the question (``answer`` then says so; ``confidence`` is 0).
+    """
 
     answer: str
     confidence: float
     question: str
     model: str
+    method: str = "generated"
+    answerable: bool = True
+    classes: list = field(default_factory=list)
 
 
 def caption(
@@ -117,6 +135,8 @@ def caption(
     decoding = decoding or DecodingConfig()
     loaded = get_model(model, "caption")
     picture = load_image(image, limits)
+    if loaded.spec.backend == "conse-caption":  # offline preset: captions from labels
+        return _label_caption(loaded, picture, prefix, decoding)
     text = clean_text(prefix, limits, what="caption prefix") if prefix and prefix.strip() else None
     seed = decoding.seed if decoding.strategy == "sample" else None
     generated = backend_module(loaded.spec.backend).generate_captions(
@@ -141,6 +161,49 @@ def answer(
     loaded = get_model(model, "vqa")
     question = clean_text(question, limits, what="question")
     picture = load_image(image, limits)
+    if loaded.spec.backend == "conse-vqa":  # offline preset: answers from labels
+        return _label_answer(loaded, picture, question)
     reply = backend_module(loaded.spec.backend).answer_question(loaded, picture, question, max_new_tokens)
     # An empty answer (the model ended at once) is returned as it is; the UI says so.
     return AnswerOutput(reply.text, reply.score, question, loaded.spec.name)
+
+
+# -- offline preset: captions and answers from recognised ImageNet classes --------------------
+
+
+def _label_caption(loaded: LoadedModel, picture, prefix: str | None, decoding: DecodingConfig) -> CaptionOutput:
+    """The top ``decoding.num_captions`` classes as captions, scored by their probabilities."""
+    from mmdemo.label_answers import caption_text
+    from mmdemo.recognition import recognise_loaded
+
+    if prefix and prefix.strip():
+        raise MediaError(
+            f"{loaded.spec.name} builds captions from recognised ImageNet classes and cannot continue "
+            "a prefix; leave the prefix empty (or use the pretrained preset's BLIP)"
+        )
+    recognition = recognise_loaded(_image_text(loaded), picture, top=5)
+    captions = [Caption(caption_text(item), item.probability) for item in recognition.classes]
+    return CaptionOutput(
+        captions[: decoding.num_captions], loaded.spec.name, None, decoding,
+        method="labels", classes=recognition.classes,
+    )
+
+
+def _label_answer(loaded: LoadedModel, picture, question: str) -> AnswerOutput:
+    from mmdemo.label_answers import answer_from_labels
+    from mmdemo.recognition import recognise_loaded
+
+    image_text = _image_text(loaded)
+    recognition = recognise_loaded(image_text, picture, top=5)
+    result = answer_from_labels(image_text, picture, question, recognition)
+    return AnswerOutput(
+        result.answer, result.confidence, question, loaded.spec.name,
+        method="labels", answerable=result.answerable, classes=recognition.classes,
+    )
+
+
+def _image_text(loaded: LoadedModel) -> LoadedModel:
+    return get_model(loaded.extras["image_text_model"], "image-text", device=loaded.device.type)
+
+
+# -- end of the offline preset block ----------------------------------------------------------

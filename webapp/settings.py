@@ -24,7 +24,7 @@ class AppSettings:
         port: port to listen on (None: the first free one from 7860).
         share: create a public gradio.live link.
         auth: ``user:password`` pairs that may log in (empty: no login).
-        preset: ``auto``, ``pretrained`` or ``bundled`` (see :mod:`mmdemo.registry`).
+        preset: ``auto``, ``pretrained``, ``offline`` or ``bundled`` (see :mod:`mmdemo.presets`).
         overrides: role -> model name, hub id or local folder.
         device: ``auto``, ``cpu`` or ``cuda`` (see :func:`mmdemo.loading.configure_runtime`).
         dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
@@ -83,8 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--auth", action="append", default=[], metavar="USER:PASSWORD",
         help="require a login (repeatable); or set MMDEMO_AUTH='user:pw,user2:pw2'",
     )
-    parser.add_argument("--preset", default="auto", choices=["auto", "pretrained", "bundled"],
-                        help="model preset (default: auto = pretrained when cached or online, else bundled)")
+    parser.add_argument("--preset", default="auto", choices=["auto", *presets.PRESETS],
+                        help="model preset (default: auto = pretrained when cached or online, else offline "
+                        "(real ImageNet photos and English speech from pip-installed weights), else bundled "
+                        "(the shapes world))")
     for role in registry.ROLES:
         parser.add_argument(f"--{role}-model", dest=_model_dest(role), metavar="NAME|HUB_ID|FOLDER",
                             help=f"override the {role} model (choices include: {', '.join(registry.list_models(role))})")

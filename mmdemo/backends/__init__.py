@@ -56,6 +56,10 @@ MODULES: dict[str, str] = {
     "blip-vqa": "mmdemo.backends.blip_backend",
     "wav2vec2": "mmdemo.backends.wav2vec2_backend",
     "wav2vec2-ctc": "mmdemo.backends.wav2vec2_backend",
+    "conse": "mmdemo.backends.conse_backend",
+    "conse-caption": "mmdemo.backends.label_backend",
+    "conse-vqa": "mmdemo.backends.label_backend",
+    "faster-whisper": "mmdemo.backends.whisper_backend",
 }
 
 

@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,3 +184,26 @@ def checkpoint_available_offline(spec: ModelSpec) -> bool:
     if spec.is_local:
         return spec.local_folder.is_dir()
     return hub_file_cached(spec.checkpoint, "config.json")
+
+
+def unknown_labels(loaded: LoadedModel, labels: Sequence[str]) -> list[str]:
+    """The labels whose every token is the model tokenizer's unknown token (word-level vocabularies such
+    as the bundled CLIP's); subword tokenizers (CLIP's BPE, BERT's WordPiece) almost never have any."""
+    tokenizer = loaded.tokenizer
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None or not callable(tokenizer):
+        return []
+    unknown = []
+    for label in labels:
+        ids = tokenizer(label, add_special_tokens=False)["input_ids"]
+        if ids and all(token == unk for token in ids):
+            unknown.append(label)
+    return unknown
+
+
+def known_words(loaded: LoadedModel, limit: int = 12) -> list[str]:
+    """A few words of the model tokenizer's vocabulary (no special tokens, no punctuation), sorted."""
+    tokenizer = loaded.tokenizer
+    special = set(getattr(tokenizer, "all_special_tokens", ()))
+    words = sorted(word for word in tokenizer.get_vocab() if word not in special and word.isalpha())
+    return words[:limit]

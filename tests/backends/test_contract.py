@@ -18,6 +18,10 @@ ENTRY_POINTS = {
     "caption": ("generate_captions",),
     "vqa": ("answer_question",),
 }
+# The offline preset's backends: no load-time speed-ups; the label-based caption and vqa backends
+# load nothing and are answered by mmdemo.label_answers from the image-text model's classes.
+NO_SPEEDUPS = ("conse", "conse-caption", "conse-vqa", "faster-whisper")
+LABEL_BASED = ("conse-caption", "conse-vqa")
 
 
 @pytest.mark.parametrize("backend", registry.BACKENDS)
@@ -26,13 +30,17 @@ def test_each_backend_declares_its_knowledge(backend):
     module = backend_module(backend)
     spec = ModelSpec(name=f"c-{backend}", backend=backend, checkpoint="a/b")
     assert isinstance(module.GENERATIVE, bool) and module.GENERATIVE == (spec.role in ("caption", "vqa"))
-    assert module.SPEEDUPS and all(isinstance(text, str) and text for text in module.SPEEDUPS.values())
+    assert all(isinstance(text, str) and text for text in module.SPEEDUPS.values())
+    assert bool(module.SPEEDUPS) == (backend not in NO_SPEEDUPS)
     on_cpu = module.speedups_for(spec, torch.device("cpu"))
-    assert on_cpu and set(on_cpu) <= set(module.SPEEDUPS)
+    assert bool(on_cpu) == (backend not in NO_SPEEDUPS) and set(on_cpu) <= set(module.SPEEDUPS)
     assert module.speedups_for(spec, torch.device("cuda")) == ()
-    for name in ("load", "available_offline", *ENTRY_POINTS[spec.role]):
+    entry_points = () if backend in LABEL_BASED else ENTRY_POINTS[spec.role]
+    if backend == "faster-whisper":  # the speech road only: it transcribes, the text model embeds
+        entry_points = ("transcribe",)
+    for name in ("load", "available_offline", *entry_points):
         assert callable(getattr(module, name)), f"{module.__name__} has no {name}"
-    if backend == "wav2vec2-ctc":
+    if backend in ("wav2vec2-ctc", "faster-whisper"):
         assert callable(module.transcribe)
 
 
