@@ -12,7 +12,7 @@ import pytest
 
 from mmdemo import encoders, generate, registry
 from mmdemo.world.dataset import WorldConfig
-from mmdemo.world.evaluate import evaluate, evaluation_set
+from mmdemo.pretrain.evaluate import evaluate, evaluation_set
 
 BUNDLED = registry.PRESETS["bundled"]
 FOLDERS = {role: registry.get_model_spec(name).checkpoint for role, name in BUNDLED.items()}

@@ -20,10 +20,11 @@ from transformers import (
 
 from mmdemo.storage import load_tensors
 from mmdemo.world.dataset import generate
-from mmdemo.world.evaluate import saved_model_functions
-from mmdemo.world.models import build_blip, build_clip, decoder_inputs
-from mmdemo.world.pool import build_pool, image_tensor, pixel_values
-from mmdemo.world.pretrain import PretrainConfig, main, pretrain, smoke_config
+from mmdemo.pretrain.evaluate import saved_model_functions
+from mmdemo.pretrain.configs import build_blip, build_clip
+from mmdemo.pretrain.train_blip import decoder_inputs
+from mmdemo.pretrain.pool import build_pool, image_tensor, pixel_values
+from mmdemo.pretrain.program import PretrainConfig, main, pretrain, smoke_config
 
 
 @pytest.fixture(scope="module")
