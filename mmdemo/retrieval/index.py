@@ -25,15 +25,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from mmdemo.errors import IncompatibleError
-from mmdemo.retrieval import build, persist
+from mmdemo.errors import EmptyIndexError, IncompatibleError
+from mmdemo.modalities import exactly_one_query
+from mmdemo.retrieval.build import DEFAULT_BATCH_SIZE, AddReport, ProgressCallback, add_files, add_folder, add_texts
 from mmdemo.retrieval.approx import ApproxSearcher, KeyFilter
 from mmdemo.retrieval.config import IndexConfig
 from mmdemo.retrieval.embedder import Embedder, EmbeddingLike, default_embedder
-from mmdemo.errors import EmptyIndexError
 from mmdemo.retrieval.exact import TopK, exact_topk
 from mmdemo.retrieval.items import IndexItem, check_modalities, check_modality
-from mmdemo.modalities import exactly_one_query
+from mmdemo.retrieval.persist import IndexState, load_state, save_state
 from mmdemo.retrieval.store import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -305,36 +305,36 @@ class RetrievalIndex:
         *,
         ids: Sequence[str] | None = None,
         labels: Sequence[str | None] | None = None,
-        batch_size: int = build.DEFAULT_BATCH_SIZE,
-        progress: build.ProgressCallback | None = None,
-    ) -> build.AddReport:
-        """Embed and add texts; ids default to ``text:<hash>`` (see :func:`build.add_texts`)."""
-        return build.add_texts(self, texts, ids=ids, labels=labels, batch_size=batch_size, progress=progress)
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: ProgressCallback | None = None,
+    ) -> AddReport:
+        """Embed and add texts; ids default to ``text:<hash>`` (see :func:`~mmdemo.retrieval.build.add_texts`)."""
+        return add_texts(self, texts, ids=ids, labels=labels, batch_size=batch_size, progress=progress)
 
     def add_files(
         self,
         paths: Sequence[str | os.PathLike],
         *,
         labels: Sequence[str | None] | None = None,
-        batch_size: int = build.DEFAULT_BATCH_SIZE,
-        progress: build.ProgressCallback | None = None,
-        after_batch: Callable[[build.AddReport], None] | None = None,
-    ) -> build.AddReport:
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: ProgressCallback | None = None,
+        after_batch: Callable[[AddReport], None] | None = None,
+    ) -> AddReport:
         """Embed and add image, audio and ``.txt`` files; unreadable ones are skipped and reported,
-        unchanged ones are not embedded again (see :func:`build.add_files`)."""
-        return build.add_files(self, paths, labels=labels, batch_size=batch_size, progress=progress, after_batch=after_batch)
+        unchanged ones are not embedded again (see :func:`~mmdemo.retrieval.build.add_files`)."""
+        return add_files(self, paths, labels=labels, batch_size=batch_size, progress=progress, after_batch=after_batch)
 
     def add_folder(
         self,
         folder: str | os.PathLike,
         *,
         recursive: bool = True,
-        batch_size: int = build.DEFAULT_BATCH_SIZE,
-        progress: build.ProgressCallback | None = None,
-        after_batch: Callable[[build.AddReport], None] | None = None,
-    ) -> build.AddReport:
-        """Add every image, audio and ``.txt`` file under ``folder`` (see :func:`build.add_folder`)."""
-        return build.add_folder(
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: ProgressCallback | None = None,
+        after_batch: Callable[[AddReport], None] | None = None,
+    ) -> AddReport:
+        """Add every image, audio and ``.txt`` file under ``folder`` (see :func:`~mmdemo.retrieval.build.add_folder`)."""
+        return add_folder(
             self, folder, recursive=recursive, batch_size=batch_size, progress=progress, after_batch=after_batch
         )
 
@@ -524,7 +524,8 @@ class RetrievalIndex:
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | os.PathLike) -> Path:
         """Save to ``folder`` atomically (see :mod:`mmdemo.retrieval.persist`)."""
-        return persist.save_index(self, folder)
+        with self._lock:
+            return save_state(self.state(), folder)
 
     @classmethod
     def load(
@@ -550,39 +551,31 @@ class RetrievalIndex:
             IndexNotFoundError: no index in ``folder``.
             IncompatibleError: another format version, other models, or damaged files.
         """
-        return persist.load_index(cls, folder, expect_models=expect_models, config=config, embedder=embedder)
+        if expect_models is None and embedder is not None:
+            expect_models = embedder.models
+        return cls.from_state(load_state(folder, expect_models=expect_models, config=config), embedder=embedder)
 
-    # Used by persist, which holds the lock while it writes: the state to save, and a way to
-    # install a loaded one.
-    def _snapshot(self) -> dict[str, Any]:
+    def state(self) -> IndexState:
+        """What the index holds now (its store, space, models, approximate structure): what
+        :mod:`~mmdemo.retrieval.persist` saves. The parts are the index's own, not copies: hold the
+        index's lock while using them if other threads may change the index."""
         with self._lock:
-            return {
-                "vectors": self._store.vectors,
-                "keys": self._store.keys,
-                "items": list(self._store.items),
-                "next_key": self._store.next_key,
-                "space": self._space,
-                "models": dict(self._models),
-                "config": self.config,
-                "counts": self._store.counts(),
-                "approx": self._approx,
-                "approx_until_key": self._approx_until_key,
-                "tombstones": sorted(self._approx.tombstones) if self._approx is not None else [],
-            }
+            return IndexState(
+                config=self.config,
+                store=self._store,
+                space=self._space,
+                models=dict(self._models),
+                approx=self._approx,
+                approx_until_key=self._approx_until_key,
+            )
 
-    def _restore(
-        self,
-        store: VectorStore,
-        space: str | None,
-        models: dict[str, str],
-        approx: ApproxSearcher | None,
-        approx_until_key: int,
-    ) -> None:
-        with self._lock:
-            self._store = store
-            self._space = space
-            self._models = dict(models)
-            self._approx = approx
-            self._approx_until_key = approx_until_key
-            self._filters.clear()
-
+    @classmethod
+    def from_state(cls, state: IndexState, *, embedder: Embedder | None = None) -> RetrievalIndex:
+        """An index holding ``state`` (e.g. one :func:`~mmdemo.retrieval.persist.load_state` read)."""
+        index = cls(state.config, embedder=embedder)
+        index._store = state.store
+        index._space = state.space
+        index._models = dict(state.models)
+        index._approx = state.approx
+        index._approx_until_key = state.approx_until_key
+        return index
