@@ -57,14 +57,14 @@ class SearchResult:
 
     Attributes:
         hits: at most ``k`` hits (fewer when fewer items match the filter).
-        backend: ``"exact"`` or ``"approx:<kind>"``.
+        method: ``"exact"`` or ``"approx:<kind>"``.
         query_modality: modality of the query input, or None for a raw vector.
         model: the model that embedded the query, or None for a raw vector.
         elapsed_ms: search time per query (embedding excluded).
     """
 
     hits: list[SearchHit]
-    backend: str
+    method: str
     query_modality: str | None = None
     model: str | None = None
     elapsed_ms: float = 0.0
@@ -91,7 +91,7 @@ class IndexInfo:
     space: str | None
     models: dict[str, str]
     storage_dtype: str
-    backend: str
+    method: str
     approx_threshold: int
     approx_kind: str
     approx_built: bool
@@ -103,7 +103,7 @@ class RetrievalIndex:
     Thread-safe: every method holds the index's lock.
 
     Args:
-        config: storage precision, backend choice and approximate-search settings.
+        config: storage precision, search method and approximate-search settings.
         embedder: how media are embedded; None builds :func:`default_embedder` with the models the
             index records (or the preset's defaults while it is empty).
     """
@@ -190,7 +190,7 @@ class RetrievalIndex:
                 space=self._space,
                 models=dict(self._models),
                 storage_dtype=self.config.storage_dtype,
-                backend=self.config.backend,
+                method=self.config.method,
                 approx_threshold=self.config.approx_threshold,
                 approx_kind=self.config.approx.kind,
                 approx_built=self._approx is not None,
@@ -345,7 +345,7 @@ class RetrievalIndex:
         *,
         k: int = 5,
         modality: str | Iterable[str] | None = None,
-        backend: str | None = None,
+        method: str | None = None,
     ) -> SearchResult:
         """The ``k`` items most similar to one query vector [D] (cosine similarity).
 
@@ -353,13 +353,13 @@ class RetrievalIndex:
             query: a vector in the index's space (normalised here).
             k: results wanted; fewer come back when fewer items match.
             modality: only return items of this modality (or these modalities).
-            backend: ``"exact"``, ``"approx"`` or ``"auto"``; None uses the config's.
+            method: ``"exact"``, ``"approx"`` or ``"auto"``; None uses the config's.
         """
         if query.dim() == 2 and query.shape[0] == 1:
             query = query[0]
         if query.dim() != 1:
             raise ValueError(f"search() takes one [D] vector, got shape {tuple(query.shape)}; use search_batch()")
-        return self.search_batch(query.unsqueeze(0), k=k, modality=modality, backend=backend)[0]
+        return self.search_batch(query.unsqueeze(0), k=k, modality=modality, method=method)[0]
 
     def search_batch(
         self,
@@ -367,7 +367,7 @@ class RetrievalIndex:
         *,
         k: int = 5,
         modality: str | Iterable[str] | None = None,
-        backend: str | None = None,
+        method: str | None = None,
     ) -> list[SearchResult]:
         """:meth:`search` for a batch of query vectors [Q, D]."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -378,7 +378,7 @@ class RetrievalIndex:
                 raise EmptyIndexError("The index is empty: add files, folders or texts before searching")
             queries = F.normalize(self._check_vectors(queries, "Query vectors"), dim=1)
             allowed, count = self._allowed_rows(wanted)
-            chosen = self.resolve_backend(backend, count)
+            chosen = self.resolve_method(method, count)
             start = time.perf_counter()
             if chosen == "exact":
                 top = exact_topk(self._store.vectors, queries, k, allowed)
@@ -398,23 +398,23 @@ class RetrievalIndex:
             raise EmptyIndexError(f"The index holds no {' or '.join(wanted)} items; it holds {present}")
         return self._store.modality_mask(wanted), count
 
-    def resolve_backend(self, backend: str | None = None, count: int | None = None) -> str:
+    def resolve_method(self, method: str | None = None, count: int | None = None) -> str:
         """``"exact"`` or ``"approx"``: what a search of ``count`` items (default: all) with
-        ``backend`` (default: the config's) would use."""
+        ``method`` (default: the config's) would use."""
         count = len(self) if count is None else count
-        backend = backend or self.config.backend
-        if backend not in ("auto", "exact", "approx"):
-            raise ValueError(f"Unknown search backend {backend!r}; valid: ['auto', 'exact', 'approx']")
-        if backend == "auto":
+        method = method or self.config.method
+        if method not in ("auto", "exact", "approx"):
+            raise ValueError(f"Unknown search method {method!r}; valid: ['auto', 'exact', 'approx']")
+        if method == "auto":
             return "approx" if count >= self.config.approx_threshold else "exact"
-        return backend
+        return method
 
-    def _result(self, scores: torch.Tensor, rows: torch.Tensor, backend: str, elapsed_ms: float) -> SearchResult:
+    def _result(self, scores: torch.Tensor, rows: torch.Tensor, method: str, elapsed_ms: float) -> SearchResult:
         hits = []
         for rank, (score, row) in enumerate(zip(scores.tolist(), rows.tolist()), start=1):
             item = self._store.items[row]
             hits.append(SearchHit(rank, float(score), item.id, item.modality, item.source, item.label))
-        return SearchResult(hits=hits, backend=backend, elapsed_ms=elapsed_ms)
+        return SearchResult(hits=hits, method=method, elapsed_ms=elapsed_ms)
 
     # ------------------------------------------------------------------ media queries
     def query(
@@ -425,7 +425,7 @@ class RetrievalIndex:
         audio: Any = None,
         k: int = 5,
         modality: str | Iterable[str] | None = None,
-        backend: str | None = None,
+        method: str | None = None,
     ) -> SearchResult:
         """Search with exactly one of a text, an image (path, bytes, PIL, array) or an audio clip."""
         query_modality, value = exactly_one_query({"text": text, "image": image, "audio": audio})
@@ -433,7 +433,7 @@ class RetrievalIndex:
             if len(self) == 0:
                 raise EmptyIndexError("The index is empty: add files, folders or texts before searching")
         output = self.embed(query_modality, [value])
-        result = self.search(output.embeddings[0], k=k, modality=modality, backend=backend)
+        result = self.search(output.embeddings[0], k=k, modality=modality, method=method)
         result.query_modality = query_modality
         result.model = output.model
         return result
@@ -447,7 +447,7 @@ class RetrievalIndex:
     def search_audio(self, audio: Any, **kwargs: Any) -> SearchResult:
         return self.query(audio=audio, **kwargs)
 
-    # ------------------------------------------------------------------ approximate backend
+    # ------------------------------------------------------------------ approximate method
     def build_approx(self) -> ApproxSearcher:
         """Build the approximate structure now (or bring it up to date with items added since)."""
         with self._lock:
@@ -507,7 +507,7 @@ class RetrievalIndex:
         return TopK(scores_t, rows)
 
     def approx_recall(self, *, n_queries: int = 100, k: int = 10, seed: int = 0, modality: str | None = None) -> float:
-        """Recall@k of the approximate backend against exact search, with stored vectors as queries
+        """Recall@k of the approximate method against exact search, with stored vectors as queries
         (each perturbed slightly so that it is not trivially its own nearest neighbour)."""
         with self._lock:
             if len(self) == 0:
@@ -516,8 +516,8 @@ class RetrievalIndex:
             rows = torch.randperm(len(self), generator=generator)[:n_queries]
             queries = self._store.vectors[rows].float()  # [q, D]
             queries = queries + 0.1 * torch.randn(queries.shape, generator=generator) / queries.shape[1] ** 0.5
-            exact = self.search_batch(queries, k=k, modality=modality, backend="exact")
-            approx = self.search_batch(queries, k=k, modality=modality, backend="approx")
+            exact = self.search_batch(queries, k=k, modality=modality, method="exact")
+            approx = self.search_batch(queries, k=k, modality=modality, method="approx")
             found = sum(len(set(e.ids) & set(a.ids)) for e, a in zip(exact, approx))
             return found / max(sum(len(e.ids) for e in exact), 1)
 
