@@ -34,14 +34,14 @@ import transformers
 from transformers import AutoProcessor, CLIPModel
 
 from mmdemo.model_factory import AudioShape, BlipShape, ClipShape
-from mmdemo.storage import save_tensors_atomic, write_json_atomic
-from mmdemo.world.dataset import WorldConfig
 from mmdemo.pretrain.evaluate import WorldMetrics, evaluate, evaluation_set, saved_model_functions
 from mmdemo.pretrain.loop import StageConfig, StageLog
 from mmdemo.pretrain.pool import build_pool
 from mmdemo.pretrain.train_audio import train_audio
 from mmdemo.pretrain.train_blip import train_blip
 from mmdemo.pretrain.train_clip import train_clip
+from mmdemo.storage import save_tensors_atomic, write_json_atomic
+from mmdemo.world.dataset import WorldConfig
 
 logger = logging.getLogger(__name__)
 

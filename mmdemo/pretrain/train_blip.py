@@ -35,9 +35,9 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
 from mmdemo.model_factory import BlipShape
 from mmdemo.pretrain.configs import build_blip
+from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
 from mmdemo.pretrain.pool import TrainingPool, pixel_values
 from mmdemo.world.text import ask
 

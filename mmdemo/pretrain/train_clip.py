@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPModel, CLIPProcessor
 
-from mmdemo.pretrain.contrastive import symmetric_nce
-from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
 from mmdemo.model_factory import ClipShape
 from mmdemo.pretrain.configs import build_clip
+from mmdemo.pretrain.contrastive import symmetric_nce
+from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
 from mmdemo.pretrain.pool import TrainingPool, pixel_values
 from mmdemo.world.text import DETAILS
 

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 
 from mmdemo.errors import EmptyIndexError, IncompatibleError
 from mmdemo.modalities import exactly_one_query
-from mmdemo.retrieval.build import DEFAULT_BATCH_SIZE, AddReport, ProgressCallback, add_files, add_folder, add_texts
 from mmdemo.retrieval.approx import ApproxSearcher, KeyFilter
+from mmdemo.retrieval.build import DEFAULT_BATCH_SIZE, AddReport, ProgressCallback, add_files, add_folder, add_texts
 from mmdemo.retrieval.config import IndexConfig
 from mmdemo.retrieval.embedder import Embedder, EmbeddingLike, default_embedder
 from mmdemo.retrieval.exact import TopK, exact_topk

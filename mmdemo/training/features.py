@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import torch
 
 import mmdemo.encoders
+from mmdemo.errors import ManifestError
 from mmdemo.errors import MediaError
 from mmdemo.training.dataset import EncoderInfo, FeatureSet
 from mmdemo.training.manifest import MODALITY_COLUMNS, BadRow, Manifest, ManifestRow, read_manifest
-from mmdemo.errors import ManifestError
 
 logger = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ from safetensors import SafetensorError
 from torch import Tensor
 
 import mmdemo.encoders
+from mmdemo.errors import ConfigError
 from mmdemo.errors import IncompatibleError, MediaError
+from mmdemo.errors import UnknownStrategyError
 from mmdemo.fusion.classifier import FusionClassifier
 from mmdemo.fusion.config import FusionConfig
-from mmdemo.errors import ConfigError
 from mmdemo.fusion.registry import build_fusion
-from mmdemo.errors import UnknownStrategyError
 from mmdemo.storage import load_tensors, read_json, save_tensors_atomic, write_json_atomic
 from mmdemo.training.dataset import EncoderInfo
 from mmdemo.training.trainer import EpochRecord, TrainConfig, TrainResult

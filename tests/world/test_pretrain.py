@@ -18,13 +18,13 @@ from transformers import (
     Wav2Vec2Model,
 )
 
-from mmdemo.storage import load_tensors
-from mmdemo.world.dataset import generate
-from mmdemo.pretrain.evaluate import saved_model_functions
 from mmdemo.pretrain.configs import build_blip, build_clip
-from mmdemo.pretrain.train_blip import decoder_inputs
+from mmdemo.pretrain.evaluate import saved_model_functions
 from mmdemo.pretrain.pool import build_pool, image_tensor, pixel_values
 from mmdemo.pretrain.program import PretrainConfig, main, pretrain, smoke_config
+from mmdemo.pretrain.train_blip import decoder_inputs
+from mmdemo.storage import load_tensors
+from mmdemo.world.dataset import generate
 
 
 @pytest.fixture(scope="module")
