@@ -1,56 +1,128 @@
-"""The Fusion Lab's program: data -> features -> heads for several strategies -> comparison.
+"""The training program: data -> features -> one head per strategy -> comparison -> saved run.
 
-One call, :func:`run_lab`, does what the app's Fusion Lab tab and ``python -m mmdemo train`` do:
-read a manifest (a file, an uploaded zip holding one, or the bundled world written on the fly),
-embed it through the encoders' cache, train one head per strategy on one shared split, compare
-them, write the report (markdown + PNG) and save every head (safetensors + JSON), plus a zip of
-it all to download. Each finished head is saved as soon as its training ends, so an interrupted
-run keeps the heads already trained.
+One function, :func:`run_training`, is what ``python -m mmdemo train`` and the app's Fusion Lab
+(through :func:`run_lab`) run. It reads a manifest (or takes a ready :class:`FeatureSet`, e.g. a
+synthetic task), embeds it through the encoders' cache, trains one head per strategy on one
+shared split, compares them on the test part and writes one layout::
+
+    <out>/heads/<strategy>/      a loadable head; its head.json records the test metrics
+    <out>/report.md              the comparison, with its PNG figures beside it
+    <out>/summary.json           split sizes, score rows, skipped rows, head folders, settings
+    <out>/fusion-lab-run.zip     the above, zipped for download (``TrainingConfig.archive``)
+
+Each head is saved as soon as its training ends (an interrupted run keeps the heads already
+trained) and saved again with its test metrics once the comparison is done.
+
+This module sits above :mod:`mmdemo.training` and :mod:`mmdemo.evaluation`, which do not import it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
-import shutil
 import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmdemo.archive import extract_zip
-from mmdemo.errors import MediaError
-from mmdemo.evaluation.compare import Comparison, compare_results
+from mmdemo.errors import ConfigError
+from mmdemo.evaluation.compare import SUBSETS, Comparison, compare_results
 from mmdemo.evaluation.report import ReportFiles, write_report
 from mmdemo.fusion.registry import parse_strategies
+from mmdemo.storage import write_json_atomic
+from mmdemo.training.dataset import FeatureSet
 from mmdemo.training.features import FeatureProgress, extract_features
+from mmdemo.training.fewshot import FewShotConfig, run_few_shot
 from mmdemo.training.head import FusionHead
-from mmdemo.training.manifest import MANIFEST_FORMATS, BadRow, read_manifest
+from mmdemo.training.manifest import BadRow, read_manifest
+from mmdemo.training.sources import find_manifest, prepare_data, world_manifest
 from mmdemo.training.trainer import TrainConfig, TrainProgress, TrainResult, config_split, train_head
+
+__all__ = [
+    "ARCHIVE_NAME",
+    "HEADS_DIR",
+    "SUMMARY_FILE",
+    "LabProgress",
+    "LabRun",
+    "TrainingConfig",
+    "TrainingRun",
+    "find_manifest",
+    "prepare_data",
+    "run_lab",
+    "run_training",
+    "world_manifest",
+]
 
 logger = logging.getLogger(__name__)
 
 HEADS_DIR = "heads"
-REPORT_DIR = "report"
+SUMMARY_FILE = "summary.json"
 ARCHIVE_NAME = "fusion-lab-run.zip"
+
+# Shares of the overall progress: embedding, then training, then the comparison and report.
+EMBEDDING_SHARE = 0.3
+TRAINING_SHARE = 0.65
 
 
 @dataclass
 class LabProgress:
     """Where a run is: ``stage`` (``"data"``, ``"embedding"``, ``"training"``, ``"report"``),
-    the overall ``fraction`` done in [0, 1], and a line for people."""
+    the overall ``fraction`` done in [0, 1], a line for people, and ``finished``: True when this
+    event ends a step (a modality embedded, a strategy trained, the run done)."""
 
     stage: str
     fraction: float
     message: str
+    finished: bool = False
 
 
 LabProgressCallback = Callable[[LabProgress], None]
 
 
 @dataclass
-class LabRun:
+class TrainingConfig:
+    """What a training run does (the data and the output folder are passed to :func:`run_training`).
+
+    Attributes:
+        strategies: fusion strategies to train, a list or ``"concat,gmu"`` or ``"all"`` (default).
+        train: optimisation, regularisation, split and architecture (:class:`TrainConfig`).
+        label_columns: manifest columns that are tasks (default: every non-modality column).
+        modalities: modalities to embed (default: every modality the manifest has).
+        models: modality -> registry name of its encoder (default: the active preset's).
+        confine_to_folder: refuse manifest paths outside the manifest's folder (True for uploads).
+        subset: the part of the split the comparison scores (``"test"``, falls back when empty).
+        few_shot: also score prototype and linear-probe classifiers with this many examples per
+            class, in a report section (default None: not run).
+        archive: also zip the run folder (heads, report, summary) for download.
+        report_title: the report's heading.
+    """
+
+    strategies: str | list[str] = "all"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    label_columns: list[str] | None = None
+    modalities: list[str] | None = None
+    models: dict[str, str | None] | None = None
+    confine_to_folder: bool = False
+    subset: str = "test"
+    few_shot: int | None = None
+    archive: bool = False
+    report_title: str = "Fusion strategy comparison"
+
+    def validate(self) -> TrainingConfig:
+        """Check the settings (raises ConfigError / UnknownStrategyError naming the bad value)."""
+        parse_strategies(self.strategies)
+        self.train.validate()
+        if self.subset not in SUBSETS:
+            raise ConfigError(f"unknown subset {self.subset!r}; valid: {', '.join(SUBSETS)}")
+        if self.few_shot is not None and (isinstance(self.few_shot, bool) or self.few_shot < 1):
+            raise ConfigError(f"few_shot must be a positive number of examples per class, got {self.few_shot!r}")
+        return self
+
+
+@dataclass
+class TrainingRun:
     """A finished run.
 
     Attributes:
@@ -58,83 +130,164 @@ class LabRun:
         comparison: the side-by-side evaluation (tables and figures).
         heads: strategy -> folder of the saved head (``FusionHead.load`` reads it).
         report: the markdown report and its PNG figures.
-        archive: a zip of the heads and the report, for download.
+        archive: a zip of the heads, the report and the summary (None unless asked for).
         bad_rows: manifest rows that were skipped, with their line numbers and reasons.
-        manifest: the manifest that was used.
+        manifest: the manifest that was used (None for a FeatureSet passed directly).
         seconds: wall time of the whole run.
+        summary: the summary JSON file.
+        split: sizes of the shared split (``{"train": ..., "val": ..., "test": ...}``).
     """
 
     folder: Path
     comparison: Comparison
     heads: dict[str, Path]
     report: ReportFiles
-    archive: Path
+    archive: Path | None
     bad_rows: list[BadRow] = field(default_factory=list)
     manifest: Path | None = None
     seconds: float = 0.0
+    summary: Path | None = None
+    split: dict[str, int] = field(default_factory=dict)
 
 
-def find_manifest(folder: Path) -> Path:
-    """The one manifest (.csv/.tsv/.jsonl) in ``folder`` or its sub-folders, shallowest first."""
-    candidates = sorted(
-        (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MANIFEST_FORMATS),
-        key=lambda p: (len(p.relative_to(folder).parts), str(p)),
-    )
-    if not candidates:
-        raise MediaError(
-            f"The archive holds no manifest; add a {', '.join(sorted(MANIFEST_FORMATS))} file with "
-            "text, image, audio and label columns"
-        )
-    top = [p for p in candidates if len(p.relative_to(folder).parts) == len(candidates[0].relative_to(folder).parts)]
-    if len(top) > 1:
-        names = ", ".join(str(p.relative_to(folder)) for p in top)
-        raise MediaError(f"The archive holds several manifests at the same level ({names}); keep one")
-    return candidates[0]
+LabRun = TrainingRun  # the Fusion Lab's name for a run (mmdemo.LabRun); one class
 
 
-def prepare_data(source: str | os.PathLike, workdir: str | os.PathLike) -> Path:
-    """A manifest path for ``source``: a manifest file as it is, or a zip extracted safely."""
-    source = Path(source)
-    if source.suffix.lower() == ".zip":
-        target = Path(workdir) / "data"
-        if target.exists():
-            shutil.rmtree(target)
-        extracted = extract_zip(source, target)
-        return find_manifest(Path(extracted.root))
-    if source.suffix.lower() in MANIFEST_FORMATS:
-        return source
-    raise MediaError(
-        f"Unsupported data file {source.name!r}: upload a manifest "
-        f"({', '.join(sorted(MANIFEST_FORMATS))}) or a .zip holding one with its files"
-    )
+def few_shot_section(features: FeatureSet, k: int, seed: int) -> str:
+    """Markdown section with prototype and linear-probe scores from ``k`` shots per class."""
+    lines = [f"## Few-shot baselines (k = {k} per class, scored on all other labelled samples)", "",
+             "| method | task | accuracy | macro-F1 | scored |", "|---|---|---|---|---|"]
+    for task in features.targets:
+        for method in ("prototype", "linear_probe"):
+            try:
+                result = run_few_shot(features, FewShotConfig(k=k, method=method, task=task, seed=seed))
+            except ConfigError as err:  # e.g. a class with fewer than k examples: report it, keep the run
+                lines.append(f"| {method} | {task} | not run: {err} | | |")
+                continue
+            if result.metrics is not None:
+                lines.append(f"| {method} | {task} | {result.metrics.accuracy:.3f} | {result.metrics.macro_f1:.3f} | {result.metrics.n} |")
+    return "\n".join(lines)
 
 
-def world_manifest(cache_dir: str | os.PathLike, samples: int = 400, seed: int = 0) -> Path:
-    """The manifest of ``samples`` samples of the bundled world, written once under ``cache_dir``.
-
-    The world is deterministic from its seed, so a folder written earlier for the same size and
-    seed is reused (its manifest is written last, so an interrupted write is never reused).
-    """
-    from mmdemo.world.dataset import WorldConfig, write_split
-
-    if not 20 <= samples <= 20_000:
-        raise MediaError(f"The bundled world sample count must be between 20 and 20,000, got {samples}")
-    folder = Path(cache_dir) / f"world-seed{seed}-n{samples}"
-    manifest = folder / "train" / "manifest.csv"
-    if manifest.is_file():
-        return manifest
-    return write_split(folder, "train", samples, WorldConfig(seed=seed))
+def _json_row(row: dict) -> dict:
+    """NaN (undefined AUROC) becomes null so the file stays valid JSON."""
+    return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in row.items()}
 
 
-def _zip_folder(folder: Path, archive: Path, parts: list[str]) -> Path:
+def _zip_run(folder: Path, archive: Path, files: list[Path]) -> Path:
     temporary = archive.with_suffix(".zip.tmp")
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as handle:
-        for part in parts:
-            for path in sorted((folder / part).rglob("*")):
-                if path.is_file():
-                    handle.write(path, path.relative_to(folder).as_posix())
+        for path in files:
+            if path.is_dir():
+                for inner in sorted(path.rglob("*")):
+                    if inner.is_file():
+                        handle.write(inner, inner.relative_to(folder).as_posix())
+            elif path.is_file():
+                handle.write(path, path.relative_to(folder).as_posix())
     os.replace(temporary, archive)
     return archive
+
+
+def _features(
+    data: str | os.PathLike | FeatureSet, config: TrainingConfig, report: Callable[..., None]
+) -> tuple[FeatureSet, Path | None]:
+    if isinstance(data, FeatureSet):
+        return data, None
+    report("data", 0.0, "reading the manifest")
+    manifest = Path(data)
+    parsed = read_manifest(manifest, label_columns=config.label_columns, confine_to_folder=config.confine_to_folder)
+    modalities = config.modalities or parsed.modalities
+    order: dict[str, int] = {}  # modality -> its position among those embedded so far
+    n_modalities = max(len(modalities), 1)
+
+    def on_features(event: FeatureProgress) -> None:
+        position = order.setdefault(event.modality, len(order))
+        share = (position + event.done / max(event.total, 1)) / n_modalities
+        finished = event.done == event.total
+        message = (f"embedded {event.total} {event.modality} input(s)" if finished
+                   else f"embedding {event.modality}: {event.done}/{event.total}")
+        report("embedding", EMBEDDING_SHARE * min(share, 1.0), message, finished)
+
+    features = extract_features(parsed, models=config.models, modalities=config.modalities, progress=on_features)
+    return features, manifest
+
+
+def run_training(
+    data: str | os.PathLike | FeatureSet,
+    config: TrainingConfig | None = None,
+    *,
+    out_dir: str | os.PathLike,
+    progress: LabProgressCallback | None = None,
+) -> TrainingRun:
+    """Train and compare ``config.strategies`` on ``data`` (a manifest path or a FeatureSet) and
+    write heads, report, figures and summary to ``out_dir`` (see the module docstring).
+
+    Progress: embedding takes the first 30 %, training the next 65 %, the report the rest.
+    """
+    start = time.perf_counter()
+    config = (config or TrainingConfig()).validate()
+    names = parse_strategies(config.strategies)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def report(stage: str, fraction: float, message: str, finished: bool = False) -> None:
+        if progress:
+            progress(LabProgress(stage, min(max(fraction, 0.0), 1.0), message, finished))
+
+    features, manifest = _features(data, config, report)
+    sizes = ", ".join(f"{name} {dim}-d" for name, dim in features.dims.items())
+    report("data", EMBEDDING_SHARE, f"{len(features)} samples ({sizes}); tasks: {', '.join(features.targets)}", True)
+    split = config_split(features, config.train)
+
+    results: list[TrainResult] = []
+    heads: dict[str, Path] = {}
+    for index, name in enumerate(names):
+
+        def on_epoch(event: TrainProgress) -> None:
+            finished = event.record.epoch == event.epochs
+            report("training", EMBEDDING_SHARE + TRAINING_SHARE * event.fraction, event.describe(), finished)
+
+        result = train_head(features, name, config.train, split=split, progress=on_epoch,
+                            strategy_index=index, n_strategies=len(names))
+        results.append(result)
+        heads[name] = FusionHead.from_result(result).save(folder / HEADS_DIR / name)
+        if result.stopped_early:
+            report("training", EMBEDDING_SHARE + TRAINING_SHARE * (index + 1) / len(names),
+                   f"{name}: stopped early at epoch {result.history[-1].epoch}, best {result.best_epoch}", True)
+        logger.info("Trained %s in %.1f s", name, result.seconds)
+
+    report("report", EMBEDDING_SHARE + TRAINING_SHARE, "comparing the strategies")
+    comparison = compare_results(results, features, subset=config.subset)
+    for result, strategy in zip(results, comparison.strategies):
+        metrics = {task: m.to_dict() for task, m in strategy.evaluation.metrics.items()}
+        FusionHead.from_result(result, metrics).save(heads[result.strategy])
+    extra = [few_shot_section(features, config.few_shot, config.train.seed)] if config.few_shot else None
+    files = write_report(comparison, folder, title=config.report_title, extra_sections=extra)
+    split_sizes = split.sizes()
+    summary = write_json_atomic(
+        folder / SUMMARY_FILE,
+        {
+            "source": comparison.source,
+            "manifest": None if manifest is None else str(manifest),
+            "subset": comparison.subset,
+            "n_samples": comparison.n_samples,
+            "split": split_sizes,
+            "rows": [_json_row(row.__dict__) for row in comparison.rows()],
+            "bad_rows": [{"line": bad.line, "reason": bad.reason} for bad in features.bad_rows],
+            "heads": {name: str(path) for name, path in heads.items()},
+            "training": config.train.to_dict(),
+        },
+    )
+    archive = None
+    if config.archive:
+        parts = [folder / HEADS_DIR, files.markdown, *files.figures.values(), summary]
+        archive = _zip_run(folder, folder / ARCHIVE_NAME, parts)
+    report("report", 1.0, "done", True)
+    return TrainingRun(
+        folder=folder, comparison=comparison, heads=heads, report=files, archive=archive,
+        bad_rows=list(features.bad_rows), manifest=manifest, seconds=time.perf_counter() - start,
+        summary=summary, split=split_sizes,
+    )
 
 
 def run_lab(
@@ -147,53 +300,12 @@ def run_lab(
     models: dict[str, str | None] | None = None,
     progress: LabProgressCallback | None = None,
 ) -> LabRun:
-    """Train and compare ``strategies`` on ``manifest``; write heads, report and a zip to ``out_dir``.
-
-    Progress: embedding takes the first 30 %, training the next 65 %, the report the rest.
-    """
-    start = time.perf_counter()
-    names = parse_strategies(strategies)
-    config = (config or TrainConfig()).validate()
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def report(stage: str, fraction: float, message: str) -> None:
-        if progress:
-            progress(LabProgress(stage, min(max(fraction, 0.0), 1.0), message))
-
-    report("data", 0.0, "reading the manifest")
-    parsed = read_manifest(manifest, label_columns=label_columns, confine_to_folder=True)
-
-    order: dict[str, int] = {}  # modality -> its position among those embedded so far
-    n_modalities = max(len(parsed.modalities), 1)
-
-    def on_features(event: FeatureProgress) -> None:
-        position = order.setdefault(event.modality, len(order))
-        share = (position + event.done / max(event.total, 1)) / n_modalities
-        report("embedding", 0.3 * min(share, 1.0), f"embedding {event.modality}: {event.done}/{event.total}")
-
-    features = extract_features(parsed, models=models, progress=on_features)
-    split = config_split(features, config)
-
-    results: list[TrainResult] = []
-    heads: dict[str, Path] = {}
-    for index, name in enumerate(names):
-
-        def on_epoch(event: TrainProgress) -> None:
-            report("training", 0.3 + 0.65 * event.fraction, event.describe())
-
-        result = train_head(features, name, config, split=split, progress=on_epoch,
-                            strategy_index=index, n_strategies=len(names))
-        results.append(result)
-        heads[name] = FusionHead.from_result(result).save(folder / HEADS_DIR / name)
-        logger.info("Trained %s in %.1f s", name, result.seconds)
-
-    report("report", 0.95, "comparing the strategies")
-    comparison = compare_results(results, features)
-    files = write_report(comparison, folder / REPORT_DIR)
-    archive = _zip_folder(folder, folder / ARCHIVE_NAME, [HEADS_DIR, REPORT_DIR])
-    report("report", 1.0, "done")
-    return LabRun(
-        folder=folder, comparison=comparison, heads=heads, report=files, archive=archive,
-        bad_rows=list(features.bad_rows), manifest=Path(manifest), seconds=time.perf_counter() - start,
+    """The Fusion Lab's run: :func:`run_training` on an uploaded or bundled-world manifest (see
+    :func:`prepare_data`, :func:`world_manifest`), with paths confined to the manifest's folder
+    and the run zipped for download (``LabRun.archive``)."""
+    settings = TrainingConfig(
+        strategies=strategies, train=config or TrainConfig(), label_columns=label_columns, models=models,
+        confine_to_folder=True, archive=True,
     )
+    return run_training(manifest, settings, out_dir=out_dir, progress=progress)
+

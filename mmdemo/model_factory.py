@@ -4,11 +4,18 @@ Used by the tests (``size="tiny"``: a few thousand parameters, saved and then lo
 registry exactly like a hub checkpoint) and by the benchmark (``size="base"``: the default configs
 of CLIP ViT-B/32, BLIP base and wav2vec2-base, so the FLOPs match the pretrained checkpoints).
 Weights are random; tokenizers are word-level ones from :mod:`mmdemo.vocab`.
+
+It is also the one place the bundled small models are built (:func:`build_small_clip`,
+:func:`build_small_audio`, :func:`build_small_blip` from :class:`ClipShape`, :class:`AudioShape`,
+:class:`BlipShape`); :mod:`mmdemo.pretrain.configs` holds the bundled models' settings and passes
+them here.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,6 +29,7 @@ from transformers import (
     CLIPImageProcessor,
     CLIPModel,
     CLIPProcessor,
+    PreTrainedTokenizerFast,
     Wav2Vec2Config,
     Wav2Vec2CTCTokenizer,
     Wav2Vec2FeatureExtractor,
@@ -211,3 +219,227 @@ def _build_wav2vec2_ctc(folder: Path, size: str) -> None:
     model = Wav2Vec2ForCTC(_wav2vec2_config(size, vocab_size=len(vocab), pad_token_id=0)).eval()
     model.save_pretrained(folder)
     Wav2Vec2Processor(feature_extractor=_feature_extractor(), tokenizer=tokenizer).save_pretrained(folder)
+
+
+# ---------------------------------------------------------------- small models trained from scratch
+# The bundled models (see mmdemo.pretrain.configs, which passes the world's tokenizers, image
+# statistics and sample rate) are built here from these shapes; same shape and seed, same weights.
+
+SMALL_IMAGE_SIZE = 96  # the bundled world's image size (mmdemo.world.render.DEFAULT_SIZE)
+
+
+@dataclass(frozen=True)
+class ClipShape:
+    """Size of the bundled CLIP (defaults: 96x96 images, 32x32 patches: one per grid cell)."""
+
+    image_size: int = SMALL_IMAGE_SIZE
+    patch_size: int = 32
+    vision_hidden: int = 128
+    vision_layers: int = 3
+    text_hidden: int = 128
+    text_layers: int = 2
+    heads: int = 4
+    mlp_ratio: int = 4
+    projection_dim: int = 128
+
+
+@dataclass(frozen=True)
+class AudioShape:
+    """Size of the bundled wav2vec2 (50 frames per second, like wav2vec2-base)."""
+
+    conv_dim: tuple[int, ...] = (32, 32, 32, 32, 32)
+    conv_kernel: tuple[int, ...] = (10, 8, 8, 4, 4)
+    conv_stride: tuple[int, ...] = (5, 4, 4, 2, 2)
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    intermediate: int = 256
+
+
+@dataclass(frozen=True)
+class BlipShape:
+    """Size of the bundled BLIP models (vision and text share one width, as BLIP VQA requires)."""
+
+    image_size: int = SMALL_IMAGE_SIZE
+    patch_size: int = 32
+    hidden: int = 128
+    vision_layers: int = 3
+    text_layers: int = 2
+    heads: int = 4
+    mlp_ratio: int = 4
+
+
+def build_small_clip(
+    shape: ClipShape,
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    image_mean: Sequence[float],
+    image_std: Sequence[float],
+    max_text_tokens: int,
+) -> tuple[CLIPModel, CLIPProcessor]:
+    """A freshly initialised small CLIP of ``shape`` with ``tokenizer``, and its processor."""
+    config = CLIPConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": shape.text_hidden,
+            "intermediate_size": shape.text_hidden * shape.mlp_ratio,
+            "num_hidden_layers": shape.text_layers,
+            "num_attention_heads": shape.heads,
+            "max_position_embeddings": max_text_tokens,
+            "projection_dim": shape.projection_dim,
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={
+            "hidden_size": shape.vision_hidden,
+            "intermediate_size": shape.vision_hidden * shape.mlp_ratio,
+            "num_hidden_layers": shape.vision_layers,
+            "num_attention_heads": shape.heads,
+            "image_size": shape.image_size,
+            "patch_size": shape.patch_size,
+            "projection_dim": shape.projection_dim,
+        },
+        projection_dim=shape.projection_dim,
+    )
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": shape.image_size},
+        crop_size={"height": shape.image_size, "width": shape.image_size},
+        image_mean=list(image_mean),
+        image_std=list(image_std),
+    )
+    model = CLIPModel(config)
+    embeddings = model.vision_model.embeddings
+    _position_at_patch_scale(embeddings.position_embedding.weight, embeddings.patch_embedding)
+    return model, CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def build_small_audio(shape: AudioShape, *, sample_rate: int) -> tuple[Wav2Vec2Model, Wav2Vec2FeatureExtractor]:
+    """A freshly initialised small wav2vec2 of ``shape`` (layer-norm variant, so padded batches are
+    exact) and its feature extractor for ``sample_rate`` Hz audio."""
+    if not len(shape.conv_dim) == len(shape.conv_kernel) == len(shape.conv_stride):
+        raise ValueError("conv_dim, conv_kernel and conv_stride must have the same length")
+    config = Wav2Vec2Config(
+        hidden_size=shape.hidden,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        intermediate_size=shape.intermediate,
+        conv_dim=list(shape.conv_dim),
+        conv_kernel=list(shape.conv_kernel),
+        conv_stride=list(shape.conv_stride),
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+        conv_bias=True,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+        apply_spec_augment=False,
+        mask_time_prob=0.0,
+        layerdrop=0.0,
+        hidden_dropout=0.0,
+        activation_dropout=0.0,
+        attention_dropout=0.0,
+        feat_proj_dropout=0.0,
+        final_dropout=0.0,
+    )
+    extractor = Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=sample_rate,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=True,
+    )
+    return Wav2Vec2Model(config), extractor
+
+
+def _blip_config(shape: BlipShape, tokenizer: PreTrainedTokenizerFast, max_text_tokens: int) -> BlipConfig:
+    dec_id = tokenizer.convert_tokens_to_ids("[DEC]")
+    return BlipConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": shape.hidden,
+            "encoder_hidden_size": shape.hidden,
+            "intermediate_size": shape.hidden * shape.mlp_ratio,
+            "num_hidden_layers": shape.text_layers,
+            "num_attention_heads": shape.heads,
+            "max_position_embeddings": max_text_tokens + 8,
+            "bos_token_id": dec_id,
+            "eos_token_id": tokenizer.sep_token_id,
+            "sep_token_id": tokenizer.sep_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={
+            "hidden_size": shape.hidden,
+            "intermediate_size": shape.hidden * shape.mlp_ratio,
+            "num_hidden_layers": shape.vision_layers,
+            "num_attention_heads": shape.heads,
+            "image_size": shape.image_size,
+            "patch_size": shape.patch_size,
+            # BLIP's default (1e-10) suits fine-tuning released weights, not training from scratch.
+            "initializer_range": 0.02,
+        },
+        projection_dim=shape.hidden,
+        image_text_hidden_size=shape.hidden,
+    )
+
+
+@torch.no_grad()
+def _position_at_patch_scale(position: torch.Tensor, patch: torch.nn.Conv2d) -> None:
+    """Draw position embeddings at the scale of the patch embeddings' outputs.
+
+    With the stock initialisation a 32x32 patch projects to vectors ~50 times larger than the
+    position embeddings, so a tower trained for minutes hardly knows where a patch is (a linear
+    probe of a trained CLIP's embedding found a shape's column at chance, and BLIP answered
+    "where is ...?" at chance). At a comparable scale, where things are is as visible as what.
+    """
+    fan_in = patch.weight[0].numel()
+    scale = float(patch.weight.std()) * fan_in**0.5  # std of a patch embedding for unit-variance pixels
+    position.normal_(0.0, scale)
+
+
+def small_blip_processor(
+    shape: BlipShape, tokenizer: PreTrainedTokenizerFast, *, image_mean: Sequence[float], image_std: Sequence[float]
+) -> BlipProcessor:
+    """The processor of a small BLIP of ``shape``: ``tokenizer`` (BERT style, with ``[DEC]``) and
+    an image processor that resizes to the shape's image size."""
+    image_processor = BlipImageProcessor(
+        size={"height": shape.image_size, "width": shape.image_size},
+        image_mean=list(image_mean),
+        image_std=list(image_std),
+    )
+    return BlipProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def build_small_blip(
+    shape: BlipShape,
+    processor: BlipProcessor,
+    *,
+    max_text_tokens: int,
+    share_text: bool = False,
+) -> tuple[BlipForConditionalGeneration, BlipForQuestionAnswering]:
+    """A fresh captioner and VQA model of ``shape`` for joint training with ``processor``
+    (see :func:`small_blip_processor`).
+
+    They share the vision tower. With ``share_text`` the VQA question encoder also shares the
+    captioner's text transformer except its self-attention (as in BLIP, where the text encoder and
+    decoder share all but the self-attention layers). Saving writes a full copy of the shared
+    parts into each model's folder.
+    """
+    config = _blip_config(shape, processor.tokenizer, max_text_tokens)
+    captioner = BlipForConditionalGeneration(config)
+    embeddings = captioner.vision_model.embeddings
+    _position_at_patch_scale(embeddings.position_embedding, embeddings.patch_embedding)
+    vqa = BlipForQuestionAnswering(config)
+    vqa.vision_model = captioner.vision_model  # one tower, two heads
+    if share_text:
+        decoder = captioner.text_decoder.bert
+        vqa.text_encoder.embeddings = decoder.embeddings
+        for encoder_layer, decoder_layer in zip(vqa.text_encoder.encoder.layer, decoder.encoder.layer):
+            encoder_layer.crossattention = decoder_layer.crossattention
+            encoder_layer.intermediate = decoder_layer.intermediate
+            encoder_layer.output = decoder_layer.output
+    captioner.generation_config.max_length = max_text_tokens
+    vqa.generation_config.max_length = 8
+    for model in (captioner, vqa):
+        model.generation_config.num_beams = 1
+        model.generation_config.do_sample = False
+    return captioner, vqa

@@ -1,4 +1,5 @@
 import csv
+import json
 import zipfile
 
 import numpy as np
@@ -45,7 +46,7 @@ def test_run_lab_trains_compares_saves_and_reports_bad_rows(tiny_models, tmp_pat
     fractions = [e.fraction for e in events]
     assert fractions == sorted(fractions)
     names = zipfile.ZipFile(run.archive).namelist()
-    assert "heads/gmu/head.json" in names and "report/report.md" in names
+    assert {"heads/gmu/head.json", "report.md", "summary.json", "fused_map.png"} <= set(names)
     head = FusionHead.load(run.heads["gmu"])
     prediction = head.predict(image=str(data / "0.png"))  # image only: text and audio missing
     assert prediction.labels["colour"] == "red"
@@ -81,3 +82,57 @@ def test_world_manifest_is_written_once_per_size_and_seed(tmp_path):
     assert world_manifest(tmp_path, samples=20, seed=4) != first
     with pytest.raises(MediaError, match="between 20 and 20,000"):
         world_manifest(tmp_path, samples=5)
+
+
+def _layout(folder):
+    """The files of a run folder (the download zip left out), relative to it."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.suffix != ".zip")
+
+
+def test_cli_and_run_lab_write_the_same_layout(tiny_models, tmp_path):
+    from mmdemo.cli import train as train_cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    manifest = _write_dataset(data, n=24)
+    lab = run_lab(manifest, "concat,lmf", TrainConfig(epochs=2, seed=3), out_dir=tmp_path / "lab",
+                  models={"text": tiny_models.clip, "image": tiny_models.clip, "audio": tiny_models.audio})
+    code = train_cli.main([
+        "--data", str(manifest), "--fusion", "concat,lmf", "--epochs", "2", "--seed", "3", "--quiet",
+        "--text-model", tiny_models.clip, "--image-model", tiny_models.clip, "--audio-model", tiny_models.audio,
+        "--out", str(tmp_path / "cli"),
+    ])
+    assert code == 0
+    layout = _layout(tmp_path / "lab")
+    assert layout == _layout(tmp_path / "cli")
+    assert {"report.md", "summary.json", "fused_map.png", "heads/concat/head.json", "heads/lmf/head.json"} <= set(layout)
+    assert lab.archive is not None and not (tmp_path / "cli" / "fusion-lab-run.zip").exists()
+    assert set(zipfile.ZipFile(lab.archive).namelist()) == set(layout)
+    for folder in (tmp_path / "lab", tmp_path / "cli"):
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["split"] == lab.split and sum(lab.split.values()) == 24
+        for strategy in ("concat", "lmf"):
+            head = FusionHead.load(folder / "heads" / strategy)
+            assert head.metrics["colour"]["n"] == lab.split["test"]  # the test metrics, in head.json
+    # same settings, same seed: the same scores
+    cli_rows = json.loads((tmp_path / "cli" / "summary.json").read_text())["rows"]
+    assert [round(r["accuracy"], 6) for r in cli_rows] == [round(r.accuracy, 6) for r in lab.comparison.rows()]
+
+
+def test_run_training_on_features_and_bad_settings(tmp_path):
+    from mmdemo.errors import ConfigError
+    from mmdemo.lab import TrainingConfig, run_training
+    from mmdemo.training.synthetic import make_synthetic
+
+    features = make_synthetic("xor", 120, seed=0)
+    with pytest.raises(ConfigError, match="unknown subset 'dev'"):
+        run_training(features, TrainingConfig(subset="dev"), out_dir=tmp_path / "bad")
+    with pytest.raises(ConfigError, match="few_shot must be a positive"):
+        run_training(features, TrainingConfig(few_shot=0), out_dir=tmp_path / "bad")
+    events = []
+    run = run_training(features, TrainingConfig(strategies="concat", train=TrainConfig(epochs=2), archive=True),
+                       out_dir=tmp_path / "run", progress=events.append)
+    assert run.manifest is None and run.archive == tmp_path / "run" / "fusion-lab-run.zip"
+    assert FusionHead.load(run.heads["concat"]).metrics["label"]["n"] == run.split["test"]
+    assert events[-1].finished and events[-1].fraction == 1.0
+    assert [e.fraction for e in events] == sorted(e.fraction for e in events)

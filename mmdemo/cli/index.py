@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mmdemo.retrieval.build import AddReport, BuildProgress
-from mmdemo.retrieval.config import APPROX_KINDS, BACKENDS, STORAGE_DTYPES, IndexConfig
+from mmdemo.retrieval.config import APPROX_KINDS, SEARCH_METHODS, STORAGE_DTYPES, IndexConfig
 from mmdemo.retrieval.embedder import default_embedder
 from mmdemo.retrieval.evaluate import DIRECTIONS, EvalReport, PairedSet, evaluate_pairs
 from mmdemo.retrieval.index import RetrievalIndex, SearchResult
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--no-cache", action="store_true", help="bypass the on-disk embedding cache")
     build.add_argument("--prune", action="store_true", help="remove items whose files under FOLDER are gone")
     build.add_argument("--dtype", choices=list(STORAGE_DTYPES), help="vector storage (new index default: float32)")
-    build.add_argument("--backend", choices=list(BACKENDS), help="default search backend (new index default: auto)")
+    _add_method_options(build, "default search method (new index default: auto)")
     build.add_argument("--approx-kind", choices=list(APPROX_KINDS), help="approximate index kind (default hnsw)")
     build.add_argument("--approx-threshold", type=int,
                        help="items from which 'auto' searches approximately (default 200000)")
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--k", type=int, default=5, help="number of results (default 5)")
     query.add_argument("--modality", action="append", choices=list(MODALITIES),
                        help="only return items of this modality (repeatable)")
-    query.add_argument("--backend", choices=list(BACKENDS), help="override the index's search backend")
+    _add_method_options(query, "override the index's search method")
     query.add_argument("--json", action="store_true", help="print the results as JSON")
     _add_model_options(query)
 
@@ -120,6 +120,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _DeprecatedAlias(argparse.Action):
+    """Stores like the option it stands for, with a warning on stderr."""
+
+    def __init__(self, *args, replacement: str, **kwargs) -> None:  # noqa: ANN002, ANN003 - argparse's
+        super().__init__(*args, **kwargs)
+        self.replacement = replacement
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001 - argparse's
+        print(f"warning: {option_string} is deprecated; use {self.replacement}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _add_method_options(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--method`` (exact, approx or auto) and its deprecated alias ``--backend``."""
+    parser.add_argument("--method", choices=list(SEARCH_METHODS), help=help_text)
+    parser.add_argument("--backend", dest="method", choices=list(SEARCH_METHODS), action=_DeprecatedAlias,
+                        replacement="--method", help="deprecated alias of --method")
+
+
 def _cli_direction(direction: str) -> str:
     return direction.replace("->", "-")
 
@@ -142,14 +161,14 @@ def _build_config(args: argparse.Namespace, base: IndexConfig | None) -> IndexCo
     """The config for a build: the saved one (or the defaults) with the flags given applied; None
     keeps the saved one."""
     if base is not None and all(
-        getattr(args, name) is None for name in ("dtype", "backend", "approx_kind", "approx_threshold")
+        getattr(args, name) is None for name in ("dtype", "method", "approx_kind", "approx_threshold")
     ):
         return None
     base = base or IndexConfig()
     approx = base.approx if args.approx_kind is None else replace(base.approx, kind=args.approx_kind)
     return IndexConfig(
         storage_dtype=args.dtype or base.storage_dtype,
-        backend=args.backend or base.backend,
+        method=args.method or base.method,
         approx_threshold=args.approx_threshold or base.approx_threshold,
         approx=approx,
     )
@@ -227,7 +246,7 @@ def _run_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         index.save(out)
         print(f"\nInterrupted: saved {len(index)} items to {out}; run the same command again to resume.", file=sys.stderr)
         return 130
-    if len(index) and index.resolve_backend(None, len(index)) == "approx":
+    if len(index) and index.resolve_method(None, len(index)) == "approx":
         start = time.monotonic()
         index.build_approx()
         recall = index.approx_recall(n_queries=min(200, len(index)))
@@ -250,12 +269,12 @@ def _print_result(result: SearchResult, as_json: bool) -> None:
         print(json.dumps({
             "query_modality": result.query_modality,
             "model": result.model,
-            "backend": result.backend,
+            "method": result.method,
             "elapsed_ms": round(result.elapsed_ms, 3),
             "hits": [hit.__dict__ for hit in result.hits],
         }, indent=2, ensure_ascii=False))
         return
-    print(f"{len(result)} results ({result.backend}, {result.elapsed_ms:.2f} ms, query embedded by {result.model}):")
+    print(f"{len(result)} results ({result.method}, {result.elapsed_ms:.2f} ms, query embedded by {result.model}):")
     for hit in result.hits:
         label = f" [{hit.label}]" if hit.label else ""
         source = hit.source if len(hit.source) <= 100 else hit.source[:97] + "..."
@@ -268,7 +287,7 @@ def _run_query(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     index = RetrievalIndex.load(args.index, expect_models=_models(args))
     index.embedder = default_embedder(_models_with(index.models, args))
     result = index.query(text=args.text, image=args.image, audio=args.audio, k=args.k,
-                         modality=args.modality, backend=args.backend)
+                         modality=args.modality, method=args.method)
     _print_result(result, args.json)
     return 0
 
@@ -278,7 +297,7 @@ def _run_info(args: argparse.Namespace) -> int:
     info = index.info()
     print(f"{args.index}: {info.count} items ({_counts_text(info.counts)}), dimension {info.dim}")
     print(f"space: {info.space}; models: {info.models}")
-    print(f"storage: {info.storage_dtype}; backend: {info.backend} (approximate {info.approx_kind} from "
+    print(f"storage: {info.storage_dtype}; search method: {info.method} (approximate {info.approx_kind} from "
           f"{info.approx_threshold} items; built: {'yes' if info.approx_built else 'no'})")
     if args.items:
         for item in index.items():

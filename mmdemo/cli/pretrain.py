@@ -1,11 +1,11 @@
 """``python -m mmdemo pretrain``: pretrain the bundled models on the shapes world.
 
-The program lives in :mod:`mmdemo.world.pretrain` (also runnable as ``python -m mmdemo.world.pretrain``).
+The program lives in :mod:`mmdemo.pretrain.program`.
 """
 
 from __future__ import annotations
 
-from mmdemo.world.pretrain import main
+from mmdemo.pretrain.program import main
 
 __all__ = ["main"]
 

@@ -4,26 +4,29 @@ Example::
 
     python -m mmdemo train --data data/manifest.csv --fusion concat,gmu,lmf --epochs 40 --out runs/pets
 
-writes ``runs/pets/heads/<strategy>/`` (one loadable head per strategy), ``runs/pets/report.md``
-with its PNG figures, and ``runs/pets/summary.json``. ``--synthetic xor`` trains on a synthetic
-task instead of a manifest (no models needed).
+writes ``runs/pets/heads/<strategy>/`` (one loadable head per strategy, its test metrics in its
+head.json), ``runs/pets/report.md`` with its PNG figures, and ``runs/pets/summary.json``: the
+layout of :func:`mmdemo.lab.run_training`, the program this command and the app's Fusion Lab run.
+``--synthetic xor`` trains on a synthetic task instead of a manifest (no models needed).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
+from mmdemo.evaluation.compare import Comparison
+from mmdemo.evaluation.report import ReportFiles, score_table
 from mmdemo.fusion.config import FusionConfig
-from mmdemo.errors import ConfigError
 from mmdemo.fusion.registry import list_fusions, parse_strategies
-from mmdemo.storage import write_json_atomic
+from mmdemo.lab import HEADS_DIR, LabProgress, TrainingConfig, run_training
 from mmdemo.training.dataset import FeatureSet
+from mmdemo.training.features import FeatureProgress, extract_features
+from mmdemo.training.manifest import read_manifest
 from mmdemo.training.optim import OPTIMIZERS, SCHEDULES
-from mmdemo.training.synthetic import SYNTHETIC_TASKS
-from mmdemo.training.trainer import MONITORS, TrainConfig, TrainProgress
+from mmdemo.training.synthetic import SYNTHETIC_TASKS, make_synthetic
+from mmdemo.training.trainer import MONITORS, TrainConfig
 
 DEFAULT_OUT = "runs/fusion"
 
@@ -41,8 +44,6 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def synthetic_features(args: argparse.Namespace) -> FeatureSet:
     """The synthetic FeatureSet described by ``--synthetic``, ``--samples``, ``--synthetic-seed``."""
-    from mmdemo.training.synthetic import make_synthetic
-
     return make_synthetic(args.synthetic, args.samples, seed=args.synthetic_seed)
 
 
@@ -52,10 +53,7 @@ def manifest_features(
     modalities: list[str] | None = None,
     label_names: dict[str, list[str]] | None = None,
 ) -> FeatureSet:
-    """Read ``--data`` and embed it, printing skipped rows to stderr."""
-    from mmdemo.training.features import FeatureProgress, extract_features
-    from mmdemo.training.manifest import read_manifest
-
+    """Read ``--data`` and embed it, printing skipped rows to stderr (``evaluate``'s data)."""
     labels = [part.strip() for part in args.labels.split(",") if part.strip()] if args.labels else None
     manifest = read_manifest(args.data, label_columns=labels)
 
@@ -71,10 +69,8 @@ def manifest_features(
     return features
 
 
-def print_comparison(comparison, report_files) -> None:  # noqa: ANN001 - Comparison / ReportFiles
+def print_comparison(comparison: Comparison, report_files: ReportFiles) -> None:
     """The score tables and where the report is."""
-    from mmdemo.evaluation.report import score_table
-
     for task in comparison.tasks:
         print(f"\n{task} ({comparison.n_samples} {comparison.subset} samples)")
         print(score_table(comparison, task))
@@ -146,77 +142,30 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     ).validate()
 
 
-def few_shot_section(features: FeatureSet, k: int, seed: int) -> str:
-    """Markdown section with prototype and linear-probe scores from ``k`` shots per class."""
-    from mmdemo.training.fewshot import FewShotConfig, run_few_shot
-
-    lines = [f"## Few-shot baselines (k = {k} per class, scored on all other labelled samples)", "",
-             "| method | task | accuracy | macro-F1 | scored |", "|---|---|---|---|---|"]
-    for task in features.targets:
-        for method in ("prototype", "linear_probe"):
-            try:
-                result = run_few_shot(features, FewShotConfig(k=k, method=method, task=task, seed=seed))
-            except ConfigError as err:  # e.g. a class with fewer than k examples: report it, keep the run
-                lines.append(f"| {method} | {task} | not run: {err} | | |")
-                continue
-            if result.metrics is not None:
-                lines.append(f"| {method} | {task} | {result.metrics.accuracy:.3f} | {result.metrics.macro_f1:.3f} | {result.metrics.n} |")
-    return "\n".join(lines)
-
-
-def _json_row(row: dict) -> dict:
-    """NaN (undefined AUROC) becomes null so the file stays valid JSON."""
-    return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in row.items()}
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from mmdemo.evaluation.compare import compare_results
-    from mmdemo.evaluation.report import write_report
-    from mmdemo.training.head import FusionHead
-    from mmdemo.training.trainer import train_heads
-
-    strategies = parse_strategies(args.fusion)
-    config = config_from_args(args)
-    if args.synthetic:
-        features = synthetic_features(args)
-    else:
-        models = {"text": args.text_model, "image": args.image_model, "audio": args.audio_model}
-        modalities = [m.strip() for m in args.modalities.split(",")] if args.modalities else None
-        features = manifest_features(args, models, modalities)
-    if not args.quiet:
-        sizes = ", ".join(f"{name} {dim}-d" for name, dim in features.dims.items())
-        print(f"{len(features)} samples ({sizes}); tasks: {', '.join(features.targets)}", file=sys.stderr)
-
-    def progress(event: TrainProgress) -> None:
-        if not args.quiet and event.record.epoch == event.epochs:
-            print(event.describe(), file=sys.stderr)
-
-    results = train_heads(features, strategies, config, progress=progress)
-    comparison = compare_results(results, features)
-    heads_folder = args.out / "heads"
-    for result, report in zip(results, comparison.strategies):
-        metrics = {task: m.to_dict() for task, m in report.evaluation.metrics.items()}
-        FusionHead.from_result(result, metrics).save(heads_folder / result.strategy)
-        if not args.quiet and result.stopped_early:
-            print(f"{result.strategy}: stopped early at epoch {result.history[-1].epoch}, best {result.best_epoch}", file=sys.stderr)
-    extra = [few_shot_section(features, args.few_shot, args.seed)] if args.few_shot else None
-    report_files = write_report(comparison, args.out, extra_sections=extra)
-    write_json_atomic(
-        args.out / "summary.json",
-        {
-            "source": comparison.source,
-            "subset": comparison.subset,
-            "n_samples": comparison.n_samples,
-            "split": results[0].split.sizes(),
-            "rows": [_json_row(row.__dict__) for row in comparison.rows()],
-            "bad_rows": [{"line": bad.line, "reason": bad.reason} for bad in features.bad_rows],
-            "heads": {result.strategy: str(heads_folder / result.strategy) for result in results},
-            "training": config.to_dict(),
-        },
+    labels = [part.strip() for part in args.labels.split(",") if part.strip()] if args.labels else None
+    settings = TrainingConfig(
+        strategies=parse_strategies(args.fusion),
+        train=config_from_args(args),
+        label_columns=labels,
+        modalities=[m.strip() for m in args.modalities.split(",")] if args.modalities else None,
+        models={"text": args.text_model, "image": args.image_model, "audio": args.audio_model},
+        few_shot=args.few_shot,
     )
-    print_comparison(comparison, report_files)
-    print(f"heads: {heads_folder}")
+    data = synthetic_features(args) if args.synthetic else args.data
+
+    def progress(event: LabProgress) -> None:
+        if not args.quiet and event.finished and event.stage != "report":
+            print(event.message, file=sys.stderr)
+
+    run = run_training(data, settings, out_dir=args.out, progress=progress)
+    if run.bad_rows:
+        print(f"skipped {len(run.bad_rows)} bad row(s) of {args.data}:", file=sys.stderr)
+        for bad in run.bad_rows[:50]:
+            print(f"  {bad}", file=sys.stderr)
+    print_comparison(run.comparison, run.report)
+    print(f"heads: {args.out / HEADS_DIR}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Evaluation of fusion heads: metrics, modality ablation, strategy comparison, figures, report.
 
-- :mod:`~mmdemo.evaluation.metrics`: accuracy, macro-F1, AUROC, confusion matrix;
+- :mod:`~mmdemo.training.metrics` (re-exported): accuracy, macro-F1, AUROC, confusion matrix;
 - :mod:`~mmdemo.evaluation.evaluate`: scoring a classifier on a FeatureSet;
 - :mod:`~mmdemo.evaluation.ablation`: scores with each modality removed;
 - :mod:`~mmdemo.evaluation.compare`: :class:`Comparison` of several strategies;
@@ -19,7 +19,7 @@ from mmdemo.evaluation.compare import (
     pca_2d,
 )
 from mmdemo.evaluation.evaluate import ModelEvaluation, evaluate_model, mean_contributions
-from mmdemo.evaluation.metrics import (
+from mmdemo.training.metrics import (
     ClassificationMetrics,
     accuracy,
     auroc,

@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from mmdemo.errors import IncompatibleError
+from mmdemo.errors import ConfigError, IncompatibleError
 from mmdemo.evaluation.ablation import ModalityAblation, modality_ablation
 from mmdemo.evaluation.evaluate import ModelEvaluation, evaluate_model, mean_contributions
+from mmdemo.evaluation.plots import ComparisonFigures, comparison_figures
 from mmdemo.fusion.classifier import FusionClassifier
-from mmdemo.errors import ConfigError
 from mmdemo.fusion.registry import get_fusion_spec
 from mmdemo.training.dataset import FeatureSet
+from mmdemo.training.head import FusionHead
 from mmdemo.training.manifest import BadRow
 from mmdemo.training.trainer import EpochRecord, TrainConfig, TrainResult
-
-if TYPE_CHECKING:
-    from mmdemo.evaluation.plots import ComparisonFigures
-    from mmdemo.training.head import FusionHead
 
 SUBSETS = ("test", "val", "train", "all")
 PROJECTION = "PCA"
@@ -163,8 +159,6 @@ class Comparison:
 
     def figures(self, task: str | None = None) -> ComparisonFigures:
         """Matplotlib figures of the comparison (see :class:`~mmdemo.evaluation.plots.ComparisonFigures`)."""
-        from mmdemo.evaluation.plots import comparison_figures
-
         return comparison_figures(self, task)
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from mmdemo.errors import IncompatibleError
-from mmdemo.evaluation.metrics import ClassificationMetrics, classification_metrics
+from mmdemo.training.metrics import ClassificationMetrics, classification_metrics
 from mmdemo.fusion.classifier import FusionClassifier
 from mmdemo.training.dataset import FeatureSet
 

@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,11 +21,27 @@ from matplotlib.figure import Figure
 from mmdemo.errors import ConfigError
 from mmdemo.storage import atomic_write_bytes
 
-if TYPE_CHECKING:
-    from mmdemo.evaluation.compare import Comparison
 
 MAX_LEGEND_CLASSES = 12
 MAX_ANNOTATED_CLASSES = 12
+
+
+class ComparisonLike(Protocol):
+    """What the figures read of a comparison: :class:`mmdemo.evaluation.compare.Comparison`, whose
+    module draws its figures with this one (so this module does not import it).
+
+    ``strategies`` are its :class:`~mmdemo.evaluation.compare.StrategyReport` objects (their
+    ``strategy``, ``history``, ``evaluation``, ``ablation`` and ``projection`` are drawn).
+    """
+
+    strategies: list[Any]
+    label_names: dict[str, list[str]]
+    subset: str
+    n_samples: int
+    projection_method: str
+
+    @property
+    def tasks(self) -> list[str]: ...
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -42,7 +58,7 @@ def figure_png(figure: Figure, dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
-def _strategy_grid(comparison: Comparison, max_columns: int = 4) -> tuple[Figure, list[Axes]]:
+def _strategy_grid(comparison: ComparisonLike, max_columns: int = 4) -> tuple[Figure, list[Axes]]:
     """A figure with one panel per strategy (up to ``max_columns`` a row); unused panels hidden."""
     count = len(comparison.strategies)
     columns = min(max_columns, max(1, count))
@@ -54,7 +70,7 @@ def _strategy_grid(comparison: Comparison, max_columns: int = 4) -> tuple[Figure
     return figure, axes[:count]
 
 
-def learning_curves(comparison: Comparison) -> Figure:
+def learning_curves(comparison: ComparisonLike) -> Figure:
     """Training loss, validation loss and validation accuracy per epoch, one line per strategy."""
     figure = new_figure(13, 3.8)
     axes = figure.subplots(1, 3)
@@ -76,7 +92,7 @@ def learning_curves(comparison: Comparison) -> Figure:
     return figure
 
 
-def metric_bars(comparison: Comparison, task: str) -> Figure:
+def metric_bars(comparison: ComparisonLike, task: str) -> Figure:
     """Accuracy, macro-F1 and AUROC per strategy (grouped bars) on ``task``."""
     metrics = [("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("auroc", "AUROC")]
     names = [report.strategy for report in comparison.strategies]
@@ -98,7 +114,7 @@ def metric_bars(comparison: Comparison, task: str) -> Figure:
     return figure
 
 
-def confusion_matrices(comparison: Comparison, task: str) -> Figure:
+def confusion_matrices(comparison: ComparisonLike, task: str) -> Figure:
     """One confusion matrix per strategy (rows: true class, columns: predicted class)."""
     labels = comparison.label_names[task]
     figure, axes = _strategy_grid(comparison)
@@ -121,7 +137,7 @@ def confusion_matrices(comparison: Comparison, task: str) -> Figure:
     return figure
 
 
-def fused_map(comparison: Comparison, task: str) -> Figure:
+def fused_map(comparison: ComparisonLike, task: str) -> Figure:
     """Each strategy's fused vectors projected to 2-D by PCA, coloured by the true ``task`` label."""
     labels = comparison.label_names[task]
     figure, axes = _strategy_grid(comparison)
@@ -147,7 +163,7 @@ def fused_map(comparison: Comparison, task: str) -> Figure:
     return figure
 
 
-def ablation_chart(comparison: Comparison, task: str) -> Figure:
+def ablation_chart(comparison: ComparisonLike, task: str) -> Figure:
     """Accuracy of each strategy with all modalities and with each modality removed."""
     conditions = [row.condition for row in comparison.strategies[0].ablation.for_task(task)]
     figure = new_figure(max(6.0, 1.5 * len(conditions) + 2), 4)
@@ -197,7 +213,7 @@ class ComparisonFigures:
         }
 
 
-def comparison_figures(comparison: Comparison, task: str | None = None) -> ComparisonFigures:
+def comparison_figures(comparison: ComparisonLike, task: str | None = None) -> ComparisonFigures:
     """All figures of ``comparison`` for ``task`` (default: the first task)."""
     task = task or comparison.tasks[0]
     if task not in comparison.label_names:

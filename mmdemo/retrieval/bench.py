@@ -1,4 +1,4 @@
-"""Retrieval speed: exact search per storage dtype and the approximate backends, with recall@k.
+"""Retrieval speed: exact search per storage dtype and the approximate methods, with recall@k.
 
 ``python -m mmdemo.retrieval.bench [--quick] [--sizes 100000,1000000] [--json OUT]``
 
@@ -7,7 +7,7 @@ CLI run), one query per call, top-10. The vectors are synthetic 512-d embeddings
 of real ones: clusters in a low-dimensional latent space mapped into the full dimension plus a
 little isotropic noise (``--data random`` gives unstructured Gaussian vectors instead, the worst case
 for approximate search). Queries are held-out draws from the same distribution. Recall@k of the
-approximate backends and of half-precision storage is measured against float32 exact search.
+approximate methods and of half-precision storage is measured against float32 exact search.
 
 Beside each exact search the bench times reading the stored vectors once (the maximum of their
 bytes, a vectorised pass that does no arithmetic worth the name, in the same loop): the floor of
@@ -53,8 +53,8 @@ class RetrievalBenchConfig:
         timed_queries: single queries timed per measurement (median and p90 reported).
         recall_queries: queries used to measure recall@k against float32 exact search.
         dtypes: storage dtypes timed for exact search.
-        approx_kinds: approximate backends built and timed (empty: none).
-        approx: settings of the approximate backends (``kind`` is replaced by each of approx_kinds).
+        approx_kinds: approximate methods built and timed (empty: none).
+        approx: settings of the approximate methods (``kind`` is replaced by each of approx_kinds).
         data: ``"clustered"`` (structured like real embeddings) or ``"random"``.
         seed: seed of the data and the queries.
         warmup: untimed queries before each timing.
@@ -101,7 +101,7 @@ class ExactTiming:
 
 @dataclass
 class ApproxTiming:
-    """One approximate backend at one size."""
+    """One approximate method at one size."""
 
     size: int
     kind: str
@@ -212,9 +212,9 @@ def _recall(reference: list[SearchResult], results: list[SearchResult]) -> float
 def run_retrieval_bench(
     config: RetrievalBenchConfig = RetrievalBenchConfig(), progress: Callable[[str], None] | None = None
 ) -> RetrievalBench:
-    """Measure exact search per dtype and each approximate backend at each size.
+    """Measure exact search per dtype and each approximate method at each size.
 
-    Exact searches of all dtypes are timed in turn on the same queries; each approximate backend is
+    Exact searches of all dtypes are timed in turn on the same queries; each approximate method is
     timed in turn with float32 exact search, and its speed-up is the ratio of those two medians.
     """
     say = progress or (lambda message: logger.info("%s", message))
@@ -231,7 +231,7 @@ def run_retrieval_bench(
         indexes: dict[str, RetrievalIndex] = {}
         for dtype in config.dtypes:
             say(f"{size:,} vectors: filling a {dtype} index")
-            indexes[dtype] = RetrievalIndex(IndexConfig(storage_dtype=dtype, backend="exact"))
+            indexes[dtype] = RetrievalIndex(IndexConfig(storage_dtype=dtype, method="exact"))
             _fill(indexes[dtype], size, space)
         reference = indexes["float32"].search_batch(recall_queries, k=config.k)
         searches: dict[str, Callable[[torch.Tensor], object]] = {}
@@ -257,14 +257,14 @@ def run_retrieval_bench(
             build_s = time.perf_counter() - start
             pair = _interleaved_ms(
                 {
-                    "exact": lambda q: exact.search(q, k=config.k, backend="exact"),
-                    "approx": lambda q: exact.search(q, k=config.k, backend="approx"),
+                    "exact": lambda q: exact.search(q, k=config.k, method="exact"),
+                    "approx": lambda q: exact.search(q, k=config.k, method="approx"),
                 },
                 queries, config,
             )
             median, p90 = _median_p90(pair["approx"])
             exact_median = statistics.median(pair["exact"])
-            recall = _recall(reference, exact.search_batch(recall_queries, k=config.k, backend="approx"))
+            recall = _recall(reference, exact.search_batch(recall_queries, k=config.k, method="approx"))
             bench.approx.append(ApproxTiming(size, kind, build_s, median, p90, exact_median / median, recall))
             say(f"{size:,} vectors, {kind}: built in {build_s:.0f} s, median {median:.3f} ms "
                 f"(exact float32 {exact_median:.2f} ms in the same loop), recall@{config.k} {recall:.3f}")
@@ -280,7 +280,7 @@ def _csv(text: str, cast: Callable[[str], Any]) -> tuple[Any, ...]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mmdemo.retrieval.bench",
-        description="Time exact search (per storage dtype) and the approximate backends of the retrieval "
+        description="Time exact search (per storage dtype) and the approximate methods of the retrieval "
         "index on synthetic 512-d embeddings: one query per call, top-10, median of many queries, and "
         "recall@10 against float32 exact search.",
     )

@@ -17,19 +17,34 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import torch
 
 from mmdemo.errors import MediaError
 from mmdemo.media import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
+from mmdemo.retrieval.embedder import EmbeddingLike
 from mmdemo.retrieval.items import MODALITIES, IndexItem
-
-if TYPE_CHECKING:
-    from mmdemo.retrieval.index import RetrievalIndex
 
 logger = logging.getLogger(__name__)
 
 TEXT_EXTENSIONS: tuple[str, ...] = (".txt",)
 DEFAULT_BATCH_SIZE = 32
+
+
+class Indexable(Protocol):
+    """What adding media needs of an index (:class:`~mmdemo.retrieval.index.RetrievalIndex` is
+    one, and its ``add_*`` methods call these functions with itself)."""
+
+    def __contains__(self, item_id: object) -> bool: ...
+
+    def get(self, item_id: str) -> IndexItem: ...
+
+    def embed(self, modality: str, inputs: Sequence[Any], *, skip_errors: bool = False) -> EmbeddingLike: ...
+
+    def add_embeddings(
+        self, embeddings: torch.Tensor, items: Sequence[IndexItem], *, model: str, space: str
+    ) -> list[str]: ...
 
 
 def modality_of_path(path: str | os.PathLike) -> str | None:
@@ -147,7 +162,7 @@ def folder_label(path: Path, root: Path) -> str | None:
 
 
 def add_folder(
-    index: RetrievalIndex,
+    index: Indexable,
     folder: str | os.PathLike,
     *,
     recursive: bool = True,
@@ -165,7 +180,7 @@ def add_folder(
 
 
 def add_files(
-    index: RetrievalIndex,
+    index: Indexable,
     paths: Sequence[str | os.PathLike],
     *,
     labels: Sequence[str | None] | None = None,
@@ -203,7 +218,7 @@ def add_files(
 
 
 def add_texts(
-    index: RetrievalIndex,
+    index: Indexable,
     texts: Sequence[str],
     *,
     ids: Sequence[str] | None = None,
@@ -239,7 +254,7 @@ def add_texts(
 
 
 def _embed_and_add(
-    index: RetrievalIndex,
+    index: Indexable,
     pending: list[_Pending],
     report: AddReport,
     batch_size: int,
@@ -283,7 +298,7 @@ def _embed_and_add(
 _Segment = tuple[Any, list[_Pending], list[tuple[_Pending, str]]]
 
 
-def _embed_robust(index: RetrievalIndex, modality: str, batch: list[_Pending]) -> list[_Segment]:
+def _embed_robust(index: Indexable, modality: str, batch: list[_Pending]) -> list[_Segment]:
     """Embed a batch, isolating unreadable inputs: (output, entries it embedded, failures) segments."""
     try:
         output = index.embed(modality, [entry.input for entry in batch], skip_errors=True)

@@ -1,4 +1,4 @@
-"""Settings of a retrieval index: storage precision, backend choice, approximate-search knobs."""
+"""Settings of a retrieval index: storage precision, search method, approximate-search knobs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ STORAGE_DTYPES: dict[str, torch.dtype] = {
     "bfloat16": torch.bfloat16,
     "float16": torch.float16,
 }
-BACKENDS: tuple[str, ...] = ("auto", "exact", "approx")
+SEARCH_METHODS: tuple[str, ...] = ("auto", "exact", "approx")
 APPROX_KINDS: tuple[str, ...] = ("hnsw", "ivf")
+LEGACY_METHOD_FIELD = "backend"  # the saved name of IndexConfig.method before it was renamed
 
 
 def _check_choice(what: str, value: str, valid: tuple[str, ...] | dict[str, Any]) -> None:
@@ -28,7 +29,7 @@ def _check_positive(what: str, value: float) -> None:
 
 @dataclass(frozen=True)
 class ApproxConfig:
-    """The approximate (FAISS) backend.
+    """The approximate (FAISS) search method.
 
     Attributes:
         kind: ``"hnsw"`` (graph; best recall per query time, slower to build, no training) or
@@ -71,21 +72,21 @@ class IndexConfig:
         storage_dtype: ``"float32"`` (exact scores), ``"bfloat16"`` (half the memory; single-query
             search about twice as fast on CPUs with AVX-512-BF16; candidates are re-scored in float32,
             recall@10 against float32 ~0.99) or ``"float16"`` (half the memory, no faster on CPU).
-        backend: ``"auto"`` (exact below ``approx_threshold`` items, approximate above),
+        method: ``"auto"`` (exact below ``approx_threshold`` items, approximate above),
             ``"exact"`` or ``"approx"``; a search may override it.
         approx_threshold: number of items (after any modality filter) from which ``"auto"`` uses the
-            approximate backend. Exact search of 200k float32 512-d vectors takes ~15 ms on 2 cores.
-        approx: settings of the approximate backend.
+            approximate method. Exact search of 200k float32 512-d vectors takes ~15 ms on 2 cores.
+        approx: settings of the approximate method.
     """
 
     storage_dtype: str = "float32"
-    backend: str = "auto"
+    method: str = "auto"
     approx_threshold: int = 200_000
     approx: ApproxConfig = field(default_factory=ApproxConfig)
 
     def __post_init__(self) -> None:
         _check_choice("storage dtype", self.storage_dtype, STORAGE_DTYPES)
-        _check_choice("search backend", self.backend, BACKENDS)
+        _check_choice("search method", self.method, SEARCH_METHODS)
         _check_positive("approx_threshold", self.approx_threshold)
 
     @property
@@ -97,7 +98,12 @@ class IndexConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IndexConfig:
+        """The config saved by :meth:`to_json`; indexes saved before the search method was called
+        ``method`` have it under ``backend``, read as well (``method`` wins when both are there)."""
         approx_names = {f.name for f in fields(ApproxConfig)}
         approx = ApproxConfig(**{k: v for k, v in data.get("approx", {}).items() if k in approx_names})
         names = {f.name for f in fields(cls)} - {"approx"}
-        return cls(**{k: v for k, v in data.items() if k in names}, approx=approx)
+        values = {k: v for k, v in data.items() if k in names}
+        if "method" not in values and LEGACY_METHOD_FIELD in data:
+            values["method"] = data[LEGACY_METHOD_FIELD]
+        return cls(**values, approx=approx)

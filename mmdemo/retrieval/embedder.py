@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import torch
 
+import mmdemo.encoders
 from mmdemo.retrieval.items import MODALITIES, check_modality
 
 
@@ -85,9 +86,9 @@ def default_embedder(
 
     def make(modality: str) -> EmbedFunction:
         def embed(inputs: list[Any], *, skip_errors: bool = False) -> EmbeddingLike:
-            from mmdemo.encoders import embed as embed_modality  # imported per call: the encoders load lazily
-
-            return embed_modality(
+            # Looked up per call (not bound at import) so that a replaced mmdemo.encoders.embed is used.
+            # Importing mmdemo.encoders loads no model stack: models and their libraries load on first use.
+            return mmdemo.encoders.embed(
                 modality, inputs, model=chosen[modality], batch_size=batch_size, use_cache=use_cache,
                 skip_errors=skip_errors,
             )

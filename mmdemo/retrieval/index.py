@@ -25,15 +25,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from mmdemo.errors import IncompatibleError
-from mmdemo.retrieval import build, persist
+from mmdemo.errors import EmptyIndexError, IncompatibleError
+from mmdemo.modalities import exactly_one_query
 from mmdemo.retrieval.approx import ApproxSearcher, KeyFilter
+from mmdemo.retrieval.build import DEFAULT_BATCH_SIZE, AddReport, ProgressCallback, add_files, add_folder, add_texts
 from mmdemo.retrieval.config import IndexConfig
 from mmdemo.retrieval.embedder import Embedder, EmbeddingLike, default_embedder
-from mmdemo.errors import EmptyIndexError
 from mmdemo.retrieval.exact import TopK, exact_topk
 from mmdemo.retrieval.items import IndexItem, check_modalities, check_modality
-from mmdemo.modalities import exactly_one_query
+from mmdemo.retrieval.persist import IndexState, load_state, save_state
 from mmdemo.retrieval.store import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -57,14 +57,14 @@ class SearchResult:
 
     Attributes:
         hits: at most ``k`` hits (fewer when fewer items match the filter).
-        backend: ``"exact"`` or ``"approx:<kind>"``.
+        method: ``"exact"`` or ``"approx:<kind>"``.
         query_modality: modality of the query input, or None for a raw vector.
         model: the model that embedded the query, or None for a raw vector.
         elapsed_ms: search time per query (embedding excluded).
     """
 
     hits: list[SearchHit]
-    backend: str
+    method: str
     query_modality: str | None = None
     model: str | None = None
     elapsed_ms: float = 0.0
@@ -91,7 +91,7 @@ class IndexInfo:
     space: str | None
     models: dict[str, str]
     storage_dtype: str
-    backend: str
+    method: str
     approx_threshold: int
     approx_kind: str
     approx_built: bool
@@ -103,7 +103,7 @@ class RetrievalIndex:
     Thread-safe: every method holds the index's lock.
 
     Args:
-        config: storage precision, backend choice and approximate-search settings.
+        config: storage precision, search method and approximate-search settings.
         embedder: how media are embedded; None builds :func:`default_embedder` with the models the
             index records (or the preset's defaults while it is empty).
     """
@@ -190,7 +190,7 @@ class RetrievalIndex:
                 space=self._space,
                 models=dict(self._models),
                 storage_dtype=self.config.storage_dtype,
-                backend=self.config.backend,
+                method=self.config.method,
                 approx_threshold=self.config.approx_threshold,
                 approx_kind=self.config.approx.kind,
                 approx_built=self._approx is not None,
@@ -305,36 +305,36 @@ class RetrievalIndex:
         *,
         ids: Sequence[str] | None = None,
         labels: Sequence[str | None] | None = None,
-        batch_size: int = build.DEFAULT_BATCH_SIZE,
-        progress: build.ProgressCallback | None = None,
-    ) -> build.AddReport:
-        """Embed and add texts; ids default to ``text:<hash>`` (see :func:`build.add_texts`)."""
-        return build.add_texts(self, texts, ids=ids, labels=labels, batch_size=batch_size, progress=progress)
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: ProgressCallback | None = None,
+    ) -> AddReport:
+        """Embed and add texts; ids default to ``text:<hash>`` (see :func:`~mmdemo.retrieval.build.add_texts`)."""
+        return add_texts(self, texts, ids=ids, labels=labels, batch_size=batch_size, progress=progress)
 
     def add_files(
         self,
         paths: Sequence[str | os.PathLike],
         *,
         labels: Sequence[str | None] | None = None,
-        batch_size: int = build.DEFAULT_BATCH_SIZE,
-        progress: build.ProgressCallback | None = None,
-        after_batch: Callable[[build.AddReport], None] | None = None,
-    ) -> build.AddReport:
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: ProgressCallback | None = None,
+        after_batch: Callable[[AddReport], None] | None = None,
+    ) -> AddReport:
         """Embed and add image, audio and ``.txt`` files; unreadable ones are skipped and reported,
-        unchanged ones are not embedded again (see :func:`build.add_files`)."""
-        return build.add_files(self, paths, labels=labels, batch_size=batch_size, progress=progress, after_batch=after_batch)
+        unchanged ones are not embedded again (see :func:`~mmdemo.retrieval.build.add_files`)."""
+        return add_files(self, paths, labels=labels, batch_size=batch_size, progress=progress, after_batch=after_batch)
 
     def add_folder(
         self,
         folder: str | os.PathLike,
         *,
         recursive: bool = True,
-        batch_size: int = build.DEFAULT_BATCH_SIZE,
-        progress: build.ProgressCallback | None = None,
-        after_batch: Callable[[build.AddReport], None] | None = None,
-    ) -> build.AddReport:
-        """Add every image, audio and ``.txt`` file under ``folder`` (see :func:`build.add_folder`)."""
-        return build.add_folder(
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: ProgressCallback | None = None,
+        after_batch: Callable[[AddReport], None] | None = None,
+    ) -> AddReport:
+        """Add every image, audio and ``.txt`` file under ``folder`` (see :func:`~mmdemo.retrieval.build.add_folder`)."""
+        return add_folder(
             self, folder, recursive=recursive, batch_size=batch_size, progress=progress, after_batch=after_batch
         )
 
@@ -345,7 +345,7 @@ class RetrievalIndex:
         *,
         k: int = 5,
         modality: str | Iterable[str] | None = None,
-        backend: str | None = None,
+        method: str | None = None,
     ) -> SearchResult:
         """The ``k`` items most similar to one query vector [D] (cosine similarity).
 
@@ -353,13 +353,13 @@ class RetrievalIndex:
             query: a vector in the index's space (normalised here).
             k: results wanted; fewer come back when fewer items match.
             modality: only return items of this modality (or these modalities).
-            backend: ``"exact"``, ``"approx"`` or ``"auto"``; None uses the config's.
+            method: ``"exact"``, ``"approx"`` or ``"auto"``; None uses the config's.
         """
         if query.dim() == 2 and query.shape[0] == 1:
             query = query[0]
         if query.dim() != 1:
             raise ValueError(f"search() takes one [D] vector, got shape {tuple(query.shape)}; use search_batch()")
-        return self.search_batch(query.unsqueeze(0), k=k, modality=modality, backend=backend)[0]
+        return self.search_batch(query.unsqueeze(0), k=k, modality=modality, method=method)[0]
 
     def search_batch(
         self,
@@ -367,7 +367,7 @@ class RetrievalIndex:
         *,
         k: int = 5,
         modality: str | Iterable[str] | None = None,
-        backend: str | None = None,
+        method: str | None = None,
     ) -> list[SearchResult]:
         """:meth:`search` for a batch of query vectors [Q, D]."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -378,7 +378,7 @@ class RetrievalIndex:
                 raise EmptyIndexError("The index is empty: add files, folders or texts before searching")
             queries = F.normalize(self._check_vectors(queries, "Query vectors"), dim=1)
             allowed, count = self._allowed_rows(wanted)
-            chosen = self.resolve_backend(backend, count)
+            chosen = self.resolve_method(method, count)
             start = time.perf_counter()
             if chosen == "exact":
                 top = exact_topk(self._store.vectors, queries, k, allowed)
@@ -398,23 +398,23 @@ class RetrievalIndex:
             raise EmptyIndexError(f"The index holds no {' or '.join(wanted)} items; it holds {present}")
         return self._store.modality_mask(wanted), count
 
-    def resolve_backend(self, backend: str | None = None, count: int | None = None) -> str:
+    def resolve_method(self, method: str | None = None, count: int | None = None) -> str:
         """``"exact"`` or ``"approx"``: what a search of ``count`` items (default: all) with
-        ``backend`` (default: the config's) would use."""
+        ``method`` (default: the config's) would use."""
         count = len(self) if count is None else count
-        backend = backend or self.config.backend
-        if backend not in ("auto", "exact", "approx"):
-            raise ValueError(f"Unknown search backend {backend!r}; valid: ['auto', 'exact', 'approx']")
-        if backend == "auto":
+        method = method or self.config.method
+        if method not in ("auto", "exact", "approx"):
+            raise ValueError(f"Unknown search method {method!r}; valid: ['auto', 'exact', 'approx']")
+        if method == "auto":
             return "approx" if count >= self.config.approx_threshold else "exact"
-        return backend
+        return method
 
-    def _result(self, scores: torch.Tensor, rows: torch.Tensor, backend: str, elapsed_ms: float) -> SearchResult:
+    def _result(self, scores: torch.Tensor, rows: torch.Tensor, method: str, elapsed_ms: float) -> SearchResult:
         hits = []
         for rank, (score, row) in enumerate(zip(scores.tolist(), rows.tolist()), start=1):
             item = self._store.items[row]
             hits.append(SearchHit(rank, float(score), item.id, item.modality, item.source, item.label))
-        return SearchResult(hits=hits, backend=backend, elapsed_ms=elapsed_ms)
+        return SearchResult(hits=hits, method=method, elapsed_ms=elapsed_ms)
 
     # ------------------------------------------------------------------ media queries
     def query(
@@ -425,7 +425,7 @@ class RetrievalIndex:
         audio: Any = None,
         k: int = 5,
         modality: str | Iterable[str] | None = None,
-        backend: str | None = None,
+        method: str | None = None,
     ) -> SearchResult:
         """Search with exactly one of a text, an image (path, bytes, PIL, array) or an audio clip."""
         query_modality, value = exactly_one_query({"text": text, "image": image, "audio": audio})
@@ -433,7 +433,7 @@ class RetrievalIndex:
             if len(self) == 0:
                 raise EmptyIndexError("The index is empty: add files, folders or texts before searching")
         output = self.embed(query_modality, [value])
-        result = self.search(output.embeddings[0], k=k, modality=modality, backend=backend)
+        result = self.search(output.embeddings[0], k=k, modality=modality, method=method)
         result.query_modality = query_modality
         result.model = output.model
         return result
@@ -447,7 +447,7 @@ class RetrievalIndex:
     def search_audio(self, audio: Any, **kwargs: Any) -> SearchResult:
         return self.query(audio=audio, **kwargs)
 
-    # ------------------------------------------------------------------ approximate backend
+    # ------------------------------------------------------------------ approximate method
     def build_approx(self) -> ApproxSearcher:
         """Build the approximate structure now (or bring it up to date with items added since)."""
         with self._lock:
@@ -507,7 +507,7 @@ class RetrievalIndex:
         return TopK(scores_t, rows)
 
     def approx_recall(self, *, n_queries: int = 100, k: int = 10, seed: int = 0, modality: str | None = None) -> float:
-        """Recall@k of the approximate backend against exact search, with stored vectors as queries
+        """Recall@k of the approximate method against exact search, with stored vectors as queries
         (each perturbed slightly so that it is not trivially its own nearest neighbour)."""
         with self._lock:
             if len(self) == 0:
@@ -516,15 +516,16 @@ class RetrievalIndex:
             rows = torch.randperm(len(self), generator=generator)[:n_queries]
             queries = self._store.vectors[rows].float()  # [q, D]
             queries = queries + 0.1 * torch.randn(queries.shape, generator=generator) / queries.shape[1] ** 0.5
-            exact = self.search_batch(queries, k=k, modality=modality, backend="exact")
-            approx = self.search_batch(queries, k=k, modality=modality, backend="approx")
+            exact = self.search_batch(queries, k=k, modality=modality, method="exact")
+            approx = self.search_batch(queries, k=k, modality=modality, method="approx")
             found = sum(len(set(e.ids) & set(a.ids)) for e, a in zip(exact, approx))
             return found / max(sum(len(e.ids) for e in exact), 1)
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | os.PathLike) -> Path:
         """Save to ``folder`` atomically (see :mod:`mmdemo.retrieval.persist`)."""
-        return persist.save_index(self, folder)
+        with self._lock:
+            return save_state(self.state(), folder)
 
     @classmethod
     def load(
@@ -550,39 +551,31 @@ class RetrievalIndex:
             IndexNotFoundError: no index in ``folder``.
             IncompatibleError: another format version, other models, or damaged files.
         """
-        return persist.load_index(cls, folder, expect_models=expect_models, config=config, embedder=embedder)
+        if expect_models is None and embedder is not None:
+            expect_models = embedder.models
+        return cls.from_state(load_state(folder, expect_models=expect_models, config=config), embedder=embedder)
 
-    # Used by persist, which holds the lock while it writes: the state to save, and a way to
-    # install a loaded one.
-    def _snapshot(self) -> dict[str, Any]:
+    def state(self) -> IndexState:
+        """What the index holds now (its store, space, models, approximate structure): what
+        :mod:`~mmdemo.retrieval.persist` saves. The parts are the index's own, not copies: hold the
+        index's lock while using them if other threads may change the index."""
         with self._lock:
-            return {
-                "vectors": self._store.vectors,
-                "keys": self._store.keys,
-                "items": list(self._store.items),
-                "next_key": self._store.next_key,
-                "space": self._space,
-                "models": dict(self._models),
-                "config": self.config,
-                "counts": self._store.counts(),
-                "approx": self._approx,
-                "approx_until_key": self._approx_until_key,
-                "tombstones": sorted(self._approx.tombstones) if self._approx is not None else [],
-            }
+            return IndexState(
+                config=self.config,
+                store=self._store,
+                space=self._space,
+                models=dict(self._models),
+                approx=self._approx,
+                approx_until_key=self._approx_until_key,
+            )
 
-    def _restore(
-        self,
-        store: VectorStore,
-        space: str | None,
-        models: dict[str, str],
-        approx: ApproxSearcher | None,
-        approx_until_key: int,
-    ) -> None:
-        with self._lock:
-            self._store = store
-            self._space = space
-            self._models = dict(models)
-            self._approx = approx
-            self._approx_until_key = approx_until_key
-            self._filters.clear()
-
+    @classmethod
+    def from_state(cls, state: IndexState, *, embedder: Embedder | None = None) -> RetrievalIndex:
+        """An index holding ``state`` (e.g. one :func:`~mmdemo.retrieval.persist.load_state` read)."""
+        index = cls(state.config, embedder=embedder)
+        index._store = state.store
+        index._space = state.space
+        index._models = dict(state.models)
+        index._approx = state.approx
+        index._approx_until_key = state.approx_until_key
+        return index

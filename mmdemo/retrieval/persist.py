@@ -23,23 +23,20 @@ import re
 import shutil
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
 
-from mmdemo.errors import IncompatibleError
+from mmdemo.errors import IncompatibleError, IndexNotFoundError
 from mmdemo.retrieval.approx import ApproxSearcher
 from mmdemo.retrieval.config import STORAGE_DTYPES, IndexConfig
-from mmdemo.retrieval.embedder import Embedder, models_for_encoders
-from mmdemo.errors import IndexNotFoundError
+from mmdemo.retrieval.embedder import models_for_encoders
 from mmdemo.retrieval.items import IndexItem
 from mmdemo.retrieval.store import VectorStore
 from mmdemo.storage import load_tensors, read_json, save_tensors_atomic, write_json_atomic
-
-if TYPE_CHECKING:
-    from mmdemo.retrieval.index import RetrievalIndex
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +47,28 @@ EMBEDDINGS_FILE = "embeddings.safetensors"
 ITEMS_FILE = "items.json"
 APPROX_FILE = "ann.faiss"
 _GENERATION = re.compile(r"^(?:\.tmp-)?gen-(\d{6,})$")
+
+
+@dataclass
+class IndexState:
+    """What an index holds, as saved and loaded here: the seam between
+    :class:`~mmdemo.retrieval.index.RetrievalIndex` (``state()`` / ``from_state()``) and this module.
+
+    Attributes:
+        config: the index's settings.
+        store: its vectors, keys and items.
+        space: the embedding space of every vector (None while empty).
+        models: modality -> registry name of the model that embedded that modality's items.
+        approx: the approximate structure, when one is built.
+        approx_until_key: keys below this are in ``approx`` (or tombstoned there).
+    """
+
+    config: IndexConfig
+    store: VectorStore
+    space: str | None
+    models: dict[str, str]
+    approx: ApproxSearcher | None = None
+    approx_until_key: int = 0
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -77,8 +96,11 @@ def is_index_folder(folder: str | os.PathLike) -> bool:
     return (Path(folder) / MANIFEST).is_file()
 
 
-def save_index(index: RetrievalIndex, folder: str | os.PathLike) -> Path:
-    """Write ``index`` to ``folder`` (created if needed); returns the folder.
+def save_state(state: IndexState, folder: str | os.PathLike) -> Path:
+    """Write an index's ``state`` to ``folder`` (created if needed); returns the folder.
+
+    The caller keeps the state unchanged while this runs (:meth:`RetrievalIndex.save` holds the
+    index's lock).
 
     Raises:
         ValueError: ``folder`` is a file, or a non-empty folder that holds no index.
@@ -89,36 +111,34 @@ def save_index(index: RetrievalIndex, folder: str | os.PathLike) -> Path:
     if folder.is_dir() and not is_index_folder(folder) and any(folder.iterdir()):
         raise ValueError(f"Cannot save an index to {folder}: the folder holds other files and no {MANIFEST}")
     folder.mkdir(parents=True, exist_ok=True)
-    with index._lock:
-        state = index._snapshot()
-        generation = max(_generations(folder), default=0) + 1
-        name = f"gen-{generation:06d}"
-        staging = folder / f".tmp-{name}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        _write_generation(staging, state)
-        final = folder / name
-        os.replace(staging, final)
-        _fsync_dir(folder)
-        _commit(folder, _manifest(state, name))
+    generation = max(_generations(folder), default=0) + 1
+    name = f"gen-{generation:06d}"
+    staging = folder / f".tmp-{name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    _write_generation(staging, state)
+    final = folder / name
+    os.replace(staging, final)
+    _fsync_dir(folder)
+    _commit(folder, _manifest(state, name))
     _remove_stale(folder, keep=name)
     return folder
 
 
-def _write_generation(staging: Path, state: dict[str, Any]) -> None:
+def _write_generation(staging: Path, state: IndexState) -> None:
     """Write the data files of one generation into ``staging`` (durably)."""
-    vectors: torch.Tensor = state["vectors"]
+    approx = state.approx
+    tombstones = sorted(approx.tombstones) if approx is not None else []
     save_tensors_atomic(
         staging / EMBEDDINGS_FILE,
         {
-            "embeddings": vectors,
-            "keys": state["keys"],
-            "tombstones": torch.tensor(state["tombstones"], dtype=torch.int64),
+            "embeddings": state.store.vectors,
+            "keys": state.store.keys,
+            "tombstones": torch.tensor(tombstones, dtype=torch.int64),
         },
         metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)},
     )
-    write_json_atomic(staging / ITEMS_FILE, {"items": [item.to_json() for item in state["items"]]})
-    approx: ApproxSearcher | None = state["approx"]
+    write_json_atomic(staging / ITEMS_FILE, {"items": [item.to_json() for item in state.store.items]})
     if approx is not None:
         path = staging / APPROX_FILE
         approx.write(path)
@@ -127,27 +147,27 @@ def _write_generation(staging: Path, state: dict[str, Any]) -> None:
     _fsync_dir(staging)
 
 
-def _manifest(state: dict[str, Any], generation: str) -> dict[str, Any]:
-    config: IndexConfig = state["config"]
-    vectors: torch.Tensor = state["vectors"]
-    approx: ApproxSearcher | None = state["approx"]
+def _manifest(state: IndexState, generation: str) -> dict[str, Any]:
+    config = state.config
+    vectors = state.store.vectors
+    approx = state.approx
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "generation": generation,
         "count": int(vectors.shape[0]),
         "dim": int(vectors.shape[1]) if vectors.shape[0] else None,
-        "space": state["space"],
-        "models": state["models"],
-        "counts": state["counts"],
-        "next_key": state["next_key"],
+        "space": state.space,
+        "models": dict(state.models),
+        "counts": state.store.counts(),
+        "next_key": state.store.next_key,
         "storage_dtype": config.storage_dtype,
         "config": config.to_json(),
         "approx": None if approx is None else {
             "file": APPROX_FILE,
             "kind": approx.config.kind,
             "size": approx.size,
-            "until_key": state["approx_until_key"],
+            "until_key": state.approx_until_key,
         },
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -203,20 +223,16 @@ def check_expected_models(folder: Path, recorded: Mapping[str, str], expected: M
             )
 
 
-def load_index(
-    cls: type[RetrievalIndex],
+def load_state(
     folder: str | os.PathLike,
     *,
     expect_models: Mapping[str, str | None] | None = None,
     config: IndexConfig | None = None,
-    embedder: Embedder | None = None,
-) -> RetrievalIndex:
-    """See :meth:`RetrievalIndex.load`."""
+) -> IndexState:
+    """The state of the index saved in ``folder`` (see :meth:`RetrievalIndex.load` for the arguments)."""
     folder = Path(folder)
     manifest = read_index_manifest(folder)
     recorded = dict(manifest.get("models") or {})
-    if expect_models is None and embedder is not None:
-        expect_models = embedder.models
     check_expected_models(folder, recorded, expect_models or {})
 
     data = folder / str(manifest.get("generation"))
@@ -235,9 +251,7 @@ def load_index(
         store = store.with_dtype(chosen.torch_dtype)
     if chosen.approx != saved.approx:
         approx, until_key = None, 0
-    index = cls(chosen, embedder=embedder)
-    index._restore(store, manifest.get("space"), recorded, approx, until_key)
-    return index
+    return IndexState(chosen, store, manifest.get("space"), recorded, approx, until_key)
 
 
 def _check_data(folder: Path, manifest: dict[str, Any], tensors: dict[str, torch.Tensor], items: list[IndexItem], saved: IndexConfig) -> None:

@@ -1,7 +1,7 @@
 """The rows of an index: vectors in one growable buffer, stable keys, items, modality codes.
 
 Rows are kept in insertion order. Every row has a *key*, an int64 that is never reused and grows
-with insertion, so keys stay sorted through removals; the approximate backend refers to rows by key.
+with insertion, so keys stay sorted through removals; the approximate method refers to rows by key.
 Appends grow the buffer geometrically (amortised O(1) per row, no copy of the whole matrix per add);
 removals compact it.
 """

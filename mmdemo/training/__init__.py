@@ -1,4 +1,4 @@
-"""The training program for fusion heads: manifest -> features -> trained heads -> saved folders.
+"""Training fusion heads: manifest -> features -> trained heads -> saved folders.
 
 - :mod:`~mmdemo.training.manifest`: CSV / JSONL manifests with bad-row reporting;
 - :mod:`~mmdemo.training.features`: embedding a manifest through the backend encoders;
@@ -7,7 +7,12 @@
 - :mod:`~mmdemo.training.trainer`: :class:`TrainConfig`, :func:`train_heads`;
 - :mod:`~mmdemo.training.fewshot`: prototype classifier and linear probe from k shots;
 - :mod:`~mmdemo.training.head`: :class:`FusionHead` save / load / predict from raw inputs;
-- :mod:`~mmdemo.training.synthetic`: synthetic tasks with known structure.
+- :mod:`~mmdemo.training.synthetic`: synthetic tasks with known structure;
+- :mod:`~mmdemo.training.metrics`: accuracy, macro-F1, AUROC, confusion matrix;
+- :mod:`~mmdemo.training.sources`: where a run's manifest comes from (a file, a zip, the bundled world).
+
+The whole run (features, heads, comparison, report) is :func:`mmdemo.lab.run_training`, above
+this package and :mod:`mmdemo.evaluation`.
 """
 
 from mmdemo.training.dataset import EncoderInfo, FeatureSet

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
+import mmdemo.encoders
+from mmdemo.errors import ManifestError
 from mmdemo.errors import MediaError
 from mmdemo.training.dataset import EncoderInfo, FeatureSet
 from mmdemo.training.manifest import MODALITY_COLUMNS, BadRow, Manifest, ManifestRow, read_manifest
-from mmdemo.errors import ManifestError
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,7 @@ def _value(row: ManifestRow, modality: str) -> str | None:
 
 
 def _embed_function(modality: str) -> Callable[..., object]:
-    from mmdemo.encoders import embed  # imported late: loading the encoder stack is slow
-
-    return functools.partial(embed, modality)
+    return functools.partial(mmdemo.encoders.embed, modality)
 
 
 def extract_features(

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmdemo.evaluation.metrics import ClassificationMetrics, classification_metrics
+from mmdemo.training.metrics import ClassificationMetrics, classification_metrics
 from mmdemo.errors import ConfigError
 from mmdemo.training.dataset import FeatureSet
 from mmdemo.training.threads import torch_threads

@@ -19,12 +19,13 @@ import torch
 from safetensors import SafetensorError
 from torch import Tensor
 
+import mmdemo.encoders
+from mmdemo.errors import ConfigError
 from mmdemo.errors import IncompatibleError, MediaError
+from mmdemo.errors import UnknownStrategyError
 from mmdemo.fusion.classifier import FusionClassifier
 from mmdemo.fusion.config import FusionConfig
-from mmdemo.errors import ConfigError
 from mmdemo.fusion.registry import build_fusion
-from mmdemo.errors import UnknownStrategyError
 from mmdemo.storage import load_tensors, read_json, save_tensors_atomic, write_json_atomic
 from mmdemo.training.dataset import EncoderInfo
 from mmdemo.training.trainer import EpochRecord, TrainConfig, TrainResult
@@ -185,8 +186,6 @@ class FusionHead:
         Raises IncompatibleError when the head has no encoder for a given modality or when an
         encoder's space or dimension differs from the one the head was trained on.
         """
-        from mmdemo.encoders import embed  # imported late: loading the encoder stack is slow
-
         given = {name: value for name, value in (("text", text), ("image", image), ("audio", audio)) if value is not None}
         if not given:
             raise MediaError(f"Nothing to classify: give at least one of {', '.join(self.modalities)}")
@@ -202,7 +201,7 @@ class FusionHead:
         embeddings, transcript = {}, None
         for name, value in given.items():
             info = self.encoders[name]
-            output = embed(name, [value], model=info.model)
+            output = mmdemo.encoders.embed(name, [value], model=info.model)
             if output.space != info.space or output.embeddings.shape[1] != info.dim:
                 raise IncompatibleError(
                     f"{name} encoder {info.model!r} now gives space {output.space!r} dim {output.embeddings.shape[1]}; "

@@ -12,21 +12,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch import nn
 
 from mmdemo.errors import ConfigError
 
-if TYPE_CHECKING:
-    from mmdemo.training.trainer import TrainConfig
-
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("none", "step", "cosine")
 
 
-def build_optimizer(parameters: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+class OptimSettings(Protocol):
+    """The settings read here; :class:`~mmdemo.training.trainer.TrainConfig` has them (and documents them)."""
+
+    optimizer: str
+    lr: float
+    weight_decay: float
+    momentum: float
+    schedule: str
+    step_size: int
+    step_gamma: float
+    warmup_epochs: int
+    min_lr_ratio: float
+    epochs: int
+
+
+def build_optimizer(parameters: Iterable[nn.Parameter], config: OptimSettings) -> torch.optim.Optimizer:
     """The optimiser ``config.optimizer`` with ``lr``, ``weight_decay`` (L2; decoupled for AdamW)
     and, for SGD and RMSprop, ``momentum``."""
     params = [p for p in parameters if p.requires_grad]
@@ -42,7 +54,7 @@ def build_optimizer(parameters: Iterable[nn.Parameter], config: TrainConfig) -> 
     raise ConfigError(f"unknown optimizer {config.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
 
 
-def lr_factor(step: int, *, steps_per_epoch: int, total_steps: int, config: TrainConfig) -> float:
+def lr_factor(step: int, *, steps_per_epoch: int, total_steps: int, config: OptimSettings) -> float:
     """Multiplier of the base learning rate at 0-based ``step`` (see the module docstring)."""
     if config.schedule == "none":
         return 1.0
@@ -59,7 +71,7 @@ def lr_factor(step: int, *, steps_per_epoch: int, total_steps: int, config: Trai
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+    optimizer: torch.optim.Optimizer, config: OptimSettings, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """A per-step LambdaLR following :func:`lr_factor`; call ``step()`` after each batch."""
     total = steps_per_epoch * config.epochs

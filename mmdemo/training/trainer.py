@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmdemo.evaluation.metrics import accuracy
+from mmdemo.training.metrics import accuracy
 from mmdemo.fusion.classifier import FusionClassifier
 from mmdemo.fusion.config import FusionConfig, check_fields
 from mmdemo.errors import ConfigError

@@ -253,16 +253,3 @@ def write_world(
         },
     )
     return manifests
-
-
-def read_manifest(path: str | Path) -> list[dict[str, str]]:
-    """Rows of a manifest CSV with ``image``/``audio`` resolved against the manifest's folder."""
-    path = Path(path)
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        for column in ("image", "audio"):
-            if row.get(column):
-                row[column] = str((path.parent / row[column]).resolve())
-    return rows
-

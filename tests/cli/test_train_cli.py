@@ -76,6 +76,9 @@ def test_manifest_train_and_evaluate_with_tiny_models(tiny_models, tmp_path: Pat
     assert "line 14: image file not found" in (out / "report.md").read_text()
     head = FusionHead.load(out / "heads" / "gmu")
     assert head.encoders["text"].model == tiny_models.clip
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["manifest"] == str(manifest) and summary["bad_rows"][0]["line"] == 14
+    assert head.metrics["label"]["n"] == summary["split"]["test"]  # the test metrics, in head.json
     assert head.predict(text="snow ice").labels["label"] in ("cold", "warm")
 
     code = evaluate_cli.main(["--heads", str(out / "heads" / "concat"), str(out / "heads" / "gmu"),

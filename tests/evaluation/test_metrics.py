@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from mmdemo.evaluation.metrics import accuracy, auroc, binary_auroc, classification_metrics, confusion_matrix, macro_f1
+from mmdemo.training.metrics import accuracy, auroc, binary_auroc, classification_metrics, confusion_matrix, macro_f1
 
 TARGETS = torch.tensor([0, 0, 1, 1, 2, 2, -1])  # the last sample is unlabelled and ignored
 PREDICTIONS = torch.tensor([0, 1, 1, 1, 0, 2, 0])

@@ -81,14 +81,20 @@ def test_build_query_info_remove(media_folder: Path, tiny_models, tmp_path: Path
     assert str(red.resolve()) not in RetrievalIndex.load(out)
 
 
-def test_build_with_the_approximate_backend_reports_its_recall(media_folder: Path, tiny_models, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag", ["--method", "--backend"])  # --backend: the deprecated alias
+def test_build_with_the_approximate_method_reports_its_recall(flag: str, media_folder: Path, tiny_models, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "ix"
     args = ["build", str(media_folder), "--out", str(out), "--model", tiny_models.clip, "--audio-model",
-            tiny_models.audio, "--backend", "approx", "--dtype", "bfloat16", "--quiet"]
+            tiny_models.audio, flag, "approx", "--dtype", "bfloat16", "--quiet"]
     assert main(args) == 0
-    assert "recall@10 against exact search: 1.000" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "recall@10 against exact search: 1.000" in captured.out
+    assert ("--backend is deprecated; use --method" in captured.err) == (flag == "--backend")
     loaded = RetrievalIndex.load(out)
     assert loaded.config.storage_dtype == "bfloat16" and loaded.info().approx_built
+    assert loaded.config.method == "approx"
+    assert main(["query", str(out), "--text", "a red square", "--k", "2", flag, "exact", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["method"] == "exact"
 
 
 def test_eval_on_a_manifest(media_folder: Path, tiny_models, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

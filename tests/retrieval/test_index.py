@@ -34,7 +34,7 @@ def test_search_returns_cosine_scores_best_first() -> None:
     cosine = (vectors[expected] @ F.normalize(query, dim=0)).tolist()
     assert result.scores == pytest.approx(cosine, abs=1e-6)
     assert [hit.rank for hit in result.hits] == [1, 2, 3, 4, 5]
-    assert result.backend == "exact"
+    assert result.method == "exact"
     top = result.hits[0]
     assert (top.modality, top.source, top.label) == (index.get(top.id).modality, index.get(top.id).source, index.get(top.id).label)
 
@@ -202,10 +202,10 @@ def test_unknown_config_values_list_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="valid: \\['float32', 'bfloat16', 'float16'\\]"):
         IndexConfig(storage_dtype="int8")
     with pytest.raises(ValueError, match="valid: \\['auto', 'exact', 'approx'\\]"):
-        IndexConfig(backend="fast")
+        IndexConfig(method="fast")
     index, _ = make_index(n=3)
-    with pytest.raises(ValueError, match="Unknown search backend 'fast'"):
-        index.search(torch.ones(16), backend="fast")
+    with pytest.raises(ValueError, match="Unknown search method 'fast'"):
+        index.search(torch.ones(16), method="fast")
 
 
 def test_vectors_are_the_stored_unit_vectors_in_insertion_order() -> None:

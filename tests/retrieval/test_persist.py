@@ -35,9 +35,9 @@ def build(n: int = 40, dtype: str = "float32", approx: bool = False) -> Retrieva
     return index
 
 
-def answers(index: RetrievalIndex, backend: str = "exact") -> list[tuple[list[str], list[float]]]:
-    results = index.search_batch(QUERIES, k=8, backend=backend)
-    results += index.search_batch(QUERIES[:2], k=3, modality="audio", backend=backend)
+def answers(index: RetrievalIndex, method: str = "exact") -> list[tuple[list[str], list[float]]]:
+    results = index.search_batch(QUERIES, k=8, method=method)
+    results += index.search_batch(QUERIES[:2], k=3, modality="audio", method=method)
     return [(r.ids, r.scores) for r in results]
 
 
@@ -67,7 +67,32 @@ def test_round_trip_keeps_the_approximate_structure(tmp_path: Path) -> None:
     loaded = RetrievalIndex.load(tmp_path / "ix")
     assert loaded.info().approx_built  # loaded, not rebuilt
     assert answers(loaded, "approx") == answers(index, "approx")
-    assert "item1" not in loaded.search(index.vector("item0"), k=40, backend="approx").ids
+    assert "item1" not in loaded.search(index.vector("item0"), k=40, method="approx").ids
+
+
+def test_an_index_saved_with_the_old_backend_field_still_loads(tmp_path: Path) -> None:
+    index = RetrievalIndex(IndexConfig(method="approx"))
+    index.add_embeddings(torch.randn(5, 8), [IndexItem(f"i{n}", "image", f"/{n}") for n in range(5)], model="m", space="s")
+    index.save(tmp_path / "ix")
+    path = tmp_path / "ix" / "index.json"
+    manifest = json.loads(path.read_text())
+    assert manifest["config"]["method"] == "approx" and "backend" not in manifest["config"]  # written as method
+    manifest["config"]["backend"] = manifest["config"].pop("method")  # what earlier versions wrote
+    path.write_text(json.dumps(manifest))
+    loaded = RetrievalIndex.load(tmp_path / "ix")
+    assert loaded.config.method == "approx"
+    assert loaded.search(torch.ones(8), k=2).method == "approx:hnsw"
+    assert IndexConfig.from_json({"backend": "approx", "method": "exact"}).method == "exact"  # the new name wins
+
+
+def test_state_round_trip_is_the_public_seam(tmp_path: Path) -> None:
+    index = build(n=12)
+    state = index.state()
+    copy = RetrievalIndex.from_state(state)
+    assert answers(copy) == answers(index) and copy.models == index.models
+    saved = persist.save_state(state, tmp_path / "ix")
+    loaded = RetrievalIndex.from_state(persist.load_state(saved))
+    assert answers(loaded) == answers(index)
 
 
 def test_empty_index_round_trip(tmp_path: Path) -> None:
@@ -75,7 +100,7 @@ def test_empty_index_round_trip(tmp_path: Path) -> None:
     loaded = RetrievalIndex.load(tmp_path / "ix")
     assert len(loaded) == 0 and loaded.dim is None
     loaded.add_embeddings(torch.randn(2, 4), [IndexItem("a", "image", "a"), IndexItem("b", "text", "b")], model="m", space="s")
-    assert loaded.search(torch.ones(4), k=5).backend == "exact"
+    assert loaded.search(torch.ones(4), k=5).method == "exact"
 
 
 def test_loading_with_another_dtype_converts(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mmdemo import encoders, generate, registry
+from mmdemo.pretrain.evaluate import evaluate, evaluation_set
 from mmdemo.world.dataset import WorldConfig
-from mmdemo.world.evaluate import evaluate, evaluation_set
 
 BUNDLED = registry.PRESETS["bundled"]
 FOLDERS = {role: registry.get_model_spec(name).checkpoint for role, name in BUNDLED.items()}

@@ -18,12 +18,13 @@ from transformers import (
     Wav2Vec2Model,
 )
 
+from mmdemo.pretrain.configs import build_blip, build_clip
+from mmdemo.pretrain.evaluate import saved_model_functions
+from mmdemo.pretrain.pool import build_pool, image_tensor, pixel_values
+from mmdemo.pretrain.program import PretrainConfig, main, pretrain, smoke_config
+from mmdemo.pretrain.train_blip import decoder_inputs
 from mmdemo.storage import load_tensors
 from mmdemo.world.dataset import generate
-from mmdemo.world.evaluate import saved_model_functions
-from mmdemo.world.models import build_blip, build_clip, decoder_inputs
-from mmdemo.world.pool import build_pool, image_tensor, pixel_values
-from mmdemo.world.pretrain import PretrainConfig, main, pretrain, smoke_config
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,25 @@ def test_help_from_the_project_cli():
     )
     assert result.returncode == 0, result.stderr
     assert "--smoke" in result.stdout and "--clip-steps" in result.stdout
+
+
+def _weight_mass(model) -> float:
+    return sum(float(p.double().abs().sum()) for p in model.state_dict().values())
+
+
+def test_the_one_builder_makes_the_weights_the_shipped_code_made():
+    """model_factory builds the bundled small models: same shapes and seed as before the builders
+    moved there (mmdemo/world/models.py), same initial weights (sums recorded from that code)."""
+    from mmdemo.model_factory import SMALL_IMAGE_SIZE, ClipShape
+    from mmdemo.pretrain.configs import build_audio
+    from mmdemo.world.render import DEFAULT_SIZE
+
+    assert ClipShape().image_size == SMALL_IMAGE_SIZE == DEFAULT_SIZE
+    torch.manual_seed(0)
+    assert _weight_mass(build_clip()[0]) == pytest.approx(51660.05824072257, rel=1e-9)
+    torch.manual_seed(0)
+    assert _weight_mass(build_audio()[0]) == pytest.approx(8965.939195960264, rel=1e-9)
+    torch.manual_seed(0)
+    captioner, vqa, _ = build_blip(share_text=True)
+    assert _weight_mass(captioner) == pytest.approx(27654.758680232935, rel=1e-9)
+    assert _weight_mass(vqa) == pytest.approx(37107.80025155294, rel=1e-9)

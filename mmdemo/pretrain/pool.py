@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mmdemo.pretrain.configs import IMAGE_MEAN, IMAGE_STD
 from mmdemo.world.dataset import SPLITS, WorldConfig, description_split, generate
-from mmdemo.world.models import IMAGE_MEAN, IMAGE_STD
 from mmdemo.world.render import render_scene
 from mmdemo.world.scenes import Scene, vary_scene
 from mmdemo.world.sound import synthesize

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from mmdemo.storage import load_tensors
 from mmdemo.world.dataset import WorldConfig, WorldSample, generate, make_sample
 from mmdemo.world.text import QA, caption_names_scene
 
@@ -178,6 +179,8 @@ def saved_model_functions(folder: str | Path, batch_size: int = 64) -> dict[str,
     They load each model with ``from_pretrained`` from its subfolder and compute exactly what the
     app's encoders and generators compute, in float32.
     """
+    # Imported here, not at the top: the figures themselves (evaluate, evaluation_set) need no
+    # transformers, which takes seconds to import; only loading saved models does.
     from transformers import (
         AutoFeatureExtractor,
         AutoProcessor,
@@ -187,8 +190,7 @@ def saved_model_functions(folder: str | Path, batch_size: int = 64) -> dict[str,
         Wav2Vec2Model,
     )
 
-    from mmdemo.storage import load_tensors
-    from mmdemo.backends.wav2vec2_backend import pool_hidden_states
+    from mmdemo.backends.wav2vec2_backend import pool_hidden_states  # imports transformers too
 
     folder = Path(folder)
     functions: dict[str, Callable] = {}

@@ -21,12 +21,13 @@ from torch import nn
 from transformers import CLIPModel, CLIPProcessor, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
 from mmdemo.backends.wav2vec2_backend import pool_hidden_states
-from mmdemo.world.contrastive import symmetric_nce
-from mmdemo.world.loop import StageConfig, StageLog, run_stage
-from mmdemo.world.models import AudioShape, build_audio
-from mmdemo.world.pool import TrainingPool, pixel_values
+from mmdemo.model_factory import AudioShape
+from mmdemo.pretrain.configs import build_audio
+from mmdemo.pretrain.contrastive import symmetric_nce
+from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
+from mmdemo.pretrain.pool import TrainingPool, pixel_values
+from mmdemo.pretrain.train_clip import clip_text_features
 from mmdemo.world.text import DETAILS, SOUND_LEVEL
-from mmdemo.world.train_clip import clip_text_features
 
 logger = logging.getLogger(__name__)
 SOUND_LEVEL_INDEX = DETAILS.index(SOUND_LEVEL)

@@ -13,10 +13,11 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPModel, CLIPProcessor
 
-from mmdemo.world.contrastive import symmetric_nce
-from mmdemo.world.loop import StageConfig, StageLog, run_stage
-from mmdemo.world.models import ClipShape, build_clip
-from mmdemo.world.pool import TrainingPool, pixel_values
+from mmdemo.model_factory import ClipShape
+from mmdemo.pretrain.configs import build_clip
+from mmdemo.pretrain.contrastive import symmetric_nce
+from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
+from mmdemo.pretrain.pool import TrainingPool, pixel_values
 from mmdemo.world.text import DETAILS
 
 LEVEL_WEIGHTS = (0.55, 0.15, 0.15, 0.15)  # DETAILS order: full, no size, no position, sound level

@@ -27,14 +27,35 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor, CLIPModel
+from transformers import (
+    BlipForConditionalGeneration,
+    BlipForQuestionAnswering,
+    BlipProcessor,
+    CLIPModel,
+    PreTrainedTokenizerFast,
+)
 
-from mmdemo.world.loop import StageConfig, StageLog, run_stage
-from mmdemo.world.models import BlipShape, build_blip, decoder_inputs
-from mmdemo.world.pool import TrainingPool, pixel_values
+from mmdemo.model_factory import BlipShape
+from mmdemo.pretrain.configs import build_blip
+from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
+from mmdemo.pretrain.pool import TrainingPool, pixel_values
 from mmdemo.world.text import ask
 
 logger = logging.getLogger(__name__)
+
+
+def decoder_inputs(
+    tokenizer: PreTrainedTokenizerFast, texts: list[str], bos_token_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Decoder ``input_ids`` ([DEC] words [SEP] [PAD]...), attention mask and LM labels.
+
+    The labels are the input ids with padding set to -100; BLIP's LM head shifts them itself.
+    """
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    input_ids = batch["input_ids"].clone()  # [B, L]
+    input_ids[:, 0] = bos_token_id
+    labels = input_ids.masked_fill(batch["attention_mask"] == 0, -100)
+    return input_ids, batch["attention_mask"], labels
 
 
 def caption_loss(

@@ -1,15 +1,15 @@
-"""The pretraining program of the bundled models: ``python -m mmdemo.world.pretrain``.
+"""The pretraining program of the bundled models: ``python -m mmdemo pretrain``.
 
 Three stages, on one in-memory pool of training samples drawn once from the seed:
 
-1. ``clip``: a small CLIP, contrastive on images and captions (:mod:`~mmdemo.world.train_clip`);
+1. ``clip``: a small CLIP, contrastive on images and captions (:mod:`~mmdemo.pretrain.train_clip`);
 2. ``audio``: a small wav2vec2 and projection aligned into that CLIP's space
-   (:mod:`~mmdemo.world.train_audio`; CLIP frozen, loaded from ``--out`` when not trained now);
-3. ``caption`` and ``vqa``: small BLIP models trained together (:mod:`~mmdemo.world.train_blip`).
+   (:mod:`~mmdemo.pretrain.train_audio`; CLIP frozen, loaded from ``--out`` when not trained now);
+3. ``caption`` and ``vqa``: small BLIP models trained together (:mod:`~mmdemo.pretrain.train_blip`).
 
 Each model is saved with ``save_pretrained`` next to its processor (``<out>/clip``,
 ``<out>/audio`` plus ``projection.safetensors``, ``<out>/caption``, ``<out>/vqa``), then the
-figures of :mod:`~mmdemo.world.evaluate` are computed from the saved folders and written with the
+figures of :mod:`~mmdemo.pretrain.evaluate` are computed from the saved folders and written with the
 run's settings, losses and times to ``<out>/pretrain.json``. ``--smoke`` runs every stage for a
 few steps on a few samples into a temporary folder (the test suite runs it).
 """
@@ -31,13 +31,17 @@ from pathlib import Path
 
 import torch
 import transformers
+from transformers import AutoProcessor, CLIPModel
 
+from mmdemo.model_factory import AudioShape, BlipShape, ClipShape
+from mmdemo.pretrain.evaluate import WorldMetrics, evaluate, evaluation_set, saved_model_functions
+from mmdemo.pretrain.loop import StageConfig, StageLog
+from mmdemo.pretrain.pool import build_pool
+from mmdemo.pretrain.train_audio import train_audio
+from mmdemo.pretrain.train_blip import train_blip
+from mmdemo.pretrain.train_clip import train_clip
 from mmdemo.storage import save_tensors_atomic, write_json_atomic
 from mmdemo.world.dataset import WorldConfig
-from mmdemo.world.evaluate import WorldMetrics, evaluate, evaluation_set, saved_model_functions
-from mmdemo.world.loop import StageConfig, StageLog
-from mmdemo.world.models import AudioShape, BlipShape, ClipShape
-from mmdemo.world.pool import build_pool
 
 logger = logging.getLogger(__name__)
 
@@ -163,12 +167,6 @@ def pretrain(config: PretrainConfig, command: str = "") -> PretrainResult:
 
     ``command``: the command line that started the run, recorded in ``pretrain.json``.
     """
-    from transformers import AutoProcessor, CLIPModel
-
-    from mmdemo.world.train_audio import train_audio
-    from mmdemo.world.train_blip import train_blip
-    from mmdemo.world.train_clip import train_clip
-
     start = time.perf_counter()
     out = Path(config.out)
     world = WorldConfig(seed=config.seed, image_size=config.clip_shape.image_size)
