@@ -18,7 +18,7 @@ from torch import nn
 
 from mmdemo.explain import attention as rules
 from mmdemo.explain.copies import eager_copy, path_of
-from mmdemo.explain.result import Box, Explanation, centre_crop_box, to_image_map
+from mmdemo.explain.result import Box, Explanation, centre_crop_box, check_method, normalise, to_image_map
 from mmdemo.loading import LoadedModel
 from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
 from mmdemo.registry import ModelSpec
@@ -152,15 +152,6 @@ def image_box(loaded: LoadedModel, size: tuple[int, int]) -> Box | None:
 # ------------------------------------------------------------------------------------- methods
 
 
-def check_method(method: str | None, valid: tuple[str, ...], default: str) -> str:
-    from mmdemo.errors import ConfigError
-
-    chosen = default if method is None else method
-    if chosen not in valid:
-        raise ConfigError(f"Unknown explanation method {chosen!r}; valid methods: {list(valid)}")
-    return chosen
-
-
 def _relevance(method: str, run: TowerPass, score: torch.Tensor) -> torch.Tensor:
     attentions = [a.detach()[0] for a in run.attentions]
     if method == "rollout":
@@ -182,7 +173,7 @@ def explain_embedding(
         patches = _relevance(method, run, score).reshape(run.grid)
     return Explanation(
         relevance=to_image_map(patches, image.size, image_box(loaded, image.size)),
-        grid=_normalised(patches),
+        grid=normalise(patches).cpu().numpy().astype("float32"),
         method=method,
         target=description,
         score=float(score.detach()),
@@ -191,12 +182,6 @@ def explain_embedding(
         path=path_of(loaded),
         image=image,
     )
-
-
-def _normalised(patches: torch.Tensor):
-    from mmdemo.explain.result import normalise
-
-    return normalise(patches).cpu().numpy().astype("float32")
 
 
 # ---------------------------------------------------------------------------------- public calls

@@ -39,10 +39,8 @@ def eager_copy(model: str | ModelSpec | None, role: str, device: str | None = No
 
         logger.info("Loading a float32 eager copy of %s for explanations", spec.name)
         loaded = load_backend(spec, torch_device, torch.float32, ())
-        if hasattr(loaded.model, "set_attn_implementation"):  # transformers: attention maps need eager
+        if spec.backend == "clip":  # transformers CLIP picks sdpa by default; its maps need eager
             loaded.model.set_attn_implementation("eager")
-        for parameter in loaded.model.parameters():
-            parameter.requires_grad_(False)  # gradients flow to activations only
         _COPIES[key] = loaded
         return loaded
 

@@ -82,6 +82,14 @@ def overlay(image: Image.Image, relevance: np.ndarray, opacity: float = 0.5, col
     return Image.blend(image.convert("RGB"), heat, opacity)
 
 
+def check_method(method: str | None, valid: tuple[str, ...], default: str) -> str:
+    """``method`` (None: ``default``) when it is one of ``valid``; else a ConfigError listing them."""
+    chosen = default if method is None else method
+    if chosen not in valid:
+        raise ConfigError(f"Unknown explanation method {chosen!r}; valid methods: {list(valid)}")
+    return chosen
+
+
 def normalise(grid: torch.Tensor) -> torch.Tensor:
     """Min-max to [0, 1]; all zeros when the grid is constant (no relevance anywhere)."""
     grid = grid.detach().float()
