@@ -70,19 +70,28 @@ def _transformers_text(loaded: LoadedModel, text: str) -> torch.Tensor:
 
 
 class _RecordingAttention(nn.Module):
-    """Wraps open_clip's ``nn.MultiheadAttention`` so it returns and keeps per-head weights."""
+    """open_clip's ``nn.MultiheadAttention`` computed step by step (same weights, same result), so
+    its per-head attention probabilities are a tensor of the graph that gradients can be taken of."""
 
     def __init__(self, inner: nn.MultiheadAttention) -> None:
         super().__init__()
+        if not inner.batch_first or inner.in_proj_weight is None:
+            raise NotImplementedError("explaining open_clip needs batch-first attention with one in-projection")
         self.inner = inner
         self.weights: torch.Tensor | None = None
 
     def forward(self, query, key, value, need_weights: bool = False, attn_mask=None, **_: object):
-        out, weights = self.inner(
-            query, key, value, need_weights=True, attn_mask=attn_mask, average_attn_weights=False
-        )
-        self.weights = weights
-        return out, weights
+        inner = self.inner
+        batch, length, width = query.shape
+        heads = inner.num_heads
+        q, k, v = F.linear(query, inner.in_proj_weight, inner.in_proj_bias).chunk(3, dim=-1)
+        q, k, v = (t.reshape(batch, length, heads, width // heads).transpose(1, 2) for t in (q, k, v))
+        scores = q @ k.transpose(-2, -1) / (width // heads) ** 0.5
+        if attn_mask is not None:
+            scores = scores + attn_mask
+        self.weights = scores.softmax(dim=-1)  # [B, heads, T, T]
+        out = (self.weights @ v).transpose(1, 2).reshape(batch, length, width)
+        return inner.out_proj(out), self.weights
 
 
 def _open_clip_blocks(loaded: LoadedModel) -> list[nn.Module]:
