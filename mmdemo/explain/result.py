@@ -5,7 +5,8 @@ and lays it over the part of the input image the model saw (its processor may ce
 
 Normalisation of :attr:`Explanation.relevance` (float32, ``H x W`` of the image as loaded by
 :func:`mmdemo.media.load_image`): min-max over the patch grid, so the most relevant patch is 1 and
-the least relevant 0, upsampled bilinearly (values stay in [0, 1]); pixels the model never saw
+the least relevant 0 (:attr:`Explanation.grid`), upsampled bilinearly between patch centres (values
+stay in [0, 1]; the image's maximum is 1, its minimum near 0); pixels the model never saw
 (outside a centre crop) are 0; a map with no relevance anywhere (all patches equal) is all zeros.
 """
 
