@@ -37,3 +37,40 @@ def overlay_grid(
         sheet.paste(picture.convert("RGB").resize((tile, height), Image.Resampling.BILINEAR), (x, y))
         draw.text((x + 3, y + height + 2), name[: tile // 6], fill=(0, 0, 0))
     return sheet
+
+
+def write_bundled_figures(folder, seed: int | None = None, tile: int = 144) -> list:
+    """The README's figures: maps on one held-out bundled scene (bundled models), as small PNGs.
+
+    ``zero-shot.png``: each shape's label with the default method, then attention rollout for the
+    first; ``caption.png``: the colour and kind words of the caption; ``vqa.png``: the answers to
+    "what colour is the shape ...?" for each column that holds a shape.
+    """
+    from pathlib import Path
+
+    from mmdemo import explain
+    from mmdemo.explain.benchmark import HELD_OUT_SEED, held_out_scenes
+    from mmdemo.registry import use_preset
+    from mmdemo.world.render import render_scene
+    from mmdemo.world.scenes import COLOUR_NAMES, KINDS
+    from mmdemo.world.text import PLACE, describe
+
+    use_preset("bundled")
+    scene = next(scene for scene in held_out_scenes(50, seed or HELD_OUT_SEED) if scene.count == 3)
+    image = render_scene(scene)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = [f"the {shape.colour} {shape.kind}" for shape in scene.shapes]
+    maps = [explain.explain_text(image, label) for label in labels]
+    maps.append(explain.explain_text(image, labels[0], method="rollout"))
+    names = [*labels, f"{labels[0]} (rollout)"]
+    written = [folder / "zero-shot.png", folder / "caption.png", folder / "vqa.png"]
+    overlay_grid(maps, names, tile=tile, original=image, columns=5).save(written[0])
+    words = explain.explain_caption(image, describe(scene))
+    chosen = [(w, t) for w, t in zip(words.words, words.tokens) if t in COLOUR_NAMES or t in KINDS]
+    overlay_grid([w for w, _ in chosen], [f'"{t}"' for _, t in chosen], tile=tile, original=image, columns=7).save(written[1])
+    questions = [f"what colour is the shape {PLACE[shape.position]}?" for shape in scene.shapes]
+    answers = [explain.explain_answer(image, question) for question in questions]
+    names = [f"{shape.position} -> {a.target.split(chr(34))[1]}" for shape, a in zip(scene.shapes, answers)]
+    overlay_grid(answers, names, tile=tile, original=image, columns=4).save(written[2])
+    return written
