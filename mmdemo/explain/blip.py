@@ -43,18 +43,16 @@ class CaptionExplanation:
         caption: the caption explained (generated greedily by the explanation copy when not given).
         words: one :class:`Explanation` per token, in order (special tokens left out); each one's
             ``score`` is the token's log-probability given the image and the tokens before it.
+        tokens: the tokens ``words`` explain, as the tokenizer spells them.
         score: the caption's mean log-probability per token (its final end token included).
         generated: True when the caption was generated here, False when it was given.
     """
 
     caption: str
     words: list[Explanation]
+    tokens: list[str]
     score: float
     generated: bool
-
-    @property
-    def tokens(self) -> list[str]:
-        return [word.target.split('"')[1] for word in self.words]
 
 
 def _image_tokens(loaded: LoadedModel, image: Image.Image) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -136,6 +134,7 @@ def explain_caption(
         ids, mask = _decoder_ids(loaded, given)
         special = set(loaded.tokenizer.all_special_ids)
         words: list[Explanation] = []
+        tokens: list[str] = []
         with torch.enable_grad():
             embeds, grid = _image_tokens(loaded, picture)
             out = loaded.model.text_decoder(
@@ -157,7 +156,8 @@ def explain_caption(
                 patches = _relevance(method, score, out.cross_attentions, rows).reshape(grid)
                 word = loaded.tokenizer.convert_ids_to_tokens(token)
                 words.append(_explanation(loaded, picture, patches, method, f'word "{word}" of "{given}"', score))
-    return CaptionExplanation(given, words, float(token_scores.detach().mean()), caption is None)
+                tokens.append(word)
+    return CaptionExplanation(given, words, tokens, float(token_scores.detach().mean()), caption is None)
 
 
 def explain_answer(

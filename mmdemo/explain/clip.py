@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from mmdemo.errors import ConfigError
 from mmdemo.explain import attention as rules
 from mmdemo.explain.copies import eager_copy, path_of
 from mmdemo.explain.result import Box, Explanation, centre_crop_box, check_method, normalise, to_image_map
@@ -76,7 +77,7 @@ class _RecordingAttention(nn.Module):
     def __init__(self, inner: nn.MultiheadAttention) -> None:
         super().__init__()
         if not inner.batch_first or inner.in_proj_weight is None:
-            raise NotImplementedError("explaining open_clip needs batch-first attention with one in-projection")
+            raise ConfigError("explaining open_clip needs batch-first attention with one in-projection")
         self.inner = inner
         self.weights: torch.Tensor | None = None
 
@@ -99,8 +100,9 @@ def _open_clip_blocks(loaded: LoadedModel) -> list[nn.Module]:
     blocks = list(loaded.model.visual.transformer.resblocks)
     for block in blocks:
         if not isinstance(block.attn, nn.MultiheadAttention | _RecordingAttention):
-            raise NotImplementedError(
-                f"open_clip block {type(block).__name__} has no nn.MultiheadAttention to read maps from"
+            raise ConfigError(
+                f"open_clip block {type(block).__name__} has no nn.MultiheadAttention to read maps from; "
+                "explanations support open_clip ViTs with standard attention blocks"
             )
         if isinstance(block.attn, nn.MultiheadAttention):
             block.attn = _RecordingAttention(block.attn)
@@ -108,12 +110,14 @@ def _open_clip_blocks(loaded: LoadedModel) -> list[nn.Module]:
 
 
 def _open_clip_box(preprocess, size: tuple[int, int]) -> Box | None:
+    """The centre crop of open_clip's eval transform (Resize(shortest edge) + CenterCrop), if it has one."""
     from torchvision import transforms
 
     resize = crop = None
     for step in getattr(preprocess, "transforms", ()):
-        if isinstance(step, transforms.Resize) and isinstance(step.size, int | list | tuple):
-            resize = step.size if isinstance(step.size, int) else (step.size[0] if len(step.size) == 1 else None)
+        if isinstance(step, transforms.Resize):
+            edge = step.size if isinstance(step.size, int) else list(step.size)
+            resize = edge if isinstance(edge, int) else (edge[0] if len(edge) == 1 else None)
         if isinstance(step, transforms.CenterCrop):
             crop = tuple(step.size)
     if resize is None or crop is None:
