@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from mmdemo.errors import ConfigError
 from mmdemo.explain import attention as rules
 from mmdemo.explain.copies import eager_copy, path_of
 from mmdemo.explain.result import Explanation, check_method, normalise, to_image_map
@@ -104,6 +105,8 @@ def _explanation(
 
 
 def _generate(loaded: LoadedModel, inputs: dict, max_new_tokens: int) -> str:
+    if not 1 <= max_new_tokens <= 100:
+        raise ConfigError(f"max_new_tokens must be between 1 and 100, got {max_new_tokens}")
     with torch.no_grad():
         output = loaded.model.generate(**inputs, max_new_tokens=max_new_tokens, num_beams=1, do_sample=False)
     sequences = output.sequences if hasattr(output, "sequences") else output

@@ -209,7 +209,8 @@ def explain_text(
     device: str | None = None,
     limits: MediaLimits | None = None,
 ) -> Explanation:
-    """Where in ``image`` the image-text ``model`` finds ``text`` (a zero-shot label, a query).
+    """Where in ``image`` the image-text ``model`` finds ``text`` (a zero-shot label; or, with the
+    hit as ``image``, a retrieval hit for a text query).
 
     The score is the cosine similarity of the image's and the text's embeddings.
     """
