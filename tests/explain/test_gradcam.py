@@ -76,3 +76,13 @@ def test_grad_cam_failure_paths():
         grad_cam(flat, flat[2], inputs, 0)
     with pytest.raises(ConfigError, match=r"one image batch"):
         grad_cam(net, net.features, torch.cat([inputs, inputs]), 0)
+
+
+def test_grad_cam_on_a_timm_efficientnet_lite0():
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    net = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=4).eval()
+    inputs = torch.rand(1, 3, 64, 64)
+    result = grad_cam(net, net.conv_head, inputs, 2, label="third")
+    assert result.relevance.shape == (64, 64) and result.grid.shape == (2, 2)
+    assert result.target == "class 2 (third)" and result.model == "EfficientNet"
