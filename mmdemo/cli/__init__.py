@@ -9,4 +9,5 @@ COMMANDS = {
     "world": "write the bundled shapes world (images, sounds, texts, labels) as files plus manifests",
     "pretrain": "generate the bundled world and pretrain the bundled models on it",
     "bench": "benchmark the fast paths against the plain baseline",
+    "explain": "relevance maps: why a model matched a text or image, wrote a caption word, gave an answer",
 }

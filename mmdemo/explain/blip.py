@@ -1,0 +1,221 @@
+"""Explain BLIP's words: each word of a caption, and the answer to a question.
+
+Both read the gradient-weighted cross-attention of BLIP's text side over the image's tokens, as
+LAVIS's ``compute_gradcam`` does: ``relu(grad * A)`` averaged over heads, where ``A`` is a text
+layer's cross-attention to the image and ``grad`` the gradient of the explained log-probability
+with respect to it; ``attention`` (the raw cross-attention) is the gradient-free baseline.
+
+- Caption words: the caption is teacher-forced through the text decoder (``[DEC] words [SEP]``, as
+  ``generate`` builds it); a word's score is ``log p(word | image, earlier words)``, and its map is
+  the cross-attention row of the position that predicts it, summed over the decoder's layers.
+- Answers: BLIP VQA reads the image only in its question encoder (the answer decoder attends to the
+  question's tokens), so the map is the question encoder's cross-attention, every question token's
+  row summed, weighted by the gradient of the answer's log-probability (its words, teacher-forced).
+
+Everything runs on a float32 eager copy of the checkpoint (:mod:`~mmdemo.explain.copies`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from mmdemo.errors import ConfigError
+from mmdemo.explain import attention as rules
+from mmdemo.explain.copies import eager_copy, path_of
+from mmdemo.explain.result import Explanation, check_method, normalise, to_image_map
+from mmdemo.loading import LoadedModel
+from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
+from mmdemo.registry import ModelSpec
+
+CROSS_METHODS = ("gradcam", "attention")
+# Chosen by localisation on held-out bundled scenes (README, "Explanations"; mmdemo.explain.benchmark).
+DEFAULT_CAPTION_METHOD = "attention"
+DEFAULT_ANSWER_METHOD = "gradcam"
+
+
+@dataclass
+class CaptionExplanation:
+    """One map per word (token) of a caption.
+
+    Attributes:
+        caption: the caption explained (generated greedily by the explanation copy when not given).
+        words: one :class:`Explanation` per token, in order (special tokens left out); each one's
+            ``score`` is the token's log-probability given the image and the tokens before it.
+        tokens: the tokens ``words`` explain, as the tokenizer spells them.
+        score: the caption's mean log-probability per token (its final end token included).
+        generated: True when the caption was generated here, False when it was given.
+    """
+
+    caption: str
+    words: list[Explanation]
+    tokens: list[str]
+    score: float
+    generated: bool
+
+
+def _image_tokens(loaded: LoadedModel, image: Image.Image) -> tuple[torch.Tensor, tuple[int, int]]:
+    pixels = loaded.processor(images=[image], return_tensors="pt")["pixel_values"].to(loaded.device)
+    pixels.requires_grad_(True)
+    embeds = loaded.model.vision_model(pixel_values=pixels).last_hidden_state  # [1, 1 + N, D]
+    config = loaded.model.config.vision_config
+    side = config.image_size // config.patch_size
+    return embeds, (side, side)
+
+
+def _decoder_ids(loaded: LoadedModel, text: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[DEC] tokens [SEP]`` ids and mask ``[1, L]``, as BLIP's decoder sees them."""
+    batch = loaded.tokenizer([text], return_tensors="pt")
+    ids = batch["input_ids"].clone()
+    ids[:, 0] = loaded.model.config.text_config.bos_token_id
+    return ids.to(loaded.device), batch["attention_mask"].to(loaded.device)
+
+
+def _word_rows(method: str, index: int) -> list[int]:
+    """The decoder rows whose cross-attention explains the token at ``index``: the position that
+    predicts it (its log-probability's gradient lives there); the gradient-free ``attention``
+    also reads the position that holds it (where the decoder looks while reading the word)."""
+    return [index - 1, index] if method == "attention" else [index - 1]
+
+
+def _relevance(method: str, score: torch.Tensor, attentions, rows) -> torch.Tensor:
+    maps = [a.detach()[0] for a in attentions]
+    if method == "attention":
+        return rules.cross_attention(maps, rows)
+    grads = torch.autograd.grad(score, list(attentions), retain_graph=True)
+    return rules.cross_gradcam(maps, [g[0] for g in grads], rows)
+
+
+def _explanation(
+    loaded: LoadedModel, image: Image.Image, patches: torch.Tensor, method: str, target: str, score: torch.Tensor
+) -> Explanation:
+    return Explanation(
+        relevance=to_image_map(patches, image.size),  # BLIP's processor resizes the whole image
+        grid=normalise(patches).cpu().numpy().astype("float32"),
+        method=method,
+        target=target,
+        score=float(score.detach()),
+        score_kind="log-prob",
+        model=loaded.spec.name,
+        path=path_of(loaded),
+        image=image,
+    )
+
+
+def _generate(loaded: LoadedModel, inputs: dict, max_new_tokens: int) -> str:
+    if not 1 <= max_new_tokens <= 100:
+        raise ConfigError(f"max_new_tokens must be between 1 and 100, got {max_new_tokens}")
+    with torch.no_grad():
+        output = loaded.model.generate(**inputs, max_new_tokens=max_new_tokens, num_beams=1, do_sample=False)
+    sequences = output.sequences if hasattr(output, "sequences") else output
+    return " ".join(loaded.processor.batch_decode(sequences, skip_special_tokens=True)[0].split())
+
+
+
+
+def explain_caption(
+    image: ImageInput,
+    caption: str | None = None,
+    *,
+    model: str | ModelSpec | None = None,
+    method: str | None = None,
+    device: str | None = None,
+    max_new_tokens: int = 30,
+    limits: MediaLimits | None = None,
+) -> CaptionExplanation:
+    """One map per word of ``caption`` on ``image`` (None: the caption the model generates)."""
+    method = check_method(method, CROSS_METHODS, DEFAULT_CAPTION_METHOD)
+    given = clean_text(caption, limits, what="caption") if caption is not None else None
+    picture = load_image(image, limits)
+    loaded = eager_copy(model, "caption", device)
+    with loaded.run_lock:
+        if given is None:
+            pixels = loaded.processor(images=[picture], return_tensors="pt")["pixel_values"].to(loaded.device)
+            given = _generate(loaded, {"pixel_values": pixels}, max_new_tokens)
+        ids, mask = _decoder_ids(loaded, given)
+        special = set(loaded.tokenizer.all_special_ids)
+        words: list[Explanation] = []
+        tokens: list[str] = []
+        with torch.enable_grad():
+            embeds, grid = _image_tokens(loaded, picture)
+            out = loaded.model.text_decoder(
+                input_ids=ids,
+                attention_mask=mask,
+                encoder_hidden_states=embeds,
+                encoder_attention_mask=torch.ones(embeds.shape[:-1], dtype=torch.long, device=loaded.device),
+                output_attentions=True,
+                return_dict=True,
+            )
+            log_probs = out.logits[0, :-1].float().log_softmax(dim=-1)  # position i predicts token i + 1
+            token_scores = log_probs.gather(1, ids[0, 1:, None])[:, 0]  # [L - 1]
+            for index in range(1, ids.shape[1]):
+                token = int(ids[0, index])
+                if token in special:
+                    continue
+                score = token_scores[index - 1]
+                rows = torch.tensor(_word_rows(method, index), device=loaded.device)
+                patches = _relevance(method, score, out.cross_attentions, rows).reshape(grid)
+                word = loaded.tokenizer.convert_ids_to_tokens(token)
+                words.append(_explanation(loaded, picture, patches, method, f'word "{word}" of "{given}"', score))
+                tokens.append(word)
+    return CaptionExplanation(given, words, tokens, float(token_scores.detach().mean()), caption is None)
+
+
+def explain_answer(
+    image: ImageInput,
+    question: str,
+    answer: str | None = None,
+    *,
+    model: str | ModelSpec | None = None,
+    method: str | None = None,
+    device: str | None = None,
+    max_new_tokens: int = 10,
+    limits: MediaLimits | None = None,
+) -> Explanation:
+    """The map of the answer to ``question`` on ``image`` (None: the answer the model gives).
+
+    The score is the answer's log-probability (its word tokens, teacher-forced) given the image
+    and the question.
+    """
+    method = check_method(method, CROSS_METHODS, DEFAULT_ANSWER_METHOD)
+    question = clean_text(question, limits, what="question")
+    given = clean_text(answer, limits, what="answer") if answer is not None else None
+    picture = load_image(image, limits)
+    loaded = eager_copy(model, "vqa", device)
+    with loaded.run_lock:
+        asked = loaded.tokenizer([question], return_tensors="pt", truncation=True).to(loaded.device)
+        if given is None:
+            pixels = loaded.processor(images=[picture], return_tensors="pt")["pixel_values"].to(loaded.device)
+            given = _generate(loaded, {"pixel_values": pixels, **asked}, max_new_tokens)
+        ids, mask = _decoder_ids(loaded, given) if given else (None, None)
+        with torch.enable_grad():
+            embeds, grid = _image_tokens(loaded, picture)
+            encoded = loaded.model.text_encoder(
+                input_ids=asked["input_ids"],
+                attention_mask=asked["attention_mask"],
+                encoder_hidden_states=embeds,
+                encoder_attention_mask=torch.ones(embeds.shape[:-1], dtype=torch.long, device=loaded.device),
+                output_attentions=True,
+                return_dict=True,
+            )
+            question_embeds = encoded.last_hidden_state
+            if ids is None:  # the model ended at once: explain its end token
+                ids, mask = _decoder_ids(loaded, "")
+            out = loaded.model.text_decoder(
+                input_ids=ids,
+                attention_mask=mask,
+                encoder_hidden_states=question_embeds,
+                encoder_attention_mask=torch.ones(question_embeds.shape[:-1], dtype=torch.long, device=loaded.device),
+                return_dict=True,
+            )
+            log_probs = out.logits[0, :-1].float().log_softmax(dim=-1)
+            token_scores = log_probs.gather(1, ids[0, 1:, None])[:, 0]
+            special = torch.tensor(
+                [int(t) in set(loaded.tokenizer.all_special_ids) for t in ids[0, 1:]], device=loaded.device
+            )
+            score = token_scores[~special].sum() if bool((~special).any()) else token_scores.sum()
+            rows = asked["attention_mask"][0].bool()
+            patches = _relevance(method, score, encoded.cross_attentions, rows).reshape(grid)
+    return _explanation(loaded, picture, patches, method, f'answer "{given}" to "{question}"', score)
