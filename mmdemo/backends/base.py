@@ -132,7 +132,7 @@ def unavailable_message(spec: ModelSpec, reason: str) -> str:
         where = f"the local folder {spec.checkpoint}"
         fix = (
             "the bundled checkpoints are not in this checkout; create them with "
-            "`python -m mmdemo.world.pretrain`, or use the pretrained preset where the hub is reachable"
+            "`python -m mmdemo pretrain`, or use the pretrained preset where the hub is reachable"
         )
     elif spec.is_local:
         where = f"the local folder {spec.checkpoint}"
