@@ -8,13 +8,20 @@ imported from it on first access, so ``import mmdemo`` is cheap:
 - :mod:`mmdemo.loading`: the lazy, thread-safe model cache; device and dtype policy (``get_model``);
 - :mod:`mmdemo.backends`: one module per model family, how it loads and runs (``LoadedModel``);
 - :mod:`mmdemo.media`: image / audio / text loading and limits (``load_image``, ``load_audio``);
-- :mod:`mmdemo.encoders`: ``embed_images`` / ``embed_texts`` / ``embed_audio`` (cached);
-- :mod:`mmdemo.generate`: ``caption`` and ``answer`` with BLIP;
-- :mod:`mmdemo.classify`: ``zero_shot_classify`` with CLIP;
-- :mod:`mmdemo.fusion`, :mod:`mmdemo.training`, :mod:`mmdemo.evaluation`: fusion strategies, the
-  training program and the comparison of strategies; :mod:`mmdemo.lab` runs all three at once;
+- :mod:`mmdemo.modalities`: ``MODALITIES`` (text, image, audio) and the exactly-one-query check;
+- :mod:`mmdemo.encoders`: ``embed(modality, inputs, model=...)`` and ``embed_images`` /
+  ``embed_texts`` / ``embed_audio`` (cached);
+- :mod:`mmdemo.generate`: ``caption`` and ``answer`` (BLIP, or label-based in the offline preset);
+- :mod:`mmdemo.classify`: ``zero_shot_classify``; :mod:`mmdemo.recognition`: ImageNet classes of
+  the offline preset (``recognise``);
+- :mod:`mmdemo.explain`: relevance maps for labels, hits, caption words and answers;
+- :mod:`mmdemo.status`: where each role's model stands (``model_status``);
+- :mod:`mmdemo.fusion`, :mod:`mmdemo.training`, :mod:`mmdemo.evaluation`: fusion strategies, heads
+  and their training, and the comparison of strategies; :mod:`mmdemo.lab` is the one training
+  program over all three (``run_training``; ``run_lab`` for the app);
 - :mod:`mmdemo.retrieval`: the cross-modal retrieval index;
-- :mod:`mmdemo.world`: the bundled procedural data set and the pretraining program.
+- :mod:`mmdemo.world`: the bundled procedural data set; :mod:`mmdemo.pretrain`: the program that
+  pretrains the bundled models on it.
 
 Importing mmdemo loads no model and makes no network call.
 """
@@ -76,12 +83,25 @@ _HOMES: dict[str, str] = {
     "use_preset": "mmdemo.presets",
     "ZeroShotOutput": "mmdemo.classify",
     "zero_shot_classify": "mmdemo.classify",
+    "MODALITIES": "mmdemo.modalities",
+    "embed": "mmdemo.encoders",
+    "TrainingConfig": "mmdemo.lab",
+    "TrainingRun": "mmdemo.lab",
+    "run_training": "mmdemo.lab",
+    "Recognition": "mmdemo.recognition",
+    "recognise": "mmdemo.recognition",
+    "model_status": "mmdemo.status",
+    "Explanation": "mmdemo.explain",
+    "explain_text": "mmdemo.explain",
+    "explain_image_match": "mmdemo.explain",
+    "explain_caption": "mmdemo.explain",
+    "explain_answer": "mmdemo.explain",
 }
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time names resolve through __getattr__
     from mmdemo.backends.base import LoadedModel
     from mmdemo.classify import ZeroShotOutput, zero_shot_classify
-    from mmdemo.encoders import EmbeddingOutput, embed_audio, embed_images, embed_texts
+    from mmdemo.encoders import EmbeddingOutput, embed, embed_audio, embed_images, embed_texts
     from mmdemo.errors import (
         IncompatibleError,
         MediaError,
@@ -94,7 +114,17 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names resolve th
     from mmdemo.fusion.config import FusionConfig
     from mmdemo.fusion.registry import build_fusion, list_fusions
     from mmdemo.generate import AnswerOutput, Caption, CaptionOutput, DecodingConfig, answer, caption
-    from mmdemo.lab import LabRun, run_lab
+    from mmdemo.explain import (
+        Explanation,
+        explain_answer,
+        explain_caption,
+        explain_image_match,
+        explain_text,
+    )
+    from mmdemo.lab import LabRun, TrainingConfig, TrainingRun, run_lab, run_training
+    from mmdemo.modalities import MODALITIES
+    from mmdemo.recognition import Recognition, recognise
+    from mmdemo.status import model_status
     from mmdemo.loading import configure_runtime, get_model, loaded_models
     from mmdemo.media import MediaLimits, clean_text, load_audio, load_image
     from mmdemo.presets import use_preset
@@ -164,6 +194,19 @@ __all__ = [
     "set_default_model",
     "use_preset",
     "zero_shot_classify",
+    "MODALITIES",
+    "embed",
+    "TrainingConfig",
+    "TrainingRun",
+    "run_training",
+    "Recognition",
+    "recognise",
+    "model_status",
+    "Explanation",
+    "explain_text",
+    "explain_image_match",
+    "explain_caption",
+    "explain_answer",
 ]
 
 
