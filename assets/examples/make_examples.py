@@ -1,4 +1,5 @@
-"""Write the app's example media (assets/examples/world) from the bundled world's test split.
+"""Write the app's example media: assets/examples/world from the bundled world's test split, and
+assets/examples/photos (small JPEGs of scikit-image's CC0 / public-domain photos, see its LICENSE.md).
 
 Run from the repository root: ``python -m assets.examples.make_examples`` is not a package, so use
 ``PYTHONPATH=. python assets/examples/make_examples.py``.
@@ -11,6 +12,26 @@ import soundfile
 from mmdemo.world.dataset import make_sample
 
 OUT = Path(__file__).resolve().parent / "world"
+PHOTOS = Path(__file__).resolve().parent / "photos"
+PHOTO_CAPTIONS = {  # scikit-image data name -> the text file shipped beside it
+    "chelsea": "a tabby cat lying on a sofa",
+    "coffee": "a cup of coffee on a saucer",
+    "rocket": "a rocket lifting off from its launch pad",
+    "astronaut": "an astronaut in a space suit",
+}
+
+
+def write_photos() -> None:
+    """Each photo with its longest side at 384 px (JPEG, quality 85) and its caption as a .txt."""
+    from PIL import Image
+    from skimage import data
+
+    PHOTOS.mkdir(parents=True, exist_ok=True)
+    for name, text in PHOTO_CAPTIONS.items():
+        image = Image.fromarray(getattr(data, name)()).convert("RGB")
+        image.thumbnail((384, 384), Image.LANCZOS)
+        image.save(PHOTOS / f"{name}.jpg", quality=85, optimize=True)
+        (PHOTOS / f"{name}.txt").write_text(text + "\n")
 
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
@@ -21,3 +42,4 @@ if __name__ == "__main__":
             soundfile.write(OUT / f"sound_{k}.wav", sample.scene_audio(), sample.config.sample_rate, subtype="PCM_16")
             (OUT / f"caption_{k}.txt").write_text(sample.caption + "\n")
         print(k, sample.caption)
+    write_photos()
