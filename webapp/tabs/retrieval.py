@@ -11,18 +11,29 @@ import gradio as gr
 import mmdemo
 from mmdemo.modalities import exactly_one_query
 from mmdemo.retrieval import RetrievalIndex
+from mmdemo import presets
+from webapp import preset_notes
 from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, user_errors
 from webapp.settings import AppSettings
 
 GALLERY_DIR = EXAMPLES_DIR / "world"
+PHOTOS_DIR = EXAMPLES_DIR / "photos"
+GALLERIES = {"bundled": [GALLERY_DIR], "offline": [PHOTOS_DIR]}  # by preset; any other: photos and world
+
+
+def gallery_folders() -> list[Path]:
+    """The example folders a new gallery starts with: the shapes world for the bundled models,
+    the real photos for the offline preset, both for the others."""
+    return GALLERIES.get(presets.active_preset(), [PHOTOS_DIR, GALLERY_DIR])
 MODALITY_FILTERS = ["any", "image", "text", "audio"]
 
 
 def new_gallery_index() -> RetrievalIndex:
     """A visitor's retrieval index, preloaded with the example gallery (vectors come from the cache)."""
     index = RetrievalIndex()
-    if GALLERY_DIR.is_dir():
-        index.add_folder(GALLERY_DIR)
+    for folder in gallery_folders():
+        if folder.is_dir():
+            index.add_folder(folder)
     return index
 
 
@@ -61,7 +72,7 @@ class RetrievalTab:
         gallery = [(hit.source, f"#{hit.rank} · {hit.score:.3f} · {hit.modality}")
                    for hit in result.hits if hit.modality == "image"]
         table = [[hit.rank, round(hit.score, 4), hit.modality, shown_item(hit), hit.label or ""] for hit in result.hits]
-        return {self.results: gallery, self.table: table, self.index: index}
+        return {self.results: gallery, self.table: results_table(table, result.transcript), self.index: index}
 
     @user_errors
     def retrieval_add(self, files: list[str] | None, texts: str, index: RetrievalIndex | None,
@@ -96,6 +107,19 @@ class RetrievalTab:
         return {self.summary: self.gallery_summary(index), self.index: index}
 
 
+def results_table(rows: list[list], transcript: str | None) -> gr.Dataframe:
+    """The results table, titled with what a speech-road model heard in an audio query."""
+    heard = f" · heard: “{transcript}”" if transcript is not None else ""
+    return gr.Dataframe(value=rows, label="All results" + heard)
+
+
+def text_queries() -> list[str]:
+    """Example text queries for the example folders the gallery starts with."""
+    folders = gallery_folders()
+    photos = ["a cup of coffee", "a cat", "a rocket launch"] if PHOTOS_DIR in folders else []
+    return photos + (["a red circle", "two shapes"] if GALLERY_DIR in folders else [])
+
+
 def build(settings: AppSettings) -> RetrievalTab:
     index = gr.State(None)
     with gr.Row():
@@ -112,7 +136,7 @@ def build(settings: AppSettings) -> RetrievalTab:
             table = gr.Dataframe(headers=["rank", "score", "modality", "item", "label"], label="All results",
                                  interactive=False)
     with gr.Accordion("Gallery: add your own images, audio and texts", open=False):
-        summary = gr.Markdown("The gallery starts with the bundled examples.")
+        summary = gr.Markdown(f"The gallery starts with the examples ({', '.join(f.name for f in gallery_folders())}).")
         files = gr.File(file_count="multiple", label="Images / audio / .txt files")
         texts = gr.Textbox(label="Texts (one per line)", lines=3)
         with gr.Row():
@@ -124,8 +148,8 @@ def build(settings: AppSettings) -> RetrievalTab:
     add.click(tab.retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
               **concurrency(settings, "image-text"))
     reset.click(tab.retrieval_reset, [index], [summary, index], api_name="gallery_reset")
-    gr.Examples([["a red circle"], ["two shapes"]], inputs=[query_text], label="Text queries")
-    query_examples = examples("world/scene_1.png")
+    gr.Examples([[query] for query in text_queries()], inputs=[query_text], label="Text queries")
+    query_examples = preset_notes.example_images(["scene_1.png"], ["chelsea.jpg"])
     if query_examples:
         gr.Examples([[p] for p in query_examples], inputs=[query_image], label="Image queries")
     audio_examples = examples("world/sound_0.wav")
