@@ -39,6 +39,14 @@ def test_status_names_each_role_with_device_and_dtype(client):
                        ("vqa", "bundled-vqa"), ("audio", "bundled-audio")):
         assert f"{role}: `{name}` (bundled, cpu, " in status
     assert "bundled preset" in status and "missing" not in status
+    assert "bundled preset: small models that know only the bundled shapes world" in status
+
+
+def test_the_page_says_the_bundled_models_know_only_the_shapes_world(client):
+    notes = {component["props"].get("elem_id"): component["props"].get("value")
+             for component in client.config["components"] if component.get("type") == "markdown"}
+    for elem_id in ("caption-note", "qa-note"):  # the Captioning and Image QA tabs
+        assert "The bundled models know only the bundled shapes world" in notes[elem_id]
 
 
 @pytest.mark.parametrize("k", [2, 3])

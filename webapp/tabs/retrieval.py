@@ -53,6 +53,8 @@ class RetrievalTab:
     results: gr.Gallery
     table: gr.Dataframe
     summary: gr.Markdown
+    transcript: gr.State  # what a speech-road model heard in the last audio query (None: not audio)
+    heard: gr.Markdown
 
     def gallery_summary(self, index: RetrievalIndex) -> str:
         counts = index.counts()
@@ -72,7 +74,11 @@ class RetrievalTab:
         gallery = [(hit.source, f"#{hit.rank} · {hit.score:.3f} · {hit.modality}")
                    for hit in result.hits if hit.modality == "image"]
         table = [[hit.rank, round(hit.score, 4), hit.modality, shown_item(hit), hit.label or ""] for hit in result.hits]
-        return {self.results: gallery, self.table: results_table(table, result.transcript), self.index: index}
+        return {self.results: gallery, self.table: table, self.index: index, self.transcript: result.transcript}
+
+    def show_heard(self, transcript: str | None) -> dict[gr.Component, Any]:
+        """What a speech-road model heard in the audio query (hidden for other queries)."""
+        return {self.heard: gr.Markdown(heard_note(transcript), visible=transcript is not None)}
 
     @user_errors
     def retrieval_add(self, files: list[str] | None, texts: str, index: RetrievalIndex | None,
@@ -107,10 +113,8 @@ class RetrievalTab:
         return {self.summary: self.gallery_summary(index), self.index: index}
 
 
-def results_table(rows: list[list], transcript: str | None) -> gr.Dataframe:
-    """The results table, titled with what a speech-road model heard in an audio query."""
-    heard = f" · heard: “{transcript}”" if transcript is not None else ""
-    return gr.Dataframe(value=rows, label="All results" + heard)
+def heard_note(transcript: str | None) -> str:
+    return f"heard: “{transcript}”" if transcript is not None else ""
 
 
 def text_queries() -> list[str]:
@@ -135,6 +139,8 @@ def build(settings: AppSettings) -> RetrievalTab:
             results = gr.Gallery(label="Image results", columns=5, height=260, elem_id="retrieval-gallery")
             table = gr.Dataframe(headers=["rank", "score", "modality", "item", "label"], label="All results",
                                  interactive=False)
+            heard = gr.Markdown(visible=False, elem_id="retrieval-heard")
+    transcript = gr.State(None)
     with gr.Accordion("Gallery: add your own images, audio and texts", open=False):
         summary = gr.Markdown(f"The gallery starts with the examples ({', '.join(f.name for f in gallery_folders())}).")
         files = gr.File(file_count="multiple", label="Images / audio / .txt files")
@@ -142,9 +148,10 @@ def build(settings: AppSettings) -> RetrievalTab:
         with gr.Row():
             add = gr.Button("Add to gallery")
             reset = gr.Button("Reset gallery")
-    tab = RetrievalTab(settings, index, results, table, summary)
+    tab = RetrievalTab(settings, index, results, table, summary, transcript, heard)
     search.click(tab.retrieval_search, [query_text, query_image, query_audio, k, modality, index],
-                 [results, table, index], api_name="retrieve", **concurrency(settings, "image-text"))
+                 [results, table, index, transcript], api_name="retrieve", **concurrency(settings, "image-text")
+                 ).success(tab.show_heard, [transcript], [heard], api_visibility="private")
     add.click(tab.retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
               **concurrency(settings, "image-text"))
     reset.click(tab.retrieval_reset, [index], [summary, index], api_name="gallery_reset")
