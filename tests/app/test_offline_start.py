@@ -43,5 +43,8 @@ def test_real_photos_are_captioned_answered_classified_and_retrieved(offline_app
     client.predict(api_name="/gallery_reset")
     _, table = client.predict("a cup of coffee", None, None, 1, "image", api_name="/retrieve")
     assert table["data"][0][3] == coffee.name
+    spoken = PHOTOS.parent / "speech" / "coffee_cup.wav"  # "the coffee cup on the table", by espeak-ng
+    _, table = client.predict(None, None, handle_file(str(spoken)), 1, "image", api_name="/retrieve")
+    assert table["data"][0][3] == coffee.name  # the speech road: Whisper's transcript, embedded by MiniLM
     # the status line has caught up: the models used above are loaded now
     assert "`offline-caption` (offline, cpu, float32, loaded)" in client.predict(api_name="/status")

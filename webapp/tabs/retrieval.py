@@ -124,13 +124,20 @@ def text_queries() -> list[str]:
     return photos + (["a red circle", "two shapes"] if GALLERY_DIR in folders else [])
 
 
+def audio_query_examples() -> list[str]:
+    """A spoken query for the photos (the speech road), a shapes-world sound for the world."""
+    folders = gallery_folders()
+    spoken = examples("speech/coffee_cup.wav") if PHOTOS_DIR in folders else []
+    return spoken + (examples("world/sound_0.wav") if GALLERY_DIR in folders else [])
+
+
 def build(settings: AppSettings) -> RetrievalTab:
     index = gr.State(None)
     with gr.Row():
         with gr.Column():
             query_text = gr.Textbox(label="Query text", placeholder="a red circle", elem_id="retrieval-query")
             query_image = UploadedImage(type="filepath", label="…or query image")
-            query_audio = gr.Audio(type="filepath", label="…or query audio")
+            query_audio = gr.Audio(type="filepath", label="…or query audio", elem_id="retrieval-audio")
             with gr.Row():
                 k = gr.Slider(1, 20, value=5, step=1, label="Top k")
                 modality = gr.Radio(MODALITY_FILTERS, value="any", label="Return")
@@ -159,7 +166,7 @@ def build(settings: AppSettings) -> RetrievalTab:
     query_examples = preset_notes.example_images(["scene_1.png"], ["chelsea.jpg"])
     if query_examples:
         gr.Examples([[p] for p in query_examples], inputs=[query_image], label="Image queries")
-    audio_examples = examples("world/sound_0.wav")
+    audio_examples = audio_query_examples()
     if audio_examples:
         gr.Examples([[p] for p in audio_examples], inputs=[query_audio], label="Audio queries")
     return tab
