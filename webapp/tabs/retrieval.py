@@ -135,7 +135,7 @@ def build(settings: AppSettings) -> RetrievalTab:
     index = gr.State(None)
     with gr.Row():
         with gr.Column():
-            query_text = gr.Textbox(label="Query text", placeholder="a red circle", elem_id="retrieval-query")
+            query_text = gr.Textbox(label="Query text", placeholder=text_queries()[0], elem_id="retrieval-query")
             query_image = UploadedImage(type="filepath", label="…or query image")
             query_audio = gr.Audio(type="filepath", label="…or query audio", elem_id="retrieval-audio")
             with gr.Row():
