@@ -176,6 +176,9 @@ def test_bad_input_gets_a_message_and_the_server_keeps_answering(client, media):
         client.predict(None, "greedy", 1, 3, 30, 0.9, 1.0, "", 0, api_name="/caption")
     with pytest.raises(AppError, match="at least two distinct labels"):
         client.predict(handle_file(str(media["first"])), "cat", "a photo of a {}.", api_name="/zero_shot")
+    with pytest.raises(AppError, match="knows no word of the label"):  # the bundled CLIP reads only the shapes world
+        client.predict(handle_file(str(media["first"])), "cat, dog, coffee cup", "a photo of a {}.",
+                       api_name="/zero_shot")
     with pytest.raises(AppError, match="exactly one query"):
         client.predict("red", handle_file(str(media["first"])), None, 3, "any", api_name="/retrieve")
     with pytest.raises(AppError, match="not in the list of choices"):
