@@ -438,7 +438,8 @@ class RetrievalIndex:
         result = self.search(output.embeddings[0], k=k, modality=modality, method=method)
         result.query_modality = query_modality
         result.model = output.model
-        result.transcript = output.transcripts[0] if output.transcripts else None
+        transcripts = getattr(output, "transcripts", None)  # a custom embedder's output may not have them
+        result.transcript = transcripts[0] if transcripts else None
         return result
 
     def search_text(self, text: str, **kwargs: Any) -> SearchResult:
