@@ -117,7 +117,7 @@ def test_choose_preset_auto_rule(monkeypatch):
     from mmdemo import presets
 
     assert presets.choose_preset("pretrained") == presets.PresetChoice("pretrained", "chosen explicitly")
-    with pytest.raises(UnknownModelError, match="'auto', 'bundled', 'pretrained'"):
+    with pytest.raises(UnknownModelError, match="'auto', 'bundled', 'offline', 'pretrained'"):
         presets.choose_preset("huge")
     asked = []
     monkeypatch.setattr(presets, "is_available_offline", lambda spec: asked.append(spec.name) or False)
