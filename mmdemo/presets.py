@@ -43,6 +43,15 @@ PRESETS: dict[str, dict[str, str]] = {
     },
 }
 
+ABILITIES: dict[str, str] = {  # what each preset's models can do, in a phrase (the app's status line)
+    "pretrained": "hub checkpoints (CLIP, BLIP, wav2vec2) for real photos, open captions and questions, "
+                  "and English speech",
+    "bundled": "small models that know only the bundled shapes world (coloured circles, squares, "
+               "triangles, stars)",
+    "offline": "real photos (1000 ImageNet classes) and English speech from pip-installed weights; "
+               "captions and answers are built from recognised classes (no BLIP)",
+}
+
 _LOCK = threading.Lock()
 _active = "bundled"  # the preset last applied; a fresh registry holds the bundled defaults
 

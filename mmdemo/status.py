@@ -42,10 +42,12 @@ class RoleStatus:
 
 @dataclass(frozen=True)
 class ModelStatus:
-    """The active preset and one :class:`RoleStatus` per role, in ``registry.ROLES`` order."""
+    """The active preset, what its models can do (:data:`mmdemo.presets.ABILITIES`) and one
+    :class:`RoleStatus` per role, in ``registry.ROLES`` order."""
 
     preset: str
     roles: list[RoleStatus]
+    abilities: str = ""
 
 
 def model_status() -> ModelStatus:
@@ -64,4 +66,5 @@ def model_status() -> ModelStatus:
             hint = {"bundled": "run `python -m mmdemo pretrain`",
                     "offline": "pip install -r requirements.txt"}.get(spec.preset, "folder not found")
         roles.append(RoleStatus(role, spec.name, spec.preset, device.type, dtype, state, hint))
-    return ModelStatus(presets.active_preset(), roles)
+    preset = presets.active_preset()
+    return ModelStatus(preset, roles, presets.ABILITIES.get(preset, ""))

@@ -117,12 +117,17 @@ def test_choose_preset_auto_rule(monkeypatch):
     from mmdemo import presets
 
     assert presets.choose_preset("pretrained") == presets.PresetChoice("pretrained", "chosen explicitly")
-    with pytest.raises(UnknownModelError, match="'auto', 'bundled', 'pretrained'"):
+    with pytest.raises(UnknownModelError, match="'auto', 'bundled', 'offline', 'pretrained'"):
         presets.choose_preset("huge")
     asked = []
     monkeypatch.setattr(presets, "is_available_offline", lambda spec: asked.append(spec.name) or False)
     monkeypatch.setattr(presets, "hub_reachable", lambda: False)
-    assert presets.choose_preset().preset == "bundled"
+    monkeypatch.setattr(registry, "missing_offline_packages", lambda: [])
+    choice = presets.choose_preset()
+    assert choice.preset == "offline" and "the offline preset's packages are installed" in choice.reason
+    monkeypatch.setattr(registry, "missing_offline_packages", lambda: ["timm"])
+    choice = presets.choose_preset()
+    assert choice.preset == "bundled" and choice.reason.endswith("the offline preset needs timm")
     assert asked and set(asked) <= set(presets.PRESETS["pretrained"].values())
     monkeypatch.setattr(presets, "hub_reachable", lambda: True)
     choice = presets.choose_preset("auto")

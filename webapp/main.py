@@ -18,11 +18,13 @@ def _state(role: RoleStatus) -> str:
 
 
 def status_markdown(settings: AppSettings) -> str:
-    """The status line: the preset and why, then each role's model, preset, device, dtype and state."""
+    """The status line: the preset and why, what its models can do, then each role's model,
+    preset, device, dtype and state."""
     status = model_status()
     parts = [f"{r.role}: `{r.model}` ({r.preset}, {r.device}, {r.dtype}, {_state(r)})" for r in status.roles]
     header = f"**Models: {status.preset} preset** ({settings.preset_reason or 'default'})"
-    return header + "  \n" + " · ".join(parts)
+    abilities = [f"{status.preset} preset: {status.abilities}"] if status.abilities else []
+    return "  \n".join([header, *abilities, " · ".join(parts)])
 
 
 def build_app(settings: AppSettings) -> gr.Blocks:
@@ -32,16 +34,17 @@ def build_app(settings: AppSettings) -> gr.Blocks:
         gr.Markdown("# mmdemo: a multimodal model playground")
         status = gr.Markdown(status_markdown(settings), elem_id="model-status")
         session_heads = gr.State({})
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Captioning"):
-                captioning.build(settings)
+                caption_tab = captioning.build(settings)
             with gr.Tab("Image QA"):
-                image_qa.build(settings)
+                qa_tab = image_qa.build(settings)
             with gr.Tab("Classification"):
                 with gr.Tabs():
-                    heads = classification.build(settings, session_heads).fusion_head
+                    classify_tabs = classification.build(settings, session_heads)
+                    heads = classify_tabs.fusion_head
             with gr.Tab("Retrieval"):
-                retrieval.build(settings)
+                retrieval_tab = retrieval.build(settings)
             with gr.Tab("Fusion Lab"):
                 lab = fusion_lab.build(settings, session_heads)
         lab.trained.then(heads.refresh_heads, [session_heads], [heads.head], api_name="refresh_heads")
@@ -51,6 +54,12 @@ def build_app(settings: AppSettings) -> gr.Blocks:
             return {status: status_markdown(settings)}
 
         demo.load(model_status_line, None, status, api_name="status")
+        # Models load on first use: re-read the status when a tab is chosen and after each result.
+        refreshes = [tabs.select, lab.trained.then, caption_tab.best.change, qa_tab.history.change,
+                     classify_tabs.zero_shot.result.change, heads.probabilities.change, retrieval_tab.table.change]
+        for listener in refreshes:
+            listener(model_status_line, None, status, api_visibility="private", show_progress="hidden",
+                     queue=False)
     return demo
 
 

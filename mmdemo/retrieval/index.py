@@ -61,6 +61,7 @@ class SearchResult:
         query_modality: modality of the query input, or None for a raw vector.
         model: the model that embedded the query, or None for a raw vector.
         elapsed_ms: search time per query (embedding excluded).
+        transcript: for an audio query on a speech-road model, what the model heard; else None.
     """
 
     hits: list[SearchHit]
@@ -68,6 +69,7 @@ class SearchResult:
     query_modality: str | None = None
     model: str | None = None
     elapsed_ms: float = 0.0
+    transcript: str | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -436,6 +438,8 @@ class RetrievalIndex:
         result = self.search(output.embeddings[0], k=k, modality=modality, method=method)
         result.query_modality = query_modality
         result.model = output.model
+        transcripts = getattr(output, "transcripts", None)  # a custom embedder's output may not have them
+        result.transcript = transcripts[0] if transcripts else None
         return result
 
     def search_text(self, text: str, **kwargs: Any) -> SearchResult:

@@ -19,12 +19,23 @@ from mmdemo.world.scenes import Scene
 from tests.app.server import ROOT, running_app
 
 EXAMPLES = ROOT / "assets" / "examples" / "world"
+PHOTOS = ROOT / "assets" / "examples" / "photos"
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("app")
     with running_app(["--preset", "bundled", "--runs-dir", str(workdir / "runs")], workdir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def offline_app_url(tmp_path_factory: pytest.TempPathFactory):
+    """``python app.py`` with no flags, nothing cached and no hub: ``auto`` picks the offline preset
+    (one server for the session: the offline start test and the offline browser test share it)."""
+    workdir = tmp_path_factory.mktemp("offline-app")
+    env = {"HF_HOME": str(workdir / "empty-hf-home"), "HF_HUB_OFFLINE": "1"}
+    with running_app(["--runs-dir", str(workdir / "runs")], workdir, env=env) as url:
         yield url
 
 

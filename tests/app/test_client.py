@@ -39,6 +39,14 @@ def test_status_names_each_role_with_device_and_dtype(client):
                        ("vqa", "bundled-vqa"), ("audio", "bundled-audio")):
         assert f"{role}: `{name}` (bundled, cpu, " in status
     assert "bundled preset" in status and "missing" not in status
+    assert "bundled preset: small models that know only the bundled shapes world" in status
+
+
+def test_the_page_says_the_bundled_models_know_only_the_shapes_world(client):
+    notes = {component["props"].get("elem_id"): component["props"].get("value")
+             for component in client.config["components"] if component.get("type") == "markdown"}
+    for elem_id in ("caption-note", "qa-note"):  # the Captioning and Image QA tabs
+        assert "The bundled models know only the bundled shapes world" in notes[elem_id]
 
 
 @pytest.mark.parametrize("k", [2, 3])
@@ -168,6 +176,9 @@ def test_bad_input_gets_a_message_and_the_server_keeps_answering(client, media):
         client.predict(None, "greedy", 1, 3, 30, 0.9, 1.0, "", 0, api_name="/caption")
     with pytest.raises(AppError, match="at least two distinct labels"):
         client.predict(handle_file(str(media["first"])), "cat", "a photo of a {}.", api_name="/zero_shot")
+    with pytest.raises(AppError, match="knows no word of the label"):  # the bundled CLIP reads only the shapes world
+        client.predict(handle_file(str(media["first"])), "cat, dog, coffee cup", "a photo of a {}.",
+                       api_name="/zero_shot")
     with pytest.raises(AppError, match="exactly one query"):
         client.predict("red", handle_file(str(media["first"])), None, 3, "any", api_name="/retrieve")
     with pytest.raises(AppError, match="not in the list of choices"):

@@ -40,9 +40,26 @@ def test_each_role_says_its_model_device_dtype_and_state(roles_on_tiny_models, t
 def test_the_app_formats_the_status_with_the_preset_reason(roles_on_tiny_models) -> None:
     get_model(None, "image-text")
     text = status_markdown(AppSettings(preset_reason="chosen explicitly"))
-    header, roles = text.split("  \n")
+    header, abilities, roles = text.split("  \n")
     assert header == f"**Models: {presets.active_preset()} preset** (chosen explicitly)"
+    assert abilities == f"{presets.active_preset()} preset: {presets.ABILITIES[presets.active_preset()]}"
     assert roles.startswith(f"image-text: `{roles_on_tiny_models.clip}` (custom, cpu, float32, loaded) · caption: `")
     assert "(custom, cpu, float32, **missing**: folder not found)" in roles
     assert roles.count(" · ") == len(registry.ROLES) - 1
     assert "(default)" in status_markdown(AppSettings())
+
+
+@pytest.mark.parametrize("preset", sorted(presets.PRESETS))
+def test_the_status_says_what_each_preset_can_do(preset: str) -> None:
+    before, defaults = presets.active_preset(), registry.default_models()
+    presets.use_preset(preset)
+    try:
+        status = model_status()
+    finally:
+        presets.use_preset(before)
+        for role, name in defaults.items():
+            registry.set_default_model(role, name)
+    assert status.preset == preset and status.abilities == presets.ABILITIES[preset]
+    expected = {"bundled": "know only the bundled shapes world", "offline": "real photos (1000 ImageNet classes)",
+                "pretrained": "open captions and questions"}[preset]
+    assert expected in status.abilities

@@ -8,7 +8,8 @@ from typing import Any
 import gradio as gr
 
 import mmdemo
-from webapp.common import UploadedImage, concurrency, examples, require, user_errors
+from webapp import preset_notes
+from webapp.common import UploadedImage, concurrency, require, user_errors
 from webapp.settings import AppSettings
 
 
@@ -19,6 +20,8 @@ class CaptioningTab:
     settings: AppSettings
     best: gr.Textbox
     table: gr.Dataframe
+    recognised: gr.State  # label-based captions: the recognised classes, shown by show_classes
+    classes: gr.Dataframe
 
     @user_errors
     def caption_image(self, image: str, strategy: str, num_captions: float, num_beams: float,
@@ -32,15 +35,38 @@ class CaptioningTab:
             seed=int(seed),
         )
         out = mmdemo.caption(image, prefix=prefix or None, decoding=decoding, limits=self.settings.limits)
-        return {self.best: out.best, self.table: [[c.text, round(c.score, 4)] for c in out.captions]}
+        return {self.best: out.best, self.table: [[c.text, round(c.score, 4)] for c in out.captions],
+                self.recognised: class_rows(out)}
+
+    def show_classes(self, rows: list[list] | None) -> dict[gr.Component, Any]:
+        """The recognised classes behind a label-based caption (hidden for generated captions)."""
+        return {self.classes: gr.Dataframe(value=rows or [], visible=bool(rows))}
+
+
+def class_rows(out: mmdemo.CaptionOutput) -> list[list]:
+    """``[[class, probability], ...]`` for a label-based caption; empty for a generated one."""
+    if out.method != "labels":
+        return []
+    return [[item.label, round(item.probability, 4)] for item in out.classes]
+
+
+def build_notes(label_based: bool) -> gr.Dataframe:
+    """The note on what wrote the caption (by preset) and the table of recognised classes."""
+    if label_based:
+        gr.Markdown(preset_notes.LABEL_CAPTION_NOTE, elem_id="caption-note")
+    elif preset_notes.shapes_world_only():
+        gr.Markdown(preset_notes.SHAPES_WORLD_NOTE, elem_id="caption-note")
+    return gr.Dataframe(headers=["recognised class", "probability"], label="Recognised ImageNet classes",
+                        interactive=False, visible=False, elem_id="caption-classes")
 
 
 def build(settings: AppSettings) -> CaptioningTab:
+    label_based = preset_notes.label_based("caption")  # no prefix, no decoding: captions from classes
     with gr.Row():
         with gr.Column():
             image = UploadedImage(type="filepath", label="Image", sources=["upload", "clipboard", "webcam"])
-            prefix = gr.Textbox(label="Text prefix (optional: the caption continues it)")
-            with gr.Accordion("Decoding", open=False):
+            prefix = gr.Textbox(label="Text prefix (optional: the caption continues it)", visible=not label_based)
+            with gr.Accordion("Decoding", open=False, visible=not label_based):
                 strategy = gr.Radio(["greedy", "beam", "sample"], value="greedy", label="Strategy")
                 num_captions = gr.Slider(1, 5, value=1, step=1, label="Captions (beam / sample)")
                 num_beams = gr.Slider(1, 10, value=3, step=1, label="Beams")
@@ -53,10 +79,15 @@ def build(settings: AppSettings) -> CaptioningTab:
             best = gr.Textbox(label="Caption", elem_id="caption-output")
             table = gr.Dataframe(headers=["caption", "score"], label="All captions", interactive=False,
                                  elem_id="caption-table")
-    tab = CaptioningTab(settings, best, table)
+            classes = build_notes(label_based)
+    recognised = gr.State([])
+    tab = CaptioningTab(settings, best, table, recognised, classes)
     inputs = [image, strategy, num_captions, num_beams, max_new_tokens, top_p, temperature, prefix, seed]
-    button.click(tab.caption_image, inputs, [best, table], api_name="caption", **concurrency(settings, "caption"))
-    example_images = examples("world/scene_2.png", "world/scene_3.png", "world/scene_1.png")
+    button.click(tab.caption_image, inputs, [best, table, recognised], api_name="caption",
+                 **concurrency(settings, "caption")).success(
+        tab.show_classes, [recognised], [classes], api_visibility="private")
+    example_images = preset_notes.example_images(["scene_2.png", "scene_3.png", "scene_1.png"],
+                                                 ["chelsea.jpg", "coffee.jpg", "rocket.jpg"])
     if example_images:
         gr.Examples([[path] for path in example_images], inputs=[image], label="Examples")
     return tab

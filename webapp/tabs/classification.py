@@ -10,6 +10,7 @@ import gradio as gr
 import mmdemo
 from mmdemo import presets
 from mmdemo.training.catalog import available_heads, load_head, resolve_head
+from webapp import preset_notes
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
 from webapp.settings import AppSettings
 
@@ -94,7 +95,7 @@ def build_zero_shot(settings: AppSettings) -> ZeroShotTab:
         with gr.Row():
             with gr.Column():
                 image = UploadedImage(type="filepath", label="Image", elem_id="zero-shot-image")
-                labels = gr.Textbox(label="Labels (comma-separated)", value="red square, yellow triangle, green circle",
+                labels = gr.Textbox(label="Labels (comma-separated)", value=preset_notes.zero_shot_labels(),
                                     elem_id="zero-shot-labels")
                 template = gr.Textbox(label="Prompt template", value=default_template())
                 button = gr.Button("Classify", variant="primary")
@@ -103,7 +104,8 @@ def build_zero_shot(settings: AppSettings) -> ZeroShotTab:
         tab = ZeroShotTab(settings, result)
         button.click(tab.zero_shot, [image, labels, template], [result], api_name="zero_shot",
                      **concurrency(settings, "image-text"))
-        example_images = examples("world/scene_2.png", "world/scene_3.png")
+        example_images = preset_notes.example_images(["scene_2.png", "scene_3.png"],
+                                                     ["chelsea.jpg", "coffee.jpg", "rocket.jpg", "astronaut.jpg"])
         if example_images:
             gr.Examples([[p] for p in example_images], inputs=[image], label="Examples")
     return tab

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 import mmdemo
-from webapp.common import UploadedImage, concurrency, examples, require, user_errors
+from webapp import preset_notes
+from webapp.common import UploadedImage, concurrency, require, user_errors
 from webapp.settings import AppSettings
 
 
@@ -28,10 +30,19 @@ class ImageQATab:
         require(image, "an image")
         require(question, "a question")
         out = mmdemo.answer(image, question, limits=self.settings.limits)
+        if not out.answerable:
+            return self.not_answerable(out, history)
         shown = out.answer or "(the model gave no answer)"
         history = [*(history or []), {"role": "user", "content": out.question},
                    {"role": "assistant", "content": f"{shown}  ({out.confidence:.0%})"}]
         return {self.answer: out.answer, self.confidence: round(out.confidence, 4), self.history: history}
+
+    def not_answerable(self, out: mmdemo.AnswerOutput, history: list[dict] | None) -> dict[gr.Component, Any]:
+        """A question the model cannot answer: its message as a notice, not an answer with a confidence."""
+        gr.Info(out.answer)
+        history = [*(history or []), {"role": "user", "content": out.question},
+                   {"role": "assistant", "content": f"ℹ️ {out.answer}"}]
+        return {self.answer: "", self.confidence: None, self.history: history}
 
     def clear_history(self, _image: Any) -> dict[gr.Component, Any]:
         return {self.history: []}
@@ -41,21 +52,41 @@ def build(settings: AppSettings) -> ImageQATab:
     with gr.Row():
         with gr.Column():
             image = UploadedImage(type="filepath", label="Image", elem_id="qa-image")
-            question = gr.Textbox(label="Question", placeholder="What colour is the shape?", elem_id="qa-question")
+            question = gr.Textbox(label="Question", placeholder=question_placeholder(), elem_id="qa-question")
             button = gr.Button("Answer", variant="primary")
         with gr.Column():
             answer = gr.Textbox(label="Answer", elem_id="answer-output")
             confidence = gr.Number(label="Confidence")
             history = gr.Chatbot(label="Questions about this image", height=300)
+            build_note()
     tab = ImageQATab(settings, answer, confidence, history)
     inputs, outputs = [image, question, history], [answer, confidence, history]
     button.click(tab.answer_question, inputs, outputs, api_name="answer", **concurrency(settings, "vqa"))
     question.submit(tab.answer_question, inputs, outputs, api_name="answer_submit", **concurrency(settings, "vqa"))
     image.change(tab.clear_history, [image], [history], api_name="clear_history")
-    example_images = examples("world/scene_2.png", "world/scene_1.png")
-    if example_images:
-        gr.Examples(
-            [[example_images[0], "what colour is the square?"], [example_images[-1], "how many shapes are there?"]],
-            inputs=[image, question], label="Examples",
-        )
+    example_rows = examples_by_preset()
+    if example_rows:
+        gr.Examples(example_rows, inputs=[image, question], label="Examples")
     return tab
+
+
+def question_placeholder() -> str:
+    return preset_notes.LABEL_QUESTION_HINT if preset_notes.label_based("vqa") else "What colour is the shape?"
+
+
+def build_note() -> None:
+    """What the active preset's answers can be about."""
+    if preset_notes.label_based("vqa"):
+        gr.Markdown(preset_notes.LABEL_ANSWER_NOTE, elem_id="qa-note")
+    elif preset_notes.shapes_world_only():
+        gr.Markdown(preset_notes.SHAPES_WORLD_NOTE, elem_id="qa-note")
+
+
+def examples_by_preset() -> list[list[str]]:
+    """(image, question) examples: shapes questions on the world, label questions on real photos."""
+    questions = {"scene_2.png": "what colour is the square?", "scene_1.png": "how many shapes are there?",
+                 "chelsea.jpg": "what is this?", "coffee.jpg": "is this a cup?", "rocket.jpg": "is this a dog?"}
+    if not preset_notes.label_based("vqa"):
+        questions["chelsea.jpg"] = "what colour is the cat?"
+    paths = preset_notes.example_images(["scene_2.png", "scene_1.png"], ["chelsea.jpg", "coffee.jpg", "rocket.jpg"])
+    return [[path, questions[Path(path).name]] for path in paths]

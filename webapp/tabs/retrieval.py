@@ -11,18 +11,29 @@ import gradio as gr
 import mmdemo
 from mmdemo.modalities import exactly_one_query
 from mmdemo.retrieval import RetrievalIndex
+from mmdemo import presets
+from webapp import preset_notes
 from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, user_errors
 from webapp.settings import AppSettings
 
 GALLERY_DIR = EXAMPLES_DIR / "world"
+PHOTOS_DIR = EXAMPLES_DIR / "photos"
+GALLERIES = {"bundled": [GALLERY_DIR], "offline": [PHOTOS_DIR]}  # by preset; any other: photos and world
+
+
+def gallery_folders() -> list[Path]:
+    """The example folders a new gallery starts with: the shapes world for the bundled models,
+    the real photos for the offline preset, both for the others."""
+    return GALLERIES.get(presets.active_preset(), [PHOTOS_DIR, GALLERY_DIR])
 MODALITY_FILTERS = ["any", "image", "text", "audio"]
 
 
 def new_gallery_index() -> RetrievalIndex:
     """A visitor's retrieval index, preloaded with the example gallery (vectors come from the cache)."""
     index = RetrievalIndex()
-    if GALLERY_DIR.is_dir():
-        index.add_folder(GALLERY_DIR)
+    for folder in gallery_folders():
+        if folder.is_dir():
+            index.add_folder(folder)
     return index
 
 
@@ -42,6 +53,8 @@ class RetrievalTab:
     results: gr.Gallery
     table: gr.Dataframe
     summary: gr.Markdown
+    transcript: gr.State  # what a speech-road model heard in the last audio query (None: not audio)
+    heard: gr.Markdown
 
     def gallery_summary(self, index: RetrievalIndex) -> str:
         counts = index.counts()
@@ -61,7 +74,11 @@ class RetrievalTab:
         gallery = [(hit.source, f"#{hit.rank} · {hit.score:.3f} · {hit.modality}")
                    for hit in result.hits if hit.modality == "image"]
         table = [[hit.rank, round(hit.score, 4), hit.modality, shown_item(hit), hit.label or ""] for hit in result.hits]
-        return {self.results: gallery, self.table: table, self.index: index}
+        return {self.results: gallery, self.table: table, self.index: index, self.transcript: result.transcript}
+
+    def show_heard(self, transcript: str | None) -> dict[gr.Component, Any]:
+        """What a speech-road model heard in the audio query (hidden for other queries)."""
+        return {self.heard: gr.Markdown(heard_note(transcript), visible=transcript is not None)}
 
     @user_errors
     def retrieval_add(self, files: list[str] | None, texts: str, index: RetrievalIndex | None,
@@ -96,13 +113,31 @@ class RetrievalTab:
         return {self.summary: self.gallery_summary(index), self.index: index}
 
 
+def heard_note(transcript: str | None) -> str:
+    return f"heard: “{transcript}”" if transcript is not None else ""
+
+
+def text_queries() -> list[str]:
+    """Example text queries for the example folders the gallery starts with."""
+    folders = gallery_folders()
+    photos = ["a cup of coffee", "a cat", "a rocket launch"] if PHOTOS_DIR in folders else []
+    return photos + (["a red circle", "two shapes"] if GALLERY_DIR in folders else [])
+
+
+def audio_query_examples() -> list[str]:
+    """A spoken query for the photos (the speech road), a shapes-world sound for the world."""
+    folders = gallery_folders()
+    spoken = examples("speech/coffee_cup.wav") if PHOTOS_DIR in folders else []
+    return spoken + (examples("world/sound_0.wav") if GALLERY_DIR in folders else [])
+
+
 def build(settings: AppSettings) -> RetrievalTab:
     index = gr.State(None)
     with gr.Row():
         with gr.Column():
-            query_text = gr.Textbox(label="Query text", placeholder="a red circle", elem_id="retrieval-query")
+            query_text = gr.Textbox(label="Query text", placeholder=text_queries()[0], elem_id="retrieval-query")
             query_image = UploadedImage(type="filepath", label="…or query image")
-            query_audio = gr.Audio(type="filepath", label="…or query audio")
+            query_audio = gr.Audio(type="filepath", label="…or query audio", elem_id="retrieval-audio")
             with gr.Row():
                 k = gr.Slider(1, 20, value=5, step=1, label="Top k")
                 modality = gr.Radio(MODALITY_FILTERS, value="any", label="Return")
@@ -111,24 +146,27 @@ def build(settings: AppSettings) -> RetrievalTab:
             results = gr.Gallery(label="Image results", columns=5, height=260, elem_id="retrieval-gallery")
             table = gr.Dataframe(headers=["rank", "score", "modality", "item", "label"], label="All results",
                                  interactive=False)
+            heard = gr.Markdown(visible=False, elem_id="retrieval-heard")
+    transcript = gr.State(None)
     with gr.Accordion("Gallery: add your own images, audio and texts", open=False):
-        summary = gr.Markdown("The gallery starts with the bundled examples.")
+        summary = gr.Markdown(f"The gallery starts with the examples ({', '.join(f.name for f in gallery_folders())}).")
         files = gr.File(file_count="multiple", label="Images / audio / .txt files")
         texts = gr.Textbox(label="Texts (one per line)", lines=3)
         with gr.Row():
             add = gr.Button("Add to gallery")
             reset = gr.Button("Reset gallery")
-    tab = RetrievalTab(settings, index, results, table, summary)
+    tab = RetrievalTab(settings, index, results, table, summary, transcript, heard)
     search.click(tab.retrieval_search, [query_text, query_image, query_audio, k, modality, index],
-                 [results, table, index], api_name="retrieve", **concurrency(settings, "image-text"))
+                 [results, table, index, transcript], api_name="retrieve", **concurrency(settings, "image-text")
+                 ).success(tab.show_heard, [transcript], [heard], api_visibility="private")
     add.click(tab.retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
               **concurrency(settings, "image-text"))
     reset.click(tab.retrieval_reset, [index], [summary, index], api_name="gallery_reset")
-    gr.Examples([["a red circle"], ["two shapes"]], inputs=[query_text], label="Text queries")
-    query_examples = examples("world/scene_1.png")
+    gr.Examples([[query] for query in text_queries()], inputs=[query_text], label="Text queries")
+    query_examples = preset_notes.example_images(["scene_1.png"], ["chelsea.jpg"])
     if query_examples:
         gr.Examples([[p] for p in query_examples], inputs=[query_image], label="Image queries")
-    audio_examples = examples("world/sound_0.wav")
+    audio_examples = audio_query_examples()
     if audio_examples:
         gr.Examples([[p] for p in audio_examples], inputs=[query_audio], label="Audio queries")
     return tab
