@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 import mmdemo
+from webapp import explain_panel
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
 from webapp.settings import AppSettings
 
@@ -56,6 +57,7 @@ def build(settings: AppSettings) -> CaptioningTab:
     tab = CaptioningTab(settings, best, table)
     inputs = [image, strategy, num_captions, num_beams, max_new_tokens, top_p, temperature, prefix, seed]
     button.click(tab.caption_image, inputs, [best, table], api_name="caption", **concurrency(settings, "caption"))
+    explain_panel.add_to_captioning(settings, image, best)
     example_images = examples("world/scene_2.png", "world/scene_3.png", "world/scene_1.png")
     if example_images:
         gr.Examples([[path] for path in example_images], inputs=[image], label="Examples")

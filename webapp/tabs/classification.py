@@ -10,6 +10,7 @@ import gradio as gr
 import mmdemo
 from mmdemo import presets
 from mmdemo.training.catalog import available_heads, load_head, resolve_head
+from webapp import explain_panel
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
 from webapp.settings import AppSettings
 
@@ -103,6 +104,7 @@ def build_zero_shot(settings: AppSettings) -> ZeroShotTab:
         tab = ZeroShotTab(settings, result)
         button.click(tab.zero_shot, [image, labels, template], [result], api_name="zero_shot",
                      **concurrency(settings, "image-text"))
+        explain_panel.add_to_zero_shot(settings, image, labels, template)
         example_images = examples("world/scene_2.png", "world/scene_3.png")
         if example_images:
             gr.Examples([[p] for p in example_images], inputs=[image], label="Examples")

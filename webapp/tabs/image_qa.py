@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 import mmdemo
+from webapp import explain_panel
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
 from webapp.settings import AppSettings
 
@@ -52,6 +53,7 @@ def build(settings: AppSettings) -> ImageQATab:
     button.click(tab.answer_question, inputs, outputs, api_name="answer", **concurrency(settings, "vqa"))
     question.submit(tab.answer_question, inputs, outputs, api_name="answer_submit", **concurrency(settings, "vqa"))
     image.change(tab.clear_history, [image], [history], api_name="clear_history")
+    explain_panel.add_to_image_qa(settings, image, question, answer)
     example_images = examples("world/scene_2.png", "world/scene_1.png")
     if example_images:
         gr.Examples(

@@ -11,6 +11,7 @@ import gradio as gr
 import mmdemo
 from mmdemo.modalities import exactly_one_query
 from mmdemo.retrieval import RetrievalIndex
+from webapp import explain_panel
 from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, user_errors
 from webapp.settings import AppSettings
 
@@ -42,6 +43,7 @@ class RetrievalTab:
     results: gr.Gallery
     table: gr.Dataframe
     summary: gr.Markdown
+    last_search: gr.State  # an explain_panel.LastSearch: what the Explain panel explains
 
     def gallery_summary(self, index: RetrievalIndex) -> str:
         counts = index.counts()
@@ -61,7 +63,8 @@ class RetrievalTab:
         gallery = [(hit.source, f"#{hit.rank} · {hit.score:.3f} · {hit.modality}")
                    for hit in result.hits if hit.modality == "image"]
         table = [[hit.rank, round(hit.score, 4), hit.modality, shown_item(hit), hit.label or ""] for hit in result.hits]
-        return {self.results: gallery, self.table: table, self.index: index}
+        return {self.results: gallery, self.table: table, self.index: index,
+                self.last_search: explain_panel.LastSearch(kind, value, list(result.hits))}
 
     @user_errors
     def retrieval_add(self, files: list[str] | None, texts: str, index: RetrievalIndex | None,
@@ -118,9 +121,12 @@ def build(settings: AppSettings) -> RetrievalTab:
         with gr.Row():
             add = gr.Button("Add to gallery")
             reset = gr.Button("Reset gallery")
-    tab = RetrievalTab(settings, index, results, table, summary)
-    search.click(tab.retrieval_search, [query_text, query_image, query_audio, k, modality, index],
-                 [results, table, index], api_name="retrieve", **concurrency(settings, "image-text"))
+    last_search = gr.State(None)
+    tab = RetrievalTab(settings, index, results, table, summary, last_search)
+    searched = search.click(tab.retrieval_search, [query_text, query_image, query_audio, k, modality, index],
+                            [results, table, index, last_search], api_name="retrieve",
+                            **concurrency(settings, "image-text"))
+    explain_panel.add_to_retrieval(settings, searched, last_search)
     add.click(tab.retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
               **concurrency(settings, "image-text"))
     reset.click(tab.retrieval_reset, [index], [summary, index], api_name="gallery_reset")
