@@ -111,3 +111,96 @@ def test_missing_steps_get_a_message_that_says_what_to_do(app_url):
         with pytest.raises(AppError, match=message):
             fresh.predict(*args, api_name=api_name)
     assert fresh.predict(api_name="/status")  # the server keeps answering
+
+
+# ------------------------------------------------------------------ in-process: events and presets
+
+
+@pytest.fixture
+def active_preset():
+    """Switch the registry's preset for one test (``use(name)``), then back."""
+    from mmdemo import presets, registry
+
+    before, defaults = presets.active_preset(), registry.default_models()
+
+    def use(name: str) -> None:
+        presets.use_preset(name)
+
+    yield use
+    presets.use_preset(before)
+    for role, name in defaults.items():
+        registry.set_default_model(role, name)
+
+
+def build_demo(tmp_path):
+    from webapp.main import build_app
+    from webapp.settings import AppSettings
+
+    return build_app(AppSettings(runs_dir=tmp_path))
+
+
+def event(demo, api_name: str):
+    (fn,) = [fn for fn in demo.fns.values() if fn.api_name == api_name]
+    return fn
+
+
+def test_explain_events_are_named_and_queue_in_their_own_groups(tmp_path, active_preset):
+    active_preset("bundled")
+    demo = build_demo(tmp_path)
+    groups = {"explain_caption": "explain-caption", "explain_answer": "explain-vqa",
+              "explain_label": "explain-image-text", "explain_hit": "explain-image-text"}
+    for api_name, group in groups.items():
+        fn = event(demo, api_name)
+        assert fn.concurrency_id == group and fn.queue is not False
+        assert fn.concurrency_id != event(demo, {"explain_caption": "caption", "explain_answer": "answer"}
+                                          .get(api_name, "zero_shot")).concurrency_id
+        redraw = event(demo, f"{api_name}_redraw")
+        assert redraw.concurrency_id == "explain-redraw"
+    methods = {name: event(demo, name).inputs[-3] for name in groups}  # ..., method, opacity, kept/state
+    methods["explain_hit"] = event(demo, "explain_hit").inputs[1]
+    assert methods["explain_caption"].choices == [("gradcam", "gradcam"), ("attention", "attention")]
+    assert methods["explain_caption"].value == "attention" and methods["explain_answer"].value == "gradcam"
+    assert methods["explain_label"].value == methods["explain_hit"].value == "chefer"
+
+
+@pytest.fixture(scope="module")
+def chelsea(tmp_path_factory) -> str:
+    skimage_data = pytest.importorskip("skimage.data")
+    path = tmp_path_factory.mktemp("photos") / "chelsea.png"
+    Image.fromarray(skimage_data.chelsea()).save(path)
+    return str(path)
+
+
+def test_the_offline_preset_explains_through_its_imagenet_classifier(tmp_path, active_preset, chelsea):
+    from types import SimpleNamespace
+
+    from mmdemo.registry import resolve_spec
+    from webapp.explain_panel import LastSearch
+
+    if not resolve_spec("offline-conse", "image-text").local_folder:
+        pytest.skip("the offline preset's weights are not installed")
+    active_preset("offline")
+    demo = build_demo(tmp_path)
+    label = event(demo, "explain_label")
+    assert label.inputs[4].choices == [("gradcam", "gradcam")] and label.inputs[4].value == "gradcam"
+    face = (60, 20, 380, 290)  # the cat's face in skimage's chelsea (tests/explain/test_conse.py)
+
+    def on_the_cat(result: dict) -> bool:
+        (raw,) = [v for c, v in result.items() if c.label and c.label.startswith("Raw map")]
+        relevance = np.load(raw)
+        ys, xs = np.nonzero(relevance >= relevance.max() - 1e-6)
+        return relevance.shape == (300, 451) and face[0] <= xs.mean() < face[2] and face[1] <= ys.mean() < face[3]
+
+    def info(result: dict) -> str:
+        (text,) = [v for c, v in result.items() if isinstance(v, str) and v.startswith("**gradcam**")]
+        return text
+
+    shown = label.fn(chelsea, "tabby, sports car", "a photo of a {}.", "tabby", None, 0.5, None)
+    assert on_the_cat(shown) and 'ImageNet class 281 "tabby" (nearest to "tabby")' in info(shown)
+    shown = event(demo, "explain_caption").fn(chelsea, "a photo of a cat (tabby, 40 %)", None, None, 0.5, None)
+    assert on_the_cat(shown) and "(the top class)" in info(shown)
+    shown = event(demo, "explain_answer").fn(chelsea, "what is this?", "a tabby", None, 0.5, None)
+    assert on_the_cat(shown)
+    hit = SimpleNamespace(rank=1, source=chelsea, modality="image")
+    shown = event(demo, "explain_hit").fn(None, None, 0.5, LastSearch("text", "a tabby cat", [hit]), None)
+    assert on_the_cat(shown) and 'nearest to "a tabby cat"' in info(shown)
