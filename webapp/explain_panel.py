@@ -90,8 +90,8 @@ class KeptMaps:
             return next(iter(self.maps))
         if choice in self.maps:
             return choice
-        for name in self.maps:
-            if name.split(": ", 1)[-1] == choice:
+        for name in self.maps:  # "red" or a stale "3: red" names the first "N: red"
+            if name.split(": ", 1)[-1] == choice.split(": ", 1)[-1]:
                 return name
         raise fail(f"No {what} {choice!r} to explain; valid: {list(self.maps)}")
 
@@ -180,7 +180,7 @@ class ExplainPanel:
             if backend == "conse-caption":
                 spec = resolve_spec(None, "caption")
                 result = explain.explain_class(image, model=spec.text_model, method=method, limits=self.settings.limits)
-                kept.maps[f"top class: {result.target.split(chr(34))[1]}"] = result
+                kept.maps[result.target] = result  # 'ImageNet class 281 "tabby" (the top class)'
             else:
                 words = explain.explain_caption(image, caption, method=method, limits=self.settings.limits)
                 kept.maps.update({f"{i + 1}: {token}": w for i, (token, w) in enumerate(zip(words.tokens, words.words))})
@@ -234,6 +234,10 @@ class ExplainPanel:
         shown = self.show(kept, label, opacity)
         shown[self.target] = gr.Dropdown(choices=list(dict.fromkeys([*names, *kept.maps])), value=label)
         return shown
+
+    def forget_targets(self) -> dict[gr.Component, Any]:
+        """A new caption: its words are not explained yet."""
+        return {self.target: gr.Dropdown(choices=[], value=None)}
 
     def label_choices(self, labels: str) -> dict[gr.Component, Any]:
         try:
@@ -346,6 +350,7 @@ def add_to_captioning(settings: AppSettings, image: gr.Image, caption: gr.Textbo
                        panel.outputs(), api_name="explain_caption", **concurrency(settings, "explain-caption"))
     panel.target.select(panel.explain_caption, [image, caption, panel.target, panel.method, panel.opacity, panel.kept],
                         panel.outputs(), api_visibility="private", **concurrency(settings, "explain-caption"))
+    caption.change(panel.forget_targets, None, [panel.target], api_visibility="private")
     wire_redraw(panel, "explain_caption_redraw")
     return panel
 
@@ -363,6 +368,9 @@ def add_to_zero_shot(settings: AppSettings, image: gr.Image, labels: gr.Textbox,
     panel.button.click(panel.explain_label, [image, labels, template, panel.target, panel.method, panel.opacity,
                                              panel.kept],
                        panel.outputs(), api_name="explain_label", **concurrency(settings, "explain-image-text"))
+    panel.target.select(panel.explain_label, [image, labels, template, panel.target, panel.method, panel.opacity,
+                                              panel.kept],
+                        panel.outputs(), api_visibility="private", **concurrency(settings, "explain-image-text"))
     labels.change(panel.label_choices, [labels], [panel.target], api_visibility="private")
     wire_redraw(panel, "explain_label_redraw")
     return panel
@@ -373,6 +381,8 @@ def add_to_retrieval(settings: AppSettings, search: Any, last_search: gr.State) 
     panel = build_panel(settings, "image-text", "hit", "Hit of the last search")
     panel.button.click(panel.explain_hit, [panel.target, panel.method, panel.opacity, last_search, panel.kept],
                        panel.outputs(), api_name="explain_hit", **concurrency(settings, "explain-image-text"))
+    panel.target.select(panel.explain_hit, [panel.target, panel.method, panel.opacity, last_search, panel.kept],
+                        panel.outputs(), api_visibility="private", **concurrency(settings, "explain-image-text"))
     search.then(panel.hit_choices, [last_search], [panel.target], api_visibility="private")
     wire_redraw(panel, "explain_hit_redraw")
     return panel

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from mmdemo.errors import ConfigError
-from mmdemo.explain.clip import _open_clip_box as transform_box  # Resize + CenterCrop of a torchvision Compose
+from mmdemo.explain.clip import transform_box
 from mmdemo.explain.copies import eager_copy, path_of
 from mmdemo.explain.gradcam import CNN_METHODS, grad_cam
 from mmdemo.explain.result import Explanation, check_method
@@ -91,13 +91,18 @@ def explain_class(
     _check_conse(loaded)
     classifier = loaded.model.classifier
     with loaded.run_lock:
-        index = nearest_class(loaded, text) if text is not None else target
+        pixels = _pixels(loaded, picture)
+        if text is not None:
+            index = nearest_class(loaded, text)
+        elif target is None:
+            with torch.no_grad():
+                index = int(classifier(pixels)[0].argmax())
+        else:
+            index = int(target)
         result = grad_cam(
-            classifier, getattr(classifier, CLASS_TARGET_LAYER), _pixels(loaded, picture), index,
+            classifier, getattr(classifier, CLASS_TARGET_LAYER), pixels, index,
             image=picture, box=transform_box(loaded.processor, picture.size), model_name=loaded.spec.name,
         )
-    chosen = int(result.target.split()[1])
-    name = class_names()[chosen]
-    described = f'ImageNet class {chosen} "{name}"' + (f' (nearest to "{text}")' if text is not None else
+    described = f'ImageNet class {index} "{class_names()[index]}"' + (f' (nearest to "{text}")' if text is not None else
                                                       " (the top class)" if target is None else "")
     return dataclasses.replace(result, target=described, path=path_of(loaded) + ", Grad-CAM on the classifier's conv_head")
