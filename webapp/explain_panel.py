@@ -16,8 +16,10 @@ query through the query's top class, a label-based caption or answer through the
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import gradio as gr
@@ -106,8 +108,6 @@ class LastSearch:
 
 
 def hit_name(hit: Any) -> str:
-    from pathlib import Path
-
     return f"#{hit.rank} · {Path(hit.source).name}"
 
 
@@ -117,10 +117,16 @@ def raw_file(relevance: np.ndarray) -> str:
     return handle.name
 
 
+def without_server_paths(text: str) -> str:
+    """``text`` with each absolute path cut to its last part (the page never shows server paths)."""
+    return re.sub(r"(?<![\w.])/[^\s,;()]+", lambda match: PurePosixPath(match.group()).name, text)
+
+
 def describe(result: Explanation) -> str:
     x, y = result.peak
     return (f"**{result.method}** · target: {result.target} · score: **{result.score:.4f}** ({result.score_kind})"
-            f" · peak at ({x:.0f}, {y:.0f})  \nmodel `{result.model}`; computed on a {result.path}")
+            f" · peak at ({x:.0f}, {y:.0f})  \nmodel `{result.model}`; computed on a "
+            f"{without_server_paths(result.path)}")
 
 
 @dataclass(eq=False)  # hashed by identity, like gradio's components
@@ -300,10 +306,11 @@ def build_panel(settings: AppSettings, role: str, what: str, target_label: str |
                     gr.Markdown("Offline preset: maps are Grad-CAM of the ImageNet classifier "
                                 "(the class behind the label, query or caption).")
             with gr.Column(scale=2):
-                overlay = gr.Image(type="pil", format="png", label="Relevance overlay", interactive=False)
+                overlay = gr.Image(type="pil", format="png", label="Relevance overlay", interactive=False,
+                                   elem_id=f"explain-{what}-overlay")
                 gr.Image(colour_scale(), label="Colour scale: least relevant (left) to most relevant (right)",
                          interactive=False, height=60, buttons=[])
-                info = gr.Markdown()
+                info = gr.Markdown(elem_id=f"explain-{what}-info")
                 raw = gr.File(label="Raw map (.npy, float32, the image's height x width)")
     return ExplainPanel(settings, role, what, target, method, opacity, button, overlay, info, raw, gr.State(None))
 

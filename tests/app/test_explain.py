@@ -15,6 +15,7 @@ from PIL import Image
 from mmdemo.explain.benchmark import shape_box
 from mmdemo.world.dataset import make_sample
 from tests.app.conftest import EXAMPLES
+from tests.app.server import ROOT
 
 # The explain endpoints and their parameters, as clients pass them (test_client / test_structure add them).
 EXPLAIN_PARAMETERS = {
@@ -77,6 +78,7 @@ def test_a_caption_word_and_an_answer_peak_on_their_shape(client):
     overlay, info, raw, word = client.predict(image, best, "green", None, 0.5, api_name="/explain_caption")
     assert Image.open(overlay).size == (96, 96) and chosen(word).endswith(": green")
     assert peak_on(raw, scene.shapes[1]) and "**attention**" in info  # the measured default
+    assert "copy of caption on cpu" in info and str(ROOT) not in info  # no server paths on the page
     _, _, raw = client.predict("yellow", 0.3, api_name="/explain_caption_redraw")  # every word is kept
     assert peak_on(raw, scene.shapes[0])
     answer, _, _ = client.predict(image, "what colour is the shape on the left?", [], api_name="/answer")
