@@ -37,6 +37,7 @@ from webapp.settings import AppSettings
 
 COLORMAP = "jet"
 DEFAULT_OPACITY = 0.5
+MAX_KEPT_BYTES = 64 * 2**20  # the maps one panel keeps for one visitor (float32 at the image's size)
 
 # role -> backend -> (the valid methods, the measured default); README, "Explanations"
 METHODS_BY_BACKEND = {
@@ -81,21 +82,35 @@ def colour_scale(width: int = 256, height: int = 14) -> Image.Image:
 
 @dataclass
 class KeptMaps:
-    """The maps a panel computed (target choice -> explanation) and what they were computed for."""
+    """The maps a panel computed for one visitor (target name -> explanation), what they were
+    computed for (``key``) and every target name known (``names``: the maps may hold fewer, see
+    :meth:`trim`)."""
 
     key: tuple
     maps: dict[str, Explanation] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+
+    def add(self, name: str, result: Explanation) -> None:
+        self.maps[name] = result
+        if name not in self.names:
+            self.names.append(name)
 
     def pick(self, choice: str | None, what: str) -> str:
-        """The kept choice ``choice`` names (its full name or the text after ``"N: "``); None: the first."""
+        """The target ``choice`` names (its full name or the text after ``"N: "``); None: the first."""
         if not choice:
-            return next(iter(self.maps))
-        if choice in self.maps:
+            return self.names[0]
+        if choice in self.names:
             return choice
-        for name in self.maps:  # "red" or a stale "3: red" names the first "N: red"
+        for name in self.names:  # "red" or a stale "3: red" names the first "N: red"
             if name.split(": ", 1)[-1] == choice.split(": ", 1)[-1]:
                 return name
-        raise fail(f"No {what} {choice!r} to explain; valid: {list(self.maps)}")
+        raise fail(f"No {what} {choice!r} to explain; valid: {self.names}")
+
+    def trim(self, shown: str) -> None:
+        """Keep every map while they fit in :data:`MAX_KEPT_BYTES`; else only the one ``shown``
+        (the others are computed again when picked: a caption's words on a large photo)."""
+        if sum(result.relevance.nbytes for result in self.maps.values()) > MAX_KEPT_BYTES:
+            self.maps = {shown: self.maps[shown]}
 
 
 @dataclass
@@ -151,15 +166,18 @@ class ExplainPanel:
     def show(self, kept: KeptMaps, choice: str | None, opacity: float) -> dict[gr.Component, Any]:
         """Every output for the kept map ``choice`` drawn at ``opacity``."""
         name = kept.pick(choice, self.what)
+        if name not in kept.maps:
+            raise fail(f"Press Explain to compute the map of {name!r} again (only the last map of a large image is kept).")
+        kept.trim(name)
         result = kept.maps[name]
         shown = {self.overlay: result.overlay(float(opacity), COLORMAP), self.info: describe(result),
                  self.raw: raw_file(result.relevance), self.kept: kept}
         if self.target is not None:
-            shown[self.target] = gr.Dropdown(choices=list(kept.maps), value=name)
+            shown[self.target] = gr.Dropdown(choices=list(kept.names), value=name)
         return shown
 
     def redraw_map(self, kept: KeptMaps | None, choice: str | None, opacity: float) -> dict[gr.Component, Any]:
-        if kept is None or not kept.maps:
+        if kept is None or not kept.names:
             raise fail("Press Explain first: there is no map to draw yet.")
         shown = self.show(kept, choice, opacity)
         return {component: shown[component] for component in (self.overlay, self.info, self.raw)}
@@ -182,15 +200,16 @@ class ExplainPanel:
         backend = explained_backend("caption")
         method = self.method_for(method, backend)
         kept = self.kept_for(kept, ("caption", image, caption, method))
-        if not kept.maps:
+        if not kept.names or kept.pick(word, self.what) not in kept.maps:
             if backend == "conse-caption":
                 spec = resolve_spec(None, "caption")
                 result = explain.explain_class(image, model=spec.text_model, method=method, limits=self.settings.limits)
-                kept.maps[result.target] = result  # 'ImageNet class 281 "tabby" (the top class)'
+                kept.add(result.target, result)  # 'ImageNet class 281 "tabby" (the top class)'
             else:
                 words = explain.explain_caption(image, caption, method=method, limits=self.settings.limits)
-                kept.maps.update({f"{i + 1}: {token}": w for i, (token, w) in enumerate(zip(words.tokens, words.words))})
-            if not kept.maps:
+                for i, (token, result) in enumerate(zip(words.tokens, words.words)):
+                    kept.add(f"{i + 1}: {token}", result)
+            if not kept.names:
                 raise fail(f"The caption {caption!r} has no words to explain.")
         return self.show(kept, word, opacity)
 
@@ -211,7 +230,7 @@ class ExplainPanel:
                 result = explain.explain_class(image, model=spec.text_model, method=method, limits=self.settings.limits)
             else:
                 result = explain.explain_answer(image, question, answer, method=method, limits=self.settings.limits)
-            kept.maps[f'answer "{answer}"'] = result
+            kept.add(f'answer "{answer}"', result)
         return self.show(kept, None, opacity)
 
     @user_errors
@@ -233,12 +252,13 @@ class ExplainPanel:
         kept = self.kept_for(kept, ("label", image, template, method))
         if label not in kept.maps:
             if backend == "conse":
-                result = explain.explain_class(image, label, method=method, limits=self.settings.limits)
+                result = explain.explain_class(image, label, model=resolve_spec(None, "image-text").name,
+                                               method=method, limits=self.settings.limits)
             else:
                 result = explain.explain_text(image, template.format(label), method=method, limits=self.settings.limits)
-            kept.maps[label] = result
+            kept.add(label, result)
         shown = self.show(kept, label, opacity)
-        shown[self.target] = gr.Dropdown(choices=list(dict.fromkeys([*names, *kept.maps])), value=label)
+        shown[self.target] = gr.Dropdown(choices=list(dict.fromkeys([*names, *kept.names])), value=label)
         return shown
 
     def forget_targets(self) -> dict[gr.Component, Any]:
@@ -274,13 +294,14 @@ class ExplainPanel:
         if name not in kept.maps:
             limits = self.settings.limits
             if backend == "conse":
-                target = last.query if last.kind == "text" else explain.top_class(last.query, limits=limits)
-                result = explain.explain_class(chosen.source, target, method=method, limits=limits)
+                model = resolve_spec(None, "image-text").name
+                target = last.query if last.kind == "text" else explain.top_class(last.query, model=model, limits=limits)
+                result = explain.explain_class(chosen.source, target, model=model, method=method, limits=limits)
             elif last.kind == "text":
                 result = explain.explain_text(chosen.source, last.query, method=method, limits=limits)
             else:
                 result = explain.explain_image_match(chosen.source, last.query, method=method, limits=limits)
-            kept.maps[name] = result
+            kept.add(name, result)
         shown = self.show(kept, name, opacity)
         shown[self.target] = gr.Dropdown(choices=list(hits), value=name)
         return shown

@@ -103,6 +103,6 @@ def explain_class(
             classifier, getattr(classifier, CLASS_TARGET_LAYER), pixels, index,
             image=picture, box=transform_box(loaded.processor, picture.size), model_name=loaded.spec.name,
         )
-    described = f'ImageNet class {index} "{class_names()[index]}"' + (f' (nearest to "{text}")' if text is not None else
-                                                      " (the top class)" if target is None else "")
+    how = f' (nearest to "{text}")' if text is not None else " (the top class)" if target is None else ""
+    described = f'ImageNet class {index} "{class_names()[index]}"{how}'
     return dataclasses.replace(result, target=described, path=path_of(loaded) + ", Grad-CAM on the classifier's conv_head")

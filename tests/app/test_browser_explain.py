@@ -1,6 +1,5 @@
-"""The Explain panel in a real headless Chromium: open it under a caption, explain, pick a word,
-the overlay and the target follow (the same page fixture as
-test_browser.py, on its own app)."""
+"""The Explain panel in a real headless Chromium: open it under a caption, explain, pick a word:
+the overlay and the target follow (the page fixture of test_browser.py, on its own app)."""
 
 from __future__ import annotations
 

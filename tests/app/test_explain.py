@@ -206,3 +206,27 @@ def test_the_offline_preset_explains_through_its_imagenet_classifier(tmp_path, a
     hit = SimpleNamespace(rank=1, source=chelsea, modality="image")
     shown = event(demo, "explain_hit").fn(None, None, 0.5, LastSearch("text", "a tabby cat", [hit]), None)
     assert on_the_cat(shown) and 'nearest to "a tabby cat"' in info(shown)
+
+
+def test_a_large_image_keeps_only_the_map_it_shows(monkeypatch):
+    import gradio as gr
+
+    from mmdemo.explain import Explanation
+    from webapp import explain_panel
+    from webapp.explain_panel import KeptMaps
+
+    def fake(value: float) -> Explanation:
+        return Explanation(np.full((100, 100), value, np.float32), np.zeros((2, 2), np.float32), "attention",
+                           "t", 0.0, "log-prob", "m", "p", Image.new("RGB", (100, 100)))
+
+    kept = KeptMaps(("caption",))
+    for i, word in enumerate(["a", "red", "circle"]):
+        kept.add(f"{i + 1}: {word}", fake(i / 2))
+    kept.trim("2: red")
+    assert list(kept.maps) == ["1: a", "2: red", "3: circle"]  # 120 kB fit
+    monkeypatch.setattr(explain_panel, "MAX_KEPT_BYTES", 50_000)
+    kept.trim("2: red")
+    assert list(kept.maps) == ["2: red"] and kept.names == ["1: a", "2: red", "3: circle"]
+    assert kept.pick("circle", "word") == "3: circle" and kept.pick("7: red", "word") == "2: red"
+    with pytest.raises(gr.Error, match=r"No word 'blue' to explain; valid: \['1: a', '2: red', '3: circle'\]"):
+        kept.pick("blue", "word")
