@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -159,6 +160,7 @@ class ExplainPanel:
     info: gr.Markdown
     raw: gr.File
     kept: gr.State
+    default_template: Callable[[], str] | None = None  # zero-shot: what an empty template means
 
     def outputs(self) -> list[gr.Component]:
         return [self.overlay, self.info, self.raw, self.kept] + ([self.target] if self.target else [])
@@ -238,13 +240,11 @@ class ExplainPanel:
                       opacity: float, kept: KeptMaps | None,
                       progress: gr.Progress = gr.Progress()) -> dict[gr.Component, Any]:
         """The map of one zero-shot ``label`` (None: the first of ``labels``), as its prompt."""
-        from webapp.tabs.classification import default_template
-
         require(image, "an image")
         require(labels, "some labels")
         names = parse_labels(labels)
         label = " ".join((label or names[0]).split())
-        template = template or default_template()
+        template = template or (self.default_template() if self.default_template else "{}")
         if template.count("{}") != 1:
             raise fail(f"The template must contain '{{}}' exactly once, got {template!r}")
         backend = explained_backend("image-text")
@@ -391,8 +391,11 @@ def add_to_image_qa(settings: AppSettings, image: gr.Image, question: gr.Textbox
     return panel
 
 
-def add_to_zero_shot(settings: AppSettings, image: gr.Image, labels: gr.Textbox, template: gr.Textbox) -> ExplainPanel:
+def add_to_zero_shot(settings: AppSettings, image: gr.Image, labels: gr.Textbox, template: gr.Textbox,
+                     default_template: Callable[[], str]) -> ExplainPanel:
+    """``default_template``: the prompt template an empty ``template`` means."""
     panel = build_panel(settings, "image-text", "label", "Label")
+    panel.default_template = default_template
     panel.button.click(panel.explain_label, [image, labels, template, panel.target, panel.method, panel.opacity,
                                              panel.kept],
                        panel.outputs(), api_name="explain_label", **concurrency(settings, "explain-image-text"))

@@ -104,7 +104,7 @@ def build_zero_shot(settings: AppSettings) -> ZeroShotTab:
         tab = ZeroShotTab(settings, result)
         button.click(tab.zero_shot, [image, labels, template], [result], api_name="zero_shot",
                      **concurrency(settings, "image-text"))
-        explain_panel.add_to_zero_shot(settings, image, labels, template)
+        explain_panel.add_to_zero_shot(settings, image, labels, template, default_template)
         example_images = examples("world/scene_2.png", "world/scene_3.png")
         if example_images:
             gr.Examples([[p] for p in example_images], inputs=[image], label="Examples")
