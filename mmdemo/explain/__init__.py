@@ -9,7 +9,9 @@ with the most relevant patch at 1; the score it explains; the method, model and 
 - :func:`explain_image_match`: a retrieval hit's similarity with a query image;
 - :func:`explain_caption`: each word of a BLIP caption (a :class:`CaptionExplanation`);
 - :func:`explain_answer`: a BLIP VQA answer;
-- :func:`grad_cam`: a CNN's class score (any ``nn.Module`` and target layer).
+- :func:`grad_cam`: a CNN's class score (any ``nn.Module`` and target layer);
+- :func:`explain_class`: the offline preset's ConSE model (``offline-conse``): Grad-CAM of an
+  ImageNet class (an index, the class nearest a text, or the top class).
 
 Methods (:data:`METHODS`): image towers: ``chefer`` (gradient-weighted attention, Chefer et al.
 2021; the default), ``rollout`` (attention rollout, Abnar & Zuidema 2020; gradient-free) and
@@ -22,6 +24,7 @@ app's cached models are not touched. :mod:`~mmdemo.explain.benchmark` measures t
 
 from mmdemo.explain.blip import CROSS_METHODS, CaptionExplanation, explain_answer, explain_caption
 from mmdemo.explain.clip import TOWER_METHODS, explain_image_match, explain_text
+from mmdemo.explain.conse import explain_class, top_class
 from mmdemo.explain.gradcam import CNN_METHODS, grad_cam
 from mmdemo.explain.result import Explanation, overlay
 
@@ -36,8 +39,10 @@ __all__ = [
     "Explanation",
     "explain_answer",
     "explain_caption",
+    "explain_class",
     "explain_image_match",
     "explain_text",
     "grad_cam",
     "overlay",
+    "top_class",
 ]

@@ -109,8 +109,9 @@ def _open_clip_blocks(loaded: LoadedModel) -> list[nn.Module]:
     return blocks
 
 
-def _open_clip_box(preprocess, size: tuple[int, int]) -> Box | None:
-    """The centre crop of open_clip's eval transform (Resize(shortest edge) + CenterCrop), if it has one."""
+def transform_box(preprocess, size: tuple[int, int]) -> Box | None:
+    """The centre crop of a torchvision eval transform (Resize(shortest edge) + CenterCrop, as
+    open_clip's and timm's are), if it has one."""
     from torchvision import transforms
 
     resize = crop = None
@@ -158,7 +159,7 @@ def text_embedding(loaded: LoadedModel, text: str) -> torch.Tensor:
 
 def image_box(loaded: LoadedModel, size: tuple[int, int]) -> Box | None:
     if loaded.spec.backend == "open_clip":
-        return _open_clip_box(loaded.processor, size)
+        return transform_box(loaded.processor, size)
     return _transformers_box(loaded.processor, size)
 
 

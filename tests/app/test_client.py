@@ -12,11 +12,12 @@ from gradio_client.exceptions import AppError
 
 from mmdemo.world.text import caption_names_scene
 from tests.app.conftest import EXAMPLES
+from tests.app.test_explain import EXPLAIN_PARAMETERS
 
 EXPECTED_ENDPOINTS = {
     "/caption", "/answer", "/answer_submit", "/clear_history", "/zero_shot", "/classify_fusion",
     "/retrieve", "/gallery_add", "/gallery_reset", "/train_fusion", "/refresh_heads", "/status",
-}
+} | set(EXPLAIN_PARAMETERS)
 
 
 @pytest.fixture(scope="module")

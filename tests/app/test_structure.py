@@ -15,6 +15,7 @@ from PIL import Image
 from mmdemo import presets, registry
 from tests.app.server import ROOT
 from tests.app.test_client import EXPECTED_ENDPOINTS
+from tests.app.test_explain import EXPLAIN_PARAMETERS
 from webapp import common, main, settings
 from webapp.main import build_app
 from webapp.settings import AppSettings, parse_args, parse_auth
@@ -39,7 +40,7 @@ ENDPOINT_PARAMETERS = {
                       "lr", "schedule", "weight_decay", "l1", "feature_noise", "modality_dropout", "patience", "seed"],
     "/refresh_heads": [],
     "/status": [],
-}
+} | EXPLAIN_PARAMETERS
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 import mmdemo
-from webapp import preset_notes
+from webapp import explain_panel, preset_notes
 from webapp.common import UploadedImage, concurrency, require, user_errors
 from webapp.settings import AppSettings
 
@@ -86,6 +86,7 @@ def build(settings: AppSettings) -> CaptioningTab:
     button.click(tab.caption_image, inputs, [best, table, recognised], api_name="caption",
                  **concurrency(settings, "caption")).success(
         tab.show_classes, [recognised], [classes], api_visibility="private")
+    explain_panel.add_to_captioning(settings, image, best)
     example_images = preset_notes.example_images(["scene_2.png", "scene_3.png", "scene_1.png"],
                                                  ["chelsea.jpg", "coffee.jpg", "rocket.jpg"])
     if example_images:

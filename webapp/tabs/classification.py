@@ -10,7 +10,7 @@ import gradio as gr
 import mmdemo
 from mmdemo import presets
 from mmdemo.training.catalog import available_heads, load_head, resolve_head
-from webapp import preset_notes
+from webapp import explain_panel, preset_notes
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
 from webapp.settings import AppSettings
 
@@ -104,6 +104,7 @@ def build_zero_shot(settings: AppSettings) -> ZeroShotTab:
         tab = ZeroShotTab(settings, result)
         button.click(tab.zero_shot, [image, labels, template], [result], api_name="zero_shot",
                      **concurrency(settings, "image-text"))
+        explain_panel.add_to_zero_shot(settings, image, labels, template, default_template)
         example_images = preset_notes.example_images(["scene_2.png", "scene_3.png"],
                                                      ["chelsea.jpg", "coffee.jpg", "rocket.jpg", "astronaut.jpg"])
         if example_images:

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 import mmdemo
-from webapp import preset_notes
+from webapp import explain_panel, preset_notes
 from webapp.common import UploadedImage, concurrency, require, user_errors
 from webapp.settings import AppSettings
 
@@ -64,6 +64,7 @@ def build(settings: AppSettings) -> ImageQATab:
     button.click(tab.answer_question, inputs, outputs, api_name="answer", **concurrency(settings, "vqa"))
     question.submit(tab.answer_question, inputs, outputs, api_name="answer_submit", **concurrency(settings, "vqa"))
     image.change(tab.clear_history, [image], [history], api_name="clear_history")
+    explain_panel.add_to_image_qa(settings, image, question, answer)
     example_rows = examples_by_preset()
     if example_rows:
         gr.Examples(example_rows, inputs=[image, question], label="Examples")

@@ -12,7 +12,7 @@ import mmdemo
 from mmdemo.modalities import exactly_one_query
 from mmdemo.retrieval import RetrievalIndex
 from mmdemo import presets
-from webapp import preset_notes
+from webapp import explain_panel, preset_notes
 from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, user_errors
 from webapp.settings import AppSettings
 
@@ -55,6 +55,7 @@ class RetrievalTab:
     summary: gr.Markdown
     transcript: gr.State  # what a speech-road model heard in the last audio query (None: not audio)
     heard: gr.Markdown
+    last_search: gr.State  # an explain_panel.LastSearch: what the Explain panel explains
 
     def gallery_summary(self, index: RetrievalIndex) -> str:
         counts = index.counts()
@@ -74,7 +75,8 @@ class RetrievalTab:
         gallery = [(hit.source, f"#{hit.rank} · {hit.score:.3f} · {hit.modality}")
                    for hit in result.hits if hit.modality == "image"]
         table = [[hit.rank, round(hit.score, 4), hit.modality, shown_item(hit), hit.label or ""] for hit in result.hits]
-        return {self.results: gallery, self.table: table, self.index: index, self.transcript: result.transcript}
+        return {self.results: gallery, self.table: table, self.index: index, self.transcript: result.transcript,
+                self.last_search: explain_panel.LastSearch(kind, value, list(result.hits))}
 
     def show_heard(self, transcript: str | None) -> dict[gr.Component, Any]:
         """What a speech-road model heard in the audio query (hidden for other queries)."""
@@ -155,10 +157,13 @@ def build(settings: AppSettings) -> RetrievalTab:
         with gr.Row():
             add = gr.Button("Add to gallery")
             reset = gr.Button("Reset gallery")
-    tab = RetrievalTab(settings, index, results, table, summary, transcript, heard)
-    search.click(tab.retrieval_search, [query_text, query_image, query_audio, k, modality, index],
-                 [results, table, index, transcript], api_name="retrieve", **concurrency(settings, "image-text")
-                 ).success(tab.show_heard, [transcript], [heard], api_visibility="private")
+    last_search = gr.State(None)
+    tab = RetrievalTab(settings, index, results, table, summary, transcript, heard, last_search)
+    searched = search.click(tab.retrieval_search, [query_text, query_image, query_audio, k, modality, index],
+                            [results, table, index, transcript, last_search], api_name="retrieve",
+                            **concurrency(settings, "image-text"))
+    searched.success(tab.show_heard, [transcript], [heard], api_visibility="private")
+    explain_panel.add_to_retrieval(settings, searched, last_search)
     add.click(tab.retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
               **concurrency(settings, "image-text"))
     reset.click(tab.retrieval_reset, [index], [summary, index], api_name="gallery_reset")
