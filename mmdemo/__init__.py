@@ -10,7 +10,8 @@ imported from it on first access, so ``import mmdemo`` is cheap:
 - :mod:`mmdemo.media`: image / audio / text loading and limits (``load_image``, ``load_audio``);
 - :mod:`mmdemo.encoders`: ``embed_images`` / ``embed_texts`` / ``embed_audio`` (cached);
 - :mod:`mmdemo.generate`: ``caption`` and ``answer`` with BLIP;
-- :mod:`mmdemo.classify`: ``zero_shot_classify`` with CLIP;
+- :mod:`mmdemo.classify`: ``zero_shot_classify`` with CLIP or SigLIP;
+- :mod:`mmdemo.matching`: ``rerank`` (image, text) pairs with BLIP image-text matching;
 - :mod:`mmdemo.fusion`, :mod:`mmdemo.training`, :mod:`mmdemo.evaluation`: fusion strategies, the
   training program and the comparison of strategies; :mod:`mmdemo.lab` runs all three at once;
 - :mod:`mmdemo.retrieval`: the cross-modal retrieval index;
@@ -55,6 +56,7 @@ _HOMES: dict[str, str] = {
     "embed_images": "mmdemo.encoders",
     "embed_texts": "mmdemo.encoders",
     "IncompatibleError": "mmdemo.errors",
+    "IncompatibleCheckpointError": "mmdemo.errors",
     "MediaError": "mmdemo.errors",
     "MmdemoError": "mmdemo.errors",
     "ModelUnavailableError": "mmdemo.errors",
@@ -76,6 +78,9 @@ _HOMES: dict[str, str] = {
     "use_preset": "mmdemo.presets",
     "ZeroShotOutput": "mmdemo.classify",
     "zero_shot_classify": "mmdemo.classify",
+    "MatchScore": "mmdemo.matching",
+    "RerankOutput": "mmdemo.matching",
+    "rerank": "mmdemo.matching",
 }
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time names resolve through __getattr__
@@ -83,6 +88,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names resolve th
     from mmdemo.classify import ZeroShotOutput, zero_shot_classify
     from mmdemo.encoders import EmbeddingOutput, embed_audio, embed_images, embed_texts
     from mmdemo.errors import (
+        IncompatibleCheckpointError,
         IncompatibleError,
         MediaError,
         MmdemoError,
@@ -106,6 +112,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names resolve th
         register_model,
         set_default_model,
     )
+    from mmdemo.matching import MatchScore, RerankOutput, rerank
     from mmdemo.retrieval.index import RetrievalIndex
     from mmdemo.training.features import extract_features
     from mmdemo.training.fewshot import run_few_shot
@@ -137,8 +144,10 @@ __all__ = [
     "CaptionOutput",
     "DecodingConfig",
     "EmbeddingOutput",
+    "IncompatibleCheckpointError",
     "IncompatibleError",
     "LoadedModel",
+    "MatchScore",
     "MediaError",
     "MediaLimits",
     "MmdemoError",
@@ -161,6 +170,8 @@ __all__ = [
     "load_image",
     "loaded_models",
     "register_model",
+    "RerankOutput",
+    "rerank",
     "set_default_model",
     "use_preset",
     "zero_shot_classify",

@@ -47,7 +47,7 @@ OPTIONAL_DEFAULTS: dict[str, dict[str, str]] = {
     "pretrained": {"image-text-match": "blip-itm-base-coco"},
 }
 """Defaults of the optional roles (:data:`mmdemo.registry.OPTIONAL_ROLES`), by preset: the
-``bundled`` and ``offline`` presets have no image-text-matching model (``mmdemo.rerank`` then
+``bundled`` and ``offline`` presets have no image-text-matching model (``mmdemo.matching`` then
 needs ``model=``)."""
 
 _LOCK = threading.Lock()

@@ -32,7 +32,7 @@ from mmdemo.errors import UnknownModelError
 
 ROLES = ("image-text", "caption", "vqa", "audio")
 OPTIONAL_ROLES = ("image-text-match",)
-"""Roles that not every preset fills: ``image-text-match`` (BLIP ITM re-ranking, :mod:`mmdemo.rerank`)
+"""Roles that not every preset fills: ``image-text-match`` (BLIP ITM re-ranking, :mod:`mmdemo.matching`)
 has a default in the ``pretrained`` preset only; elsewhere it takes an explicit ``model=``."""
 BACKENDS = (
     "clip", "open_clip", "siglip", "blip-caption", "blip-vqa", "blip-itm", "wav2vec2", "wav2vec2-ctc",
