@@ -117,11 +117,14 @@ def test_choose_preset_auto_rule(monkeypatch):
     from mmdemo import presets
 
     assert presets.choose_preset("pretrained") == presets.PresetChoice("pretrained", "chosen explicitly")
-    with pytest.raises(UnknownModelError, match="'auto', 'bundled', 'pretrained'"):
+    with pytest.raises(UnknownModelError, match="'auto', 'bundled', 'offline', 'pretrained'"):
         presets.choose_preset("huge")
     asked = []
     monkeypatch.setattr(presets, "is_available_offline", lambda spec: asked.append(spec.name) or False)
     monkeypatch.setattr(presets, "hub_reachable", lambda: False)
+    monkeypatch.setattr(registry, "missing_offline_packages", lambda: [])
+    assert presets.choose_preset().preset == "offline"
+    monkeypatch.setattr(registry, "missing_offline_packages", lambda: ["timm"])
     assert presets.choose_preset().preset == "bundled"
     assert asked and set(asked) <= set(presets.PRESETS["pretrained"].values())
     monkeypatch.setattr(presets, "hub_reachable", lambda: True)

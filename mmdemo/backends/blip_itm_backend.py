@@ -28,7 +28,8 @@ GENERATIVE = False
 
 SPEEDUPS: dict[str, str] = {}
 
-ARCHITECTURES = ("BlipForImageTextRetrieval",)
+ARCHITECTURES = {"blip-itm": ("BlipForImageTextRetrieval",)}
+"""Backend -> the config ``architectures`` it runs."""
 MODEL_TYPES = ("blip",)
 
 available_offline = checkpoint_available_offline
@@ -44,7 +45,7 @@ def load(
 ) -> LoadedModel:
     from transformers import AutoProcessor, BlipForImageTextRetrieval
 
-    model = load_checked(spec, BlipForImageTextRetrieval, ARCHITECTURES, MODEL_TYPES, dtype=torch.float32)
+    model = load_checked(spec, BlipForImageTextRetrieval, ARCHITECTURES[spec.backend], MODEL_TYPES, dtype=torch.float32)
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model.eval().to(device)
     return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": ()})

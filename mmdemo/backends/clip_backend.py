@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 GENERATIVE = False
 
-ARCHITECTURES = ("CLIPModel",)
-"""The config ``architectures`` this backend runs (a checkpoint naming others is refused)."""
+ARCHITECTURES = {"clip": ("CLIPModel",)}
+"""Backend -> the config ``architectures`` it runs (a checkpoint naming others is refused)."""
 MODEL_TYPES = ("clip",)
 
 ACTIVATION = "softmax"
@@ -65,7 +65,7 @@ def load(
     """
     from transformers import AutoProcessor, CLIPModel
 
-    model = load_checked(spec, CLIPModel, ARCHITECTURES, MODEL_TYPES, dtype=torch.float32)
+    model = load_checked(spec, CLIPModel, ARCHITECTURES[spec.backend], MODEL_TYPES, dtype=torch.float32)
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model.eval().to(device)
     applied = tuple(name for name in speedups if name == "text-float32")

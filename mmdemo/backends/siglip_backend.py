@@ -32,8 +32,8 @@ GENERATIVE = False
 
 SPEEDUPS: dict[str, str] = {}
 
-ARCHITECTURES = ("SiglipModel", "Siglip2Model")
-"""The config ``architectures`` this backend runs (SigLIP 2's fixed-resolution checkpoints, e.g.
+ARCHITECTURES = {"siglip": ("SiglipModel", "Siglip2Model")}
+"""Backend -> the config ``architectures`` this backend runs (SigLIP 2's fixed-resolution checkpoints, e.g.
 ``google/siglip2-base-patch16-224``, are ``SiglipModel``; its NaFlex ones ``Siglip2Model``)."""
 MODEL_TYPES = ("siglip", "siglip2")
 
@@ -57,9 +57,9 @@ def load(
     """Load ``spec``: ``Siglip2Model`` for a ``siglip2`` config, ``SiglipModel`` otherwise."""
     from transformers import AutoProcessor, Siglip2Model, SiglipModel
 
-    config = check_architecture(spec, ARCHITECTURES, MODEL_TYPES)
+    config = check_architecture(spec, ARCHITECTURES[spec.backend], MODEL_TYPES)
     cls = Siglip2Model if (config or {}).get("model_type") == "siglip2" else SiglipModel
-    model = load_checked(spec, cls, ARCHITECTURES, MODEL_TYPES, dtype=torch.float32)
+    model = load_checked(spec, cls, ARCHITECTURES[spec.backend], MODEL_TYPES, dtype=torch.float32)
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model.eval().to(device)
     return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": ()})

@@ -32,6 +32,8 @@ ENCODER_ARCHITECTURES = (
 )
 """What the ``wav2vec2`` backend runs: any checkpoint holding the wav2vec2 encoder (its heads unused)."""
 MODEL_TYPES = ("wav2vec2",)
+ARCHITECTURES = {"wav2vec2": ENCODER_ARCHITECTURES, "wav2vec2-ctc": CTC_ARCHITECTURES}
+"""Backend -> the config ``architectures`` it runs."""
 
 SPEEDUPS = {
     "time-major-features": "wav2vec2's convolutional feature encoder runs as matrix products on [B, T, C]",

@@ -49,7 +49,7 @@ def test_each_backend_declares_its_knowledge(backend):
         if module.ACTIVATION == "sigmoid":
             assert callable(module.logit_bias)
     if backend not in ("open_clip", *NO_SPEEDUPS[:4]):  # transformers backends: what they run
-        assert module.ARCHITECTURES and module.MODEL_TYPES
+        assert module.ARCHITECTURES[backend] and module.MODEL_TYPES
 
 
 def test_speedup_names_are_unique_across_backends():
