@@ -170,7 +170,15 @@ def _build_siglip(folder: Path, size: str, vocabulary: str, *, version: int) -> 
     )
 
     context = 16 if size == "tiny" else 64
-    tokenizer = build_word_tokenizer([vocabulary], style="clip", model_max_length=context)
+    if version == 1:
+        tokenizer = build_word_tokenizer([vocabulary], style="clip", model_max_length=context)
+    else:  # SigLIP 2 loads its own (Gemma) tokenizer class: a character-level vocabulary of it
+        from transformers import Siglip2Tokenizer
+
+        vocab = {token: index for index, token in enumerate(("<pad>", "<eos>", "<bos>", "<unk>", "<mask>"))}
+        for character in "▁" + "".join(sorted(set(vocabulary.lower()) - {" "})) + ".,?'":
+            vocab.setdefault(character, len(vocab))
+        tokenizer = Siglip2Tokenizer(vocab=vocab, merges=[], model_max_length=context)
     ids = dict(
         vocab_size=len(tokenizer) if size == "tiny" else 32000,
         max_position_embeddings=context,
