@@ -36,8 +36,8 @@ and the entry points of its role, the only way the rest of mmdemo runs a model:
 - ``image-text-match``: ``score_pairs(loaded, image, texts)`` (ITM match probability and ITC
   cosine per text).
 
-A transformers backend also declares ``ARCHITECTURES`` and ``MODEL_TYPES``, the config
-``architectures`` / ``model_type`` it runs, and loads through
+A transformers backend also declares ``ARCHITECTURES`` (backend name -> the config ``architectures``
+it runs) and ``MODEL_TYPES`` (the config ``model_type`` values it runs), and loads through
 :func:`mmdemo.backends.base.load_checked`, which refuses any other checkpoint (and any whose
 weights would be left at random) with :class:`~mmdemo.errors.IncompatibleCheckpointError`.
 
