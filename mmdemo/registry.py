@@ -498,6 +498,8 @@ def spec_from_reference(role: str, reference: str) -> ModelSpec:
         backend = "open_clip"
     elif backend == "clip" and config.get("model_type") in ("siglip", "siglip2"):
         backend = "siglip"
+    elif backend == "clip" and not config and "siglip" in reference.lower():
+        backend = "siglip"  # a hub id not downloaded yet: its name is all there is to go on
     if backend == "wav2vec2" and looks_like_path(reference) and (folder / "projection.safetensors").exists():
         # An audio encoder with a projection head trained into the current image-text space.
         return ModelSpec(

@@ -244,7 +244,11 @@ def load_checked(spec: ModelSpec, model_class: Any, expected: Sequence[str], mod
     of a model mmdemo runs is ever left at random initialisation."""
     check_architecture(spec, expected, model_types)
     try:
-        model, info = from_pretrained(spec, model_class.from_pretrained, output_loading_info=True, **kwargs)
+        # ignore_mismatched_sizes: transformers reports weights of another shape instead of raising
+        # its own error; they are refused below with the rest.
+        model, info = from_pretrained(
+            spec, model_class.from_pretrained, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+        )
     except MmdemoError:
         raise
     except (RuntimeError, ValueError) as err:  # size mismatches, configs of another model type

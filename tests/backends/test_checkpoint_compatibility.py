@@ -63,6 +63,17 @@ def test_missing_head_weights_are_refused_even_without_architectures(tiny_models
     assert "random" in message
 
 
+def test_weights_of_another_shape_are_refused(tiny_models, tmp_path):
+    """The config promises a wider projection than the weights hold: refused, naming the weights."""
+    folder = tmp_path / "clip-wrong-projection"
+    shutil.copytree(tiny_models.folder / "clip", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["projection_dim"] = 24
+    (folder / "config.json").write_text(json.dumps(config))
+    message = _refused("image-text", spec_from_reference("image-text", str(folder)), "another shape", "projection")
+    assert "random" in message
+
+
 def test_matching_checkpoints_still_load_and_run(tiny_models, hub_like):
     image = np.full((32, 32, 3), 200, dtype=np.uint8)
     assert mmdemo.caption(image, model=_folder(tiny_models, "caption")).captions

@@ -25,6 +25,7 @@ def test_registry_names_and_folders_take_the_siglip_backend(folder):
     assert registry.get_model_spec("siglip-base-patch16-224").checkpoint == "google/siglip-base-patch16-224"
     assert registry.get_model_spec("siglip2-base-patch16-224").checkpoint == "google/siglip2-base-patch16-224"
     assert spec_from_reference("image-text", folder).backend == "siglip"
+    assert spec_from_reference("image-text", "google/siglip-so400m-patch14-384").backend == "siglip"  # not cached
 
 
 def test_embeddings_match_transformers_and_not_the_batch(folder):
