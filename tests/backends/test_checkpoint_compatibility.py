@@ -141,3 +141,19 @@ def test_api_model_arguments_take_folders(tiny_models):
 def test_unknown_registry_names_are_still_refused_with_the_valid_names():
     with pytest.raises(UnknownModelError, match="Unknown model 'no-such-model'"):
         mmdemo.embed_texts(["a"], model="no-such-model")
+
+
+def test_a_cached_hub_id_is_routed_by_its_cached_config(hub_like, tmp_path, monkeypatch):
+    """A hub id whose config.json is in the huggingface_hub cache: read it there (no network)."""
+    from huggingface_hub import constants
+
+    commit = "0" * 40
+    snapshot = tmp_path / "models--someone--tiny-ctc" / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    shutil.copy(hub_like.ctc_group_norm / "config.json", snapshot / "config.json")
+    (tmp_path / "models--someone--tiny-ctc" / "refs").mkdir()
+    (tmp_path / "models--someone--tiny-ctc" / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    spec = spec_from_reference("audio", "someone/tiny-ctc")
+    assert (spec.backend, spec.audio_road) == ("wav2vec2-ctc", "speech")
+    assert spec_from_reference("audio", "someone/not-cached").backend == "wav2vec2"
