@@ -157,6 +157,14 @@ def from_pretrained(spec: ModelSpec, loader: Callable[..., Any], **kwargs: Any) 
             return loader(str(folder), **kwargs)
         except OSError as err:
             raise ModelUnavailableError(unavailable_message(spec, f"the folder is incomplete ({err})")) from err
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(spec.checkpoint)
+    except HFValidationError as err:
+        raise ModelUnavailableError(
+            unavailable_message(spec, f"{spec.checkpoint!r} is neither an existing folder nor a hub id ({err})")
+        ) from err
     try:
         return loader(spec.checkpoint, local_files_only=True, **kwargs)
     except OSError:

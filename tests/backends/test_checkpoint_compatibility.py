@@ -157,3 +157,10 @@ def test_a_cached_hub_id_is_routed_by_its_cached_config(hub_like, tmp_path, monk
     spec = spec_from_reference("audio", "someone/tiny-ctc")
     assert (spec.backend, spec.audio_road) == ("wav2vec2-ctc", "speech")
     assert spec_from_reference("audio", "someone/not-cached").backend == "wav2vec2"
+
+
+def test_a_reference_that_is_neither_folder_nor_hub_id_is_unavailable(tmp_path):
+    with pytest.raises(mmdemo.ModelUnavailableError, match="neither an existing folder nor a hub id"):
+        mmdemo.embed_texts(["a"], model="no such/model name!")
+    with pytest.raises(mmdemo.ModelUnavailableError, match="does not exist"):
+        mmdemo.embed_texts(["a"], model=str(tmp_path / "gone"))
