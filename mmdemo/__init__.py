@@ -12,8 +12,9 @@ imported from it on first access, so ``import mmdemo`` is cheap:
 - :mod:`mmdemo.encoders`: ``embed(modality, inputs, model=...)`` and ``embed_images`` /
   ``embed_texts`` / ``embed_audio`` (cached);
 - :mod:`mmdemo.generate`: ``caption`` and ``answer`` (BLIP, or label-based in the offline preset);
-- :mod:`mmdemo.classify`: ``zero_shot_classify``; :mod:`mmdemo.recognition`: ImageNet classes of
+- :mod:`mmdemo.classify`: ``zero_shot_classify`` (CLIP, SigLIP, ConSE); :mod:`mmdemo.recognition`: ImageNet classes of
   the offline preset (``recognise``);
+- :mod:`mmdemo.matching`: ``rerank`` (image, text) pairs with BLIP image-text matching;
 - :mod:`mmdemo.explain`: relevance maps for labels, hits, caption words and answers;
 - :mod:`mmdemo.status`: where each role's model stands (``model_status``);
 - :mod:`mmdemo.fusion`, :mod:`mmdemo.training`, :mod:`mmdemo.evaluation`: fusion strategies, heads
@@ -62,6 +63,7 @@ _HOMES: dict[str, str] = {
     "embed_images": "mmdemo.encoders",
     "embed_texts": "mmdemo.encoders",
     "IncompatibleError": "mmdemo.errors",
+    "IncompatibleCheckpointError": "mmdemo.errors",
     "MediaError": "mmdemo.errors",
     "MmdemoError": "mmdemo.errors",
     "ModelUnavailableError": "mmdemo.errors",
@@ -96,6 +98,9 @@ _HOMES: dict[str, str] = {
     "explain_image_match": "mmdemo.explain",
     "explain_caption": "mmdemo.explain",
     "explain_answer": "mmdemo.explain",
+    "MatchScore": "mmdemo.matching",
+    "RerankOutput": "mmdemo.matching",
+    "rerank": "mmdemo.matching",
 }
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time names resolve through __getattr__
@@ -103,6 +108,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names resolve th
     from mmdemo.classify import ZeroShotOutput, zero_shot_classify
     from mmdemo.encoders import EmbeddingOutput, embed, embed_audio, embed_images, embed_texts
     from mmdemo.errors import (
+        IncompatibleCheckpointError,
         IncompatibleError,
         MediaError,
         MmdemoError,
@@ -136,6 +142,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names resolve th
         register_model,
         set_default_model,
     )
+    from mmdemo.matching import MatchScore, RerankOutput, rerank
     from mmdemo.retrieval.index import RetrievalIndex
     from mmdemo.training.features import extract_features
     from mmdemo.training.fewshot import run_few_shot
@@ -167,8 +174,10 @@ __all__ = [
     "CaptionOutput",
     "DecodingConfig",
     "EmbeddingOutput",
+    "IncompatibleCheckpointError",
     "IncompatibleError",
     "LoadedModel",
+    "MatchScore",
     "MediaError",
     "MediaLimits",
     "MmdemoError",
@@ -191,6 +200,8 @@ __all__ = [
     "load_image",
     "loaded_models",
     "register_model",
+    "RerankOutput",
+    "rerank",
     "set_default_model",
     "use_preset",
     "zero_shot_classify",

@@ -1,4 +1,10 @@
-"""Zero-shot image classification with an image-text model (CLIP's prompt-ensemble-free recipe)."""
+"""Zero-shot image classification with an image-text model (CLIP's prompt-ensemble-free recipe).
+
+How scores become probabilities is the model's own (its backend's ``ACTIVATION``): CLIP-style
+models take a softmax over the labels (they sum to 1); SigLIP takes an independent sigmoid per
+label, ``sigmoid(scale * cos + bias)`` (each in [0, 1], no sum to 1: several labels, or none, may
+fit).
+"""
 
 from __future__ import annotations
 
@@ -18,14 +24,27 @@ DEFAULT_TEMPLATE = "a photo of a {}."
 MAX_LABELS = 100
 
 
+ACTIVATIONS = ("softmax", "sigmoid")
+
+
 @dataclass
 class ZeroShotOutput:
-    """Label probabilities, in the order the labels were given, and the best label."""
+    """Label probabilities, in the order the labels were given, and the best label.
+
+    Attributes:
+        labels: the labels, as given (cleaned).
+        probabilities: one per label: a softmax over the labels (``activation="softmax"``, they sum
+            to 1) or each label's own sigmoid probability (``"sigmoid"``, SigLIP).
+        model: the registry name (or checkpoint reference) of the model.
+        template: the prompt template used.
+        activation: ``"softmax"`` or ``"sigmoid"`` (see :data:`ACTIVATIONS`).
+    """
 
     labels: list[str]
     probabilities: list[float]
     model: str
     template: str
+    activation: str = "softmax"
 
     @property
     def top_label(self) -> str:
@@ -50,19 +69,25 @@ def parse_labels(labels: str | Sequence[str]) -> list[str]:
 def zero_shot_classify(
     image: ImageInput,
     labels: str | Sequence[str],
-    template: str = DEFAULT_TEMPLATE,
+    template: str | None = None,
     *,
     model: str | None = None,
     limits: MediaLimits | None = None,
 ) -> ZeroShotOutput:
-    """Probabilities that ``image`` shows each label: softmax of CLIP's scaled cosine similarities.
+    """Probabilities that ``image`` shows each label, from the model's scaled cosine similarities:
+    a softmax over the labels for CLIP-style models, an independent sigmoid per label for SigLIP
+    (``ZeroShotOutput.activation`` says which).
 
-    ``template`` turns a label into a prompt and must contain ``{}`` once (e.g. ``"a photo of a {}."``).
+    ``template`` turns a label into a prompt and must contain ``{}`` once (e.g. ``"a photo of a {}."``);
+    None: the model's own (``"a photo of a {}."`` for CLIP, ``"This is a photo of {}."`` for SigLIP).
     """
     names = parse_labels(labels)
+    loaded = get_model(model, "image-text")
+    backend = backend_module(loaded.spec.backend)
+    if template is None:
+        template = backend.DEFAULT_TEMPLATE
     if template.count("{}") != 1:
         raise MediaError(f"The template must contain '{{}}' exactly once, got {template!r}")
-    loaded = get_model(model, "image-text")
     unreadable = unknown_labels(loaded, names)
     if unreadable:
         raise MediaError(
@@ -73,7 +98,10 @@ def zero_shot_classify(
     image_vector = embed_images([image], model=loaded.spec.name, limits=limits).embeddings  # [1, D]
     prompts = [template.format(name) for name in names]
     text_vectors = embed_texts(prompts, model=loaded.spec.name, limits=limits).embeddings  # [L, D]
-    scale = backend_module(loaded.spec.backend).logit_scale(loaded)
-    logits = scale * (image_vector @ text_vectors.T)[0]  # [L]
-    probabilities = torch.softmax(logits, dim=0).tolist()
-    return ZeroShotOutput(names, probabilities, loaded.spec.name, template)
+    logits = backend.logit_scale(loaded) * (image_vector @ text_vectors.T)[0]  # [L]
+    activation = backend.ACTIVATION
+    if activation == "sigmoid":
+        probabilities = torch.sigmoid(logits + backend.logit_bias(loaded)).tolist()
+    else:
+        probabilities = torch.softmax(logits, dim=0).tolist()
+    return ZeroShotOutput(names, probabilities, loaded.spec.name, template, activation)

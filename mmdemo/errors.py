@@ -45,3 +45,8 @@ class EmptyIndexError(MmdemoError, ValueError):
 
 class IndexNotFoundError(MmdemoError, FileNotFoundError):
     """A folder that does not hold a saved index."""
+
+
+class IncompatibleCheckpointError(MmdemoError, ValueError):
+    """A checkpoint whose architecture a role cannot run, or whose weights for the role's heads are
+    missing or of another shape (loading it would leave parts at random)."""

@@ -41,7 +41,7 @@ from transformers import (
 from mmdemo.storage import save_tensors_atomic, write_json_atomic
 from mmdemo.vocab import build_word_tokenizer
 
-KINDS = ("clip", "open_clip", "blip-caption", "blip-vqa", "wav2vec2", "wav2vec2-ctc")
+KINDS = ("clip", "open_clip", "siglip", "siglip2", "blip-caption", "blip-vqa", "blip-itm", "wav2vec2", "wav2vec2-ctc")
 SIZES = ("tiny", "base")
 
 # Words the tests' tiny tokenizers know: enough for captions, questions and labels.
@@ -72,6 +72,7 @@ def build_checkpoint(
     seed: int = 0,
     vocabulary: str = DEFAULT_VOCABULARY,
     projection_dim: int | None = None,
+    layer_norm: bool = False,
 ) -> Path:
     """Write a ``kind`` checkpoint with seeded random weights (and its processor) to ``folder``.
 
@@ -83,6 +84,9 @@ def build_checkpoint(
         vocabulary: text that defines the word-level tokenizer's vocabulary.
         projection_dim: for ``wav2vec2``: also write a projection head into a space of this size
             (the ``projection`` audio road).
+        layer_norm: for ``wav2vec2`` / ``wav2vec2-ctc``: the layer-norm family (``lv60``:
+            ``feat_extract_norm="layer"``, stable layer norm, a feature extractor returning attention
+            masks) instead of wav2vec2-base's group norm.
     """
     _check(kind, size)
     folder = Path(folder)
@@ -92,12 +96,14 @@ def build_checkpoint(
         _build_clip(folder, size, vocabulary)
     elif kind == "open_clip":
         _build_open_clip(folder, size)
-    elif kind in ("blip-caption", "blip-vqa"):
-        _build_blip(folder, size, vocabulary, vqa=kind == "blip-vqa")
+    elif kind in ("siglip", "siglip2"):
+        _build_siglip(folder, size, vocabulary, version=2 if kind == "siglip2" else 1)
+    elif kind in ("blip-caption", "blip-vqa", "blip-itm"):
+        _build_blip(folder, size, vocabulary, head=kind)
     elif kind == "wav2vec2":
-        _build_wav2vec2(folder, size, projection_dim)
+        _build_wav2vec2(folder, size, projection_dim, layer_norm)
     else:
-        _build_wav2vec2_ctc(folder, size)
+        _build_wav2vec2_ctc(folder, size, layer_norm)
     return folder
 
 
@@ -149,7 +155,53 @@ def _build_open_clip(folder: Path, size: str) -> None:
     save_tensors_atomic(folder / "open_clip_model.safetensors", model.state_dict())
 
 
-def _build_blip(folder: Path, size: str, vocabulary: str, *, vqa: bool) -> None:
+def _build_siglip(folder: Path, size: str, vocabulary: str, *, version: int) -> None:
+    """SigLIP (``SiglipModel``) or SigLIP 2 NaFlex (``Siglip2Model``) with a word-level fast tokenizer
+    (the hub ones use SentencePiece / Gemma vocabularies); texts pad to the context, as in SigLIP."""
+    from transformers import (
+        Siglip2Config,
+        Siglip2ImageProcessor,
+        Siglip2Model,
+        Siglip2Processor,
+        SiglipConfig,
+        SiglipImageProcessor,
+        SiglipModel,
+        SiglipProcessor,
+    )
+
+    context = 16 if size == "tiny" else 64
+    if version == 1:
+        tokenizer = build_word_tokenizer([vocabulary], style="clip", model_max_length=context)
+    else:  # SigLIP 2 loads its own (Gemma) tokenizer class: a character-level vocabulary of it
+        from transformers import Siglip2Tokenizer
+
+        vocab = {token: index for index, token in enumerate(("<pad>", "<eos>", "<bos>", "<unk>", "<mask>"))}
+        for character in "▁" + "".join(sorted(set(vocabulary.lower()) - {" "})) + ".,?'":
+            vocab.setdefault(character, len(vocab))
+        tokenizer = Siglip2Tokenizer(vocab=vocab, merges=[], model_max_length=context)
+    ids = dict(
+        vocab_size=len(tokenizer) if size == "tiny" else 32000,
+        max_position_embeddings=context,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    tiny = size == "tiny"
+    text_config = dict(**_TINY_TRANSFORMER, **ids) if tiny else ids
+    if version == 1:
+        vision_config = dict(**_TINY_TRANSFORMER, image_size=32, patch_size=8) if tiny else {}
+        SiglipModel(SiglipConfig(text_config=text_config, vision_config=vision_config)).eval().save_pretrained(folder)
+        side = 32 if tiny else 224
+        image_processor = SiglipImageProcessor(size={"height": side, "width": side})
+        SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+        return
+    vision_config = dict(**_TINY_TRANSFORMER, patch_size=8, num_patches=16) if tiny else {}
+    Siglip2Model(Siglip2Config(text_config=text_config, vision_config=vision_config)).eval().save_pretrained(folder)
+    image_processor = Siglip2ImageProcessor(patch_size=8 if tiny else 16, max_num_patches=16 if tiny else 256)
+    Siglip2Processor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+
+
+def _build_blip(folder: Path, size: str, vocabulary: str, *, head: str) -> None:
     tokenizer = build_word_tokenizer([vocabulary], style="bert", model_max_length=64)
     ids = dict(
         vocab_size=len(tokenizer) if size == "tiny" else 30524,
@@ -168,7 +220,13 @@ def _build_blip(folder: Path, size: str, vocabulary: str, *, vqa: bool) -> None:
     else:
         config = BlipConfig(text_config=ids)  # defaults: BLIP base (ViT-B/16, 384 px)
         image_size = 384
-    cls = BlipForQuestionAnswering if vqa else BlipForConditionalGeneration
+    from transformers import BlipForImageTextRetrieval
+
+    cls = {
+        "blip-caption": BlipForConditionalGeneration,
+        "blip-vqa": BlipForQuestionAnswering,
+        "blip-itm": BlipForImageTextRetrieval,
+    }[head]
     cls(config).eval().save_pretrained(folder)
     image_processor = BlipImageProcessor(size={"height": image_size, "width": image_size})
     BlipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
@@ -189,17 +247,21 @@ def _wav2vec2_config(size: str, **extra: object) -> Wav2Vec2Config:
     )
 
 
-def _feature_extractor() -> Wav2Vec2FeatureExtractor:
+_LAYER_NORM = dict(feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True)
+"""What sets the ``lv60`` family apart from wav2vec2-base (which uses group norm)."""
+
+
+def _feature_extractor(layer_norm: bool = False) -> Wav2Vec2FeatureExtractor:
     return Wav2Vec2FeatureExtractor(
         feature_size=1, sampling_rate=16_000, padding_value=0.0, do_normalize=True,
-        return_attention_mask=False,
+        return_attention_mask=layer_norm,
     )
 
 
-def _build_wav2vec2(folder: Path, size: str, projection_dim: int | None) -> None:
-    model = Wav2Vec2Model(_wav2vec2_config(size)).eval()
+def _build_wav2vec2(folder: Path, size: str, projection_dim: int | None, layer_norm: bool = False) -> None:
+    model = Wav2Vec2Model(_wav2vec2_config(size, **(_LAYER_NORM if layer_norm else {}))).eval()
     model.save_pretrained(folder)
-    _feature_extractor().save_pretrained(folder)
+    _feature_extractor(layer_norm).save_pretrained(folder)
     if projection_dim:
         hidden = model.config.hidden_size
         weight = torch.randn(projection_dim, hidden) / hidden**0.5
@@ -208,7 +270,7 @@ def _build_wav2vec2(folder: Path, size: str, projection_dim: int | None) -> None
         )
 
 
-def _build_wav2vec2_ctc(folder: Path, size: str) -> None:
+def _build_wav2vec2_ctc(folder: Path, size: str, layer_norm: bool = False) -> None:
     letters = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ'")
     vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4}
     for letter in letters:
@@ -216,9 +278,13 @@ def _build_wav2vec2_ctc(folder: Path, size: str) -> None:
     vocab_file = folder / "vocab.json"
     vocab_file.write_text(json.dumps(vocab), encoding="utf-8")
     tokenizer = Wav2Vec2CTCTokenizer(str(vocab_file), word_delimiter_token="|")
-    model = Wav2Vec2ForCTC(_wav2vec2_config(size, vocab_size=len(vocab), pad_token_id=0)).eval()
+    extra = _LAYER_NORM if layer_norm else {}
+    model = Wav2Vec2ForCTC(_wav2vec2_config(size, vocab_size=len(vocab), pad_token_id=0, **extra)).eval()
+    if size == "tiny":  # a CTC head whose argmax follows the input (random tiny heads output one letter)
+        with torch.no_grad():
+            model.lm_head.weight.mul_(50.0)
     model.save_pretrained(folder)
-    Wav2Vec2Processor(feature_extractor=_feature_extractor(), tokenizer=tokenizer).save_pretrained(folder)
+    Wav2Vec2Processor(feature_extractor=_feature_extractor(layer_norm), tokenizer=tokenizer).save_pretrained(folder)
 
 
 # ---------------------------------------------------------------- small models trained from scratch

@@ -52,6 +52,13 @@ ABILITIES: dict[str, str] = {  # what each preset's models can do, in a phrase (
                "captions and answers are built from recognised classes (no BLIP)",
 }
 
+OPTIONAL_DEFAULTS: dict[str, dict[str, str]] = {
+    "pretrained": {"image-text-match": "blip-itm-base-coco"},
+}
+"""Defaults of the optional roles (:data:`mmdemo.registry.OPTIONAL_ROLES`), by preset: the
+``bundled`` and ``offline`` presets have no image-text-matching model (``mmdemo.matching`` then
+needs ``model=``)."""
+
 _LOCK = threading.Lock()
 _active = "bundled"  # the preset last applied; a fresh registry holds the bundled defaults
 
@@ -68,7 +75,7 @@ def use_preset(preset: str) -> dict[str, str]:
     global _active
     _check_preset(preset)
     with _LOCK:
-        defaults = registry.use_defaults(PRESETS[preset])
+        defaults = registry.use_defaults({**PRESETS[preset], **OPTIONAL_DEFAULTS.get(preset, {})})
         _active = preset
         return defaults
 

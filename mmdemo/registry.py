@@ -8,6 +8,8 @@ Roles:
 - ``image-text``: CLIP-style dual encoders (images and texts in one space);
 - ``caption``: BLIP image captioning;
 - ``vqa``: BLIP visual question answering;
+- ``image-text-match`` (optional, :data:`OPTIONAL_ROLES`): BLIP image-text matching, scoring
+  (image, text) pairs to re-rank retrieval hits and captions;
 - ``audio``: wav2vec2 audio encoders. Audio reaches CLIP's space by one of two roads (``audio_road``):
   ``"speech"`` transcribes with a CTC checkpoint and embeds the transcript with CLIP's text
   encoder; ``"projection"`` applies a projection head trained contrastively (the bundled model);
@@ -22,6 +24,7 @@ between them live in :mod:`mmdemo.presets`, which sets them through :func:`use_d
 from __future__ import annotations
 
 import importlib
+import json
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,8 +32,11 @@ from pathlib import Path
 from mmdemo.errors import UnknownModelError
 
 ROLES = ("image-text", "caption", "vqa", "audio")
+OPTIONAL_ROLES = ("image-text-match",)
+"""Roles that not every preset fills: ``image-text-match`` (BLIP ITM re-ranking, :mod:`mmdemo.matching`)
+has a default in the ``pretrained`` preset only; elsewhere it takes an explicit ``model=``."""
 BACKENDS = (
-    "clip", "open_clip", "blip-caption", "blip-vqa", "wav2vec2", "wav2vec2-ctc",
+    "clip", "open_clip", "siglip", "blip-caption", "blip-vqa", "blip-itm", "wav2vec2", "wav2vec2-ctc",
     "conse", "conse-caption", "conse-vqa", "faster-whisper",  # the offline preset (block below)
 )
 AUDIO_ROADS = ("native", "speech", "projection")
@@ -43,7 +49,9 @@ BUNDLED_DIR = ASSETS_DIR / "models" / "bundled"
 _BACKEND_ROLE = {
     "clip": "image-text",
     "open_clip": "image-text",
+    "siglip": "image-text",
     "blip-caption": "caption",
+    "blip-itm": "image-text-match",
     "blip-vqa": "vqa",
     "wav2vec2": "audio",
     "wav2vec2-ctc": "audio",
@@ -164,6 +172,33 @@ _BUILTIN_SPECS = (
         pretrained="laion2b_s34b_b79k",
         description="OpenCLIP ViT-B-32 trained on LAION-2B",
         preset="pretrained",
+    ),
+    ModelSpec(
+        name="siglip-base-patch16-224",
+        backend="siglip",
+        checkpoint="google/siglip-base-patch16-224",
+        description="Google SigLIP base/16 at 224 px (sigmoid scores: independent per label)",
+        dtype="float32",  # bfloat16 not yet checked against float32 for this model (python -m mmdemo bench)
+        preset="pretrained",
+        batch_size=32,
+    ),
+    ModelSpec(
+        name="siglip2-base-patch16-224",
+        backend="siglip",
+        checkpoint="google/siglip2-base-patch16-224",
+        description="Google SigLIP 2 base/16 at 224 px (sigmoid scores: independent per label)",
+        dtype="float32",  # bfloat16 not yet checked against float32 for this model (python -m mmdemo bench)
+        preset="pretrained",
+        batch_size=32,
+    ),
+    ModelSpec(
+        name="blip-itm-base-coco",
+        backend="blip-itm",
+        checkpoint="Salesforce/blip-itm-base-coco",
+        description="BLIP base image-text matching (COCO): ITM score and ITC similarity, for re-ranking",
+        dtype="float32",  # bfloat16 not yet checked against float32 for this model (python -m mmdemo bench)
+        preset="pretrained",
+        batch_size=8,
     ),
     ModelSpec(
         name="blip-caption-base",
@@ -358,8 +393,8 @@ def __getattr__(name: str):
 
 
 def _check_role(role: str) -> None:
-    if role not in ROLES:
-        raise UnknownModelError(f"Unknown role {role!r}; valid roles: {list(ROLES)}")
+    if role not in ROLES and role not in OPTIONAL_ROLES:
+        raise UnknownModelError(f"Unknown role {role!r}; valid roles: {list(ROLES + OPTIONAL_ROLES)}")
 
 
 def list_models(role: str | None = None) -> list[str]:
@@ -399,14 +434,50 @@ def unregister_model(name: str) -> None:
     with _STATE.lock:
         del _STATE.specs[name]
         for role, default in list(_STATE.defaults.items()):
-            if default == name:
+            if default == name and role in _STATE.baseline:
                 _STATE.defaults[role] = _STATE.baseline[role]
+            elif default == name:  # an optional role with no baseline default
+                del _STATE.defaults[role]
+
+
+def reference_config(reference: str) -> dict | None:
+    """The ``config.json`` of a checkpoint reference, read without loading anything: from a local
+    folder, or from the huggingface_hub cache for a hub id (None when there is none to read)."""
+    if looks_like_path(reference):
+        path: str | Path = local_folder(reference) / "config.json"
+    elif reference.startswith("hf-hub:") or "/" not in reference:
+        return None
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            found = try_to_load_from_cache(reference, "config.json")
+        except ValueError:  # not a valid hub id (huggingface_hub's validation error)
+            return None
+        if not isinstance(found, str):
+            return None
+        path = found
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def is_checkpoint_reference(reference: str) -> bool:
+    """True for a hub id (``org/name``, ``hf-hub:org/name``) or a local folder, as opposed to a
+    registry name."""
+    return looks_like_path(reference) or reference.startswith("hf-hub:") or reference.count("/") == 1
 
 
 def spec_from_reference(role: str, reference: str) -> ModelSpec:
     """A spec for a registry name, or else for a hub id / local folder used in ``role``.
 
-    Lets people point a role at any compatible checkpoint (``--caption-model ./my-blip``).
+    Lets people point a role at any compatible checkpoint (``--caption-model ./my-blip``). The
+    backend follows the checkpoint's config (its ``architectures`` / ``model_type``, read from the
+    folder or the hub cache): a SigLIP checkpoint gets the ``siglip`` backend, a wav2vec2 CTC
+    checkpoint (``Wav2Vec2ForCTC``) the speech road. A checkpoint the role cannot run is refused
+    when it loads (:class:`~mmdemo.errors.IncompatibleCheckpointError`).
     """
     _check_role(role)
     with _STATE.lock:
@@ -422,16 +493,30 @@ def spec_from_reference(role: str, reference: str) -> ModelSpec:
         "image-text": "open_clip" if reference.startswith("hf-hub:") else "clip",
         "caption": "blip-caption",
         "vqa": "blip-vqa",
+        "image-text-match": "blip-itm",
         "audio": "wav2vec2",
     }[role]
     folder = local_folder(reference)
+    config = reference_config(reference) or {}
+    architectures = config.get("architectures") or ()
     if backend == "clip" and looks_like_path(reference) and (folder / "open_clip_config.json").exists():
         backend = "open_clip"
+    elif backend == "clip" and config.get("model_type") in ("siglip", "siglip2"):
+        backend = "siglip"
+    elif backend == "clip" and not config and "siglip" in reference.lower():
+        backend = "siglip"  # a hub id not downloaded yet: its name is all there is to go on
     if backend == "wav2vec2" and looks_like_path(reference) and (folder / "projection.safetensors").exists():
         # An audio encoder with a projection head trained into the current image-text space.
         return ModelSpec(
             name=reference, backend=backend, checkpoint=reference, preset="custom",
             audio_road="projection", space=get_model_spec(default_model("image-text")).embedding_space,
+        )
+    if backend == "wav2vec2" and "Wav2Vec2ForCTC" in architectures:
+        # A CTC checkpoint transcribes; the transcript is embedded by the current image-text model.
+        text_model = default_model("image-text")
+        return ModelSpec(
+            name=reference, backend="wav2vec2-ctc", checkpoint=reference, preset="custom",
+            audio_road="speech", text_model=text_model, space=get_model_spec(text_model).embedding_space,
         )
     return ModelSpec(name=reference, backend=backend, checkpoint=reference, preset="custom")
 
@@ -449,36 +534,48 @@ def use_defaults(table: dict[str, str]) -> dict[str, str]:
     """Make ``table`` (role -> registry name, every role) the defaults, and the baseline a role
     falls back to when its default is unregistered; returns the defaults now in force."""
     missing = [role for role in ROLES if role not in table]
-    unknown = [role for role in table if role not in ROLES]
+    unknown = [role for role in table if role not in ROLES and role not in OPTIONAL_ROLES]
     if missing or unknown:
         raise UnknownModelError(
             f"A table of defaults names every role once; missing {missing}, unknown {unknown}; "
-            f"valid roles: {list(ROLES)}"
+            f"valid roles: {list(ROLES)} (optional: {list(OPTIONAL_ROLES)})"
         )
     with _STATE.lock:
         _STATE.defaults = dict(table)
         _STATE.baseline = dict(table)
-        return dict(_STATE.defaults)
+        return {role: _STATE.defaults[role] for role in ROLES}
 
 
 def default_model(role: str) -> str:
     """The registry name of the default model for ``role`` under the active preset/overrides."""
     _check_role(role)
     with _STATE.lock:
+        if role not in _STATE.defaults:  # an optional role this preset leaves empty
+            raise UnknownModelError(
+                f"No default {role!r} model in this preset; pass model= (a registry name, hub id or "
+                f"local folder); registered {role!r} models: {', '.join(list_models(role)) or 'none'}"
+            )
         return _STATE.defaults[role]
 
 
 def default_models() -> dict[str, str]:
+    """Role -> default model name for every role of :data:`ROLES` (the optional roles: see
+    :func:`default_model`)."""
     with _STATE.lock:
-        return dict(_STATE.defaults)
+        return {role: _STATE.defaults[role] for role in ROLES}
 
 
 def resolve_spec(model: str | ModelSpec | None, role: str) -> ModelSpec:
-    """The spec for ``model`` (a name, a spec, or None for the role's default), checked for ``role``."""
+    """The spec for ``model``, checked for ``role``: a spec, None (the role's default), a registry
+    name, or else a hub id / local folder (:func:`spec_from_reference`)."""
     if isinstance(model, ModelSpec):
         spec = model
+    elif model is None:
+        spec = get_model_spec(default_model(role))
     else:
-        spec = get_model_spec(model if model is not None else default_model(role))
+        with _STATE.lock:
+            known = model in _STATE.specs
+        spec = get_model_spec(model) if known or not is_checkpoint_reference(model) else spec_from_reference(role, model)
     if spec.role != role:
         raise UnknownModelError(
             f"Model {spec.name!r} is a {spec.role!r} model, not {role!r}; "

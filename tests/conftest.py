@@ -66,3 +66,33 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     for spec in specs:
         register_model(spec, replace_existing=True)
     return names
+
+
+@dataclass(frozen=True)
+class HubLikeFolders:
+    """Tiny hub-like checkpoint folders (config.json with ``architectures``, weights, processor),
+    built offline from real config classes with seeded weights; not registered: tests point roles
+    at them by folder, as a user would."""
+
+    siglip: Path
+    siglip2: Path  # Siglip2Model (NaFlex)
+    blip_itm: Path  # BlipForImageTextRetrieval
+    ctc_layer_norm: Path  # Wav2Vec2ForCTC of the lv60 family (layer norm, attention masks)
+    ctc_group_norm: Path  # Wav2Vec2ForCTC like wav2vec2-base-960h (group norm, no masks)
+    audio_layer_norm: Path  # Wav2Vec2Model of the lv60 family
+
+
+@pytest.fixture(scope="session")
+def hub_like(tmp_path_factory: pytest.TempPathFactory) -> HubLikeFolders:
+    from mmdemo.model_factory import build_checkpoint
+
+    root = tmp_path_factory.mktemp("hub-like")
+    folders = HubLikeFolders(
+        siglip=build_checkpoint("siglip", root / "siglip"),
+        siglip2=build_checkpoint("siglip2", root / "siglip2"),
+        blip_itm=build_checkpoint("blip-itm", root / "blip-itm"),
+        ctc_layer_norm=build_checkpoint("wav2vec2-ctc", root / "ctc-lv60", layer_norm=True, seed=1),
+        ctc_group_norm=build_checkpoint("wav2vec2-ctc", root / "ctc-base", seed=2),
+        audio_layer_norm=build_checkpoint("wav2vec2", root / "audio-lv60", layer_norm=True, seed=3),
+    )
+    return folders

@@ -27,10 +27,19 @@ The contract every backend module keeps:
 and the entry points of its role, the only way the rest of mmdemo runs a model:
 
 - ``image-text``: ``encode_images(loaded, images)``, ``encode_texts(loaded, texts)`` (unnormalised
-  features [N, D]) and ``logit_scale(loaded)``;
+  features [N, D]), ``logit_scale(loaded)``, ``ACTIVATION`` (``"softmax"`` over the labels, or
+  ``"sigmoid"``: independent per label, then also ``logit_bias(loaded)``) and
+  ``DEFAULT_TEMPLATE`` (its zero-shot prompt);
 - ``audio``: ``encode_audio(loaded, clips)`` and, for CTC checkpoints, ``transcribe(loaded, clips)``;
 - ``caption``: ``generate_captions(loaded, image, prefix, options, seed)``;
-- ``vqa``: ``answer_question(loaded, image, question, max_new_tokens)``.
+- ``vqa``: ``answer_question(loaded, image, question, max_new_tokens)``;
+- ``image-text-match``: ``score_pairs(loaded, image, texts)`` (ITM match probability and ITC
+  cosine per text).
+
+A transformers backend also declares ``ARCHITECTURES`` (backend name -> the config ``architectures``
+it runs) and ``MODEL_TYPES`` (the config ``model_type`` values it runs), and loads through
+:func:`mmdemo.backends.base.load_checked`, which refuses any other checkpoint (and any whose
+weights would be left at random) with :class:`~mmdemo.errors.IncompatibleCheckpointError`.
 
 The API modules (:mod:`mmdemo.encoders`, :mod:`mmdemo.generate`, :mod:`mmdemo.classify`) run
 models only through these and never touch a model's internals (``loaded.model``); the benchmark
@@ -52,8 +61,10 @@ if TYPE_CHECKING:
 MODULES: dict[str, str] = {
     "clip": "mmdemo.backends.clip_backend",
     "open_clip": "mmdemo.backends.open_clip_backend",
+    "siglip": "mmdemo.backends.siglip_backend",
     "blip-caption": "mmdemo.backends.blip_backend",
     "blip-vqa": "mmdemo.backends.blip_backend",
+    "blip-itm": "mmdemo.backends.blip_itm_backend",
     "wav2vec2": "mmdemo.backends.wav2vec2_backend",
     "wav2vec2-ctc": "mmdemo.backends.wav2vec2_backend",
     "conse": "mmdemo.backends.conse_backend",

@@ -25,8 +25,8 @@ from urllib.parse import urlparse
 
 import torch
 
-from mmdemo.errors import ModelUnavailableError
-from mmdemo.registry import ModelSpec
+from mmdemo.errors import IncompatibleCheckpointError, MmdemoError, ModelUnavailableError
+from mmdemo.registry import ModelSpec, reference_config
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +157,14 @@ def from_pretrained(spec: ModelSpec, loader: Callable[..., Any], **kwargs: Any) 
             return loader(str(folder), **kwargs)
         except OSError as err:
             raise ModelUnavailableError(unavailable_message(spec, f"the folder is incomplete ({err})")) from err
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(spec.checkpoint)
+    except HFValidationError as err:
+        raise ModelUnavailableError(
+            unavailable_message(spec, f"{spec.checkpoint!r} is neither an existing folder nor a hub id ({err})")
+        ) from err
     try:
         return loader(spec.checkpoint, local_files_only=True, **kwargs)
     except OSError:
@@ -184,6 +192,92 @@ def checkpoint_available_offline(spec: ModelSpec) -> bool:
     if spec.is_local:
         return spec.local_folder.is_dir()
     return hub_file_cached(spec.checkpoint, "config.json")
+
+
+# ---------------------------------------------------------------------- is it the right checkpoint
+
+
+def checkpoint_config(spec: ModelSpec) -> dict[str, Any] | None:
+    """The checkpoint's ``config.json`` as a dict, read without loading anything (from the local
+    folder, or the huggingface_hub cache for a hub id); None when there is none to read."""
+    return reference_config(spec.checkpoint)
+
+
+def config_architectures(config: dict[str, Any] | None) -> tuple[str, ...]:
+    """The ``architectures`` a config names (empty when it names none)."""
+    found = (config or {}).get("architectures") or ()
+    return tuple(str(name) for name in found) if isinstance(found, (list, tuple)) else ()
+
+
+def _found(config: dict[str, Any] | None) -> str:
+    if config is None:
+        return "no config.json"
+    architectures = config_architectures(config)
+    model_type = config.get("model_type", "unknown")
+    return f"architectures {list(architectures)} (model_type {model_type!r})" if architectures else f"model_type {model_type!r}"
+
+
+def incompatible_message(spec: ModelSpec, config: dict[str, Any] | None, expected: Sequence[str], detail: str = "") -> str:
+    """The message for a checkpoint the role cannot run: the model, the role, what was found, what fits."""
+    tail = f" {detail}" if detail else ""
+    return (
+        f"Model {spec.name!r} ({spec.checkpoint}) cannot be used for the {spec.role!r} role: its config has "
+        f"{_found(config)}; the {spec.role!r} role runs {', '.join(expected)}.{tail} "
+        "See the README section 'Which checkpoints work'."
+    )
+
+
+def check_architecture(
+    spec: ModelSpec, expected: Sequence[str], model_types: Sequence[str]
+) -> dict[str, Any] | None:
+    """Refuse, before loading, a checkpoint whose config names another architecture than
+    ``expected`` or another ``model_type`` than ``model_types``; returns the config (None when the
+    checkpoint has none to read yet: a hub id not cached, checked after loading instead)."""
+    config = checkpoint_config(spec)
+    if config is None:
+        return None
+    architectures = config_architectures(config)
+    if architectures and not set(architectures) & set(expected):
+        raise IncompatibleCheckpointError(incompatible_message(spec, config, expected))
+    model_type = config.get("model_type")
+    if model_type is not None and model_type not in model_types:
+        raise IncompatibleCheckpointError(incompatible_message(spec, config, expected))
+    return config
+
+
+def load_checked(spec: ModelSpec, model_class: Any, expected: Sequence[str], model_types: Sequence[str], **kwargs: Any) -> Any:
+    """``model_class.from_pretrained`` for ``spec`` (see :func:`from_pretrained`), refused with
+    :class:`IncompatibleCheckpointError` when the checkpoint is another architecture (its config,
+    read first) or when any of the model's weights is missing from it or has another shape: no part
+    of a model mmdemo runs is ever left at random initialisation."""
+    check_architecture(spec, expected, model_types)
+    try:
+        # ignore_mismatched_sizes: transformers reports weights of another shape instead of raising
+        # its own error; they are refused below with the rest.
+        model, info = from_pretrained(
+            spec, model_class.from_pretrained, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+        )
+    except MmdemoError:
+        raise
+    except (RuntimeError, ValueError) as err:  # size mismatches, configs of another model type
+        raise IncompatibleCheckpointError(
+            incompatible_message(spec, checkpoint_config(spec), expected, f"Loading it failed: {str(err)[:300]}")
+        ) from err
+    missing = sorted(info.get("missing_keys") or ())
+    mismatched = sorted(str(item[0] if isinstance(item, (list, tuple)) else item) for item in info.get("mismatched_keys") or ())
+    if missing or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} weights are missing (e.g. {', '.join(missing[:3])})")
+        if mismatched:
+            parts.append(f"{len(mismatched)} have another shape (e.g. {', '.join(mismatched[:3])})")
+        raise IncompatibleCheckpointError(
+            incompatible_message(
+                spec, checkpoint_config(spec), expected,
+                f"Loaded as {model_class.__name__}, {' and '.join(parts)}: they would run at random.",
+            )
+        )
+    return model
 
 
 def unknown_labels(loaded: LoadedModel, labels: Sequence[str]) -> list[str]:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, from_pretrained
+from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, from_pretrained, load_checked
 from mmdemo.backends.bfloat16_vision import vision_in_bfloat16
 from mmdemo.backends.packed_linear import PackedBFloat16Linear, packing_available
 from mmdemo.registry import ModelSpec
@@ -47,6 +47,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 GENERATIVE = True
+
+ARCHITECTURES = {
+    "blip-caption": ("BlipForConditionalGeneration",),
+    "blip-vqa": ("BlipForQuestionAnswering",),
+}
+"""The config ``architectures`` each backend runs. BLIP's heads share a model type but not their
+weights: a captioning checkpoint has no question encoder, an image-text-matching one no decoder,
+and a VQA checkpoint's decoder generates answers, not captions; each is refused in another's role."""
+MODEL_TYPES = ("blip",)
 
 SPEEDUPS = {
     "vision-bfloat16": "BLIP's vision encoder holds bfloat16 weights, pre-packed for oneDNN where possible "
@@ -76,8 +85,8 @@ def load(
     from transformers import AutoProcessor, BlipForConditionalGeneration, BlipForQuestionAnswering
 
     cls = BlipForConditionalGeneration if spec.backend == "blip-caption" else BlipForQuestionAnswering
+    model = load_checked(spec, cls, ARCHITECTURES[spec.backend], MODEL_TYPES, dtype=torch.float32)
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
-    model = from_pretrained(spec, cls.from_pretrained, dtype=torch.float32)
     model.eval().to(device)
     applied = []
     if "vision-bfloat16" in speedups:

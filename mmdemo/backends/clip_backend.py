@@ -14,6 +14,7 @@ from mmdemo.backends.base import (
     LoadedModel,
     checkpoint_available_offline,
     from_pretrained,
+    load_checked,
     text_autocast,
 )
 from mmdemo.backends.bfloat16_vision import vision_in_bfloat16
@@ -25,6 +26,15 @@ if TYPE_CHECKING:
     from PIL import Image
 
 GENERATIVE = False
+
+ARCHITECTURES = {"clip": ("CLIPModel",)}
+"""Backend -> the config ``architectures`` it runs (a checkpoint naming others is refused)."""
+MODEL_TYPES = ("clip",)
+
+ACTIVATION = "softmax"
+"""How zero-shot scores become probabilities: a softmax over the labels (CLIP's contrastive loss)."""
+
+DEFAULT_TEMPLATE = "a photo of a {}."
 
 SPEEDUPS = {
     **TEXT_FLOAT32,
@@ -55,8 +65,8 @@ def load(
     """
     from transformers import AutoProcessor, CLIPModel
 
+    model = load_checked(spec, CLIPModel, ARCHITECTURES[spec.backend], MODEL_TYPES, dtype=torch.float32)
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
-    model = from_pretrained(spec, CLIPModel.from_pretrained, dtype=torch.float32)
     model.eval().to(device)
     applied = tuple(name for name in speedups if name == "text-float32")
     if "image-packed-bfloat16" in speedups and device.type == "cpu" and packing_available():

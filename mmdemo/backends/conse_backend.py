@@ -91,6 +91,11 @@ class ConseModel(torch.nn.Module):
 
 
 GENERATIVE = False
+
+ACTIVATION = "softmax"
+"""Zero-shot probabilities: a softmax over the labels."""
+
+DEFAULT_TEMPLATE = "a photo of a {}."
 SPEEDUPS: dict[str, str] = {}  # no load-time speed-ups (float32: the ImageNet CNN and MiniLM are small; measured in the README)
 
 

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 GENERATIVE = False
 
+ACTIVATION = "softmax"
+"""Zero-shot probabilities: a softmax over the labels."""
+
+DEFAULT_TEMPLATE = "a photo of a {}."
+
 SPEEDUPS = dict(TEXT_FLOAT32)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, from_pretrained
+from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, from_pretrained, load_checked
 from mmdemo.backends.wav2vec2_fast import use_time_major_encoder
 from mmdemo.registry import ModelSpec
 from mmdemo.storage import load_tensors
@@ -23,6 +23,17 @@ from mmdemo.storage import load_tensors
 PROJECTION_FILE = "projection.safetensors"
 
 GENERATIVE = False
+
+CTC_ARCHITECTURES = ("Wav2Vec2ForCTC",)
+"""What the ``wav2vec2-ctc`` backend (the speech road) runs: a checkpoint with a CTC head."""
+ENCODER_ARCHITECTURES = (
+    "Wav2Vec2Model", "Wav2Vec2ForPreTraining", "Wav2Vec2ForCTC", "Wav2Vec2ForSequenceClassification",
+    "Wav2Vec2ForAudioFrameClassification", "Wav2Vec2ForXVector",
+)
+"""What the ``wav2vec2`` backend runs: any checkpoint holding the wav2vec2 encoder (its heads unused)."""
+MODEL_TYPES = ("wav2vec2",)
+ARCHITECTURES = {"wav2vec2": ENCODER_ARCHITECTURES, "wav2vec2-ctc": CTC_ARCHITECTURES}
+"""Backend -> the config ``architectures`` it runs."""
 
 SPEEDUPS = {
     "time-major-features": "wav2vec2's convolutional feature encoder runs as matrix products on [B, T, C]",
@@ -44,12 +55,12 @@ def load(
 
     extras: dict = {}
     if spec.backend == "wav2vec2-ctc":
+        model = load_checked(spec, Wav2Vec2ForCTC, CTC_ARCHITECTURES, MODEL_TYPES, dtype=torch.float32)
         processor = from_pretrained(spec, AutoProcessor.from_pretrained)
-        model = from_pretrained(spec, Wav2Vec2ForCTC.from_pretrained, dtype=torch.float32)
         tokenizer = processor.tokenizer
     else:
+        model = load_checked(spec, Wav2Vec2Model, ENCODER_ARCHITECTURES, MODEL_TYPES, dtype=torch.float32)
         processor = from_pretrained(spec, AutoFeatureExtractor.from_pretrained)
-        model = from_pretrained(spec, Wav2Vec2Model.from_pretrained, dtype=torch.float32)
         tokenizer = None
         if spec.audio_road == "projection":
             folder = spec.local_folder
@@ -138,13 +149,22 @@ def _encode_batch(loaded: LoadedModel, clips: list[np.ndarray]) -> torch.Tensor:
 
 
 def transcribe(loaded: LoadedModel, clips: list[np.ndarray]) -> list[str]:
-    """Greedy CTC transcripts, lower-cased (CLIP's prompts are lower case)."""
+    """Greedy CTC transcripts, lower-cased (CLIP's prompts are lower case).
+
+    Each clip is decoded over its own valid frames only (its length in samples -> frames by the
+    model's ``_get_feat_extract_output_lengths``), never over the padding a longer batch-mate
+    added: a clip's transcript is the same alone and in any batch.
+    """
     transcripts: list[str] = [""] * len(clips)
+    minimum = receptive_field(loaded.model.config)
     for group in _same_length_groups(loaded, clips):
         values, mask = _inputs(loaded, [clips[i] for i in group])
         with torch.inference_mode(), loaded.autocast():
             logits = loaded.model(values, attention_mask=mask).logits  # [B, T, vocab]
-        ids = logits.float().argmax(dim=-1)
-        for index, text in zip(group, loaded.processor.batch_decode(ids)):
+        ids = logits.float().argmax(dim=-1)  # [B, T]
+        samples = torch.tensor([max(len(clips[i]), minimum) for i in group])
+        frames = loaded.model._get_feat_extract_output_lengths(samples).clamp(max=ids.shape[1]).tolist()
+        texts = loaded.processor.batch_decode([row[:count].tolist() for row, count in zip(ids, frames)])
+        for index, text in zip(group, texts):
             transcripts[index] = text.strip().lower()
     return transcripts

@@ -14,7 +14,7 @@ import torch
 from mmdemo.bench.baselines import ClipBaseline, Wav2Vec2Baseline
 from mmdemo.bench.ceiling import tower_products
 from mmdemo.bench.config import TARGETS, BenchConfig
-from mmdemo.bench.fidelity import mean_cosine, top1_agreement
+from mmdemo.bench.fidelity import centred_cosine, mean_cosine, top1_agreement
 from mmdemo.bench.inputs import BenchInputs
 from mmdemo.bench.models import BenchModels
 from mmdemo.bench.results import WorkloadResult
@@ -69,7 +69,10 @@ def image_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs
     return WorkloadResult(
         name="image", description=f"embed {len(images)} images", cases={k: d for k, (_, d) in cases.items()},
         timings=timed.timings, target=TARGETS["image"],
-        fidelity=[mean_cosine(timed.outputs["baseline"], timed.outputs["project"]), top1_agreement(reference, project)],
+        fidelity=[
+            mean_cosine(timed.outputs["baseline"], timed.outputs["project"]), top1_agreement(reference, project),
+            centred_cosine(timed.outputs["baseline"], timed.outputs["project"]),
+        ],
         notes=[f"zero-shot over {len(prompts)} labels with the template {DEFAULT_TEMPLATE!r}"],
     )
 
@@ -101,7 +104,10 @@ def text_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs,
     return WorkloadResult(
         name="text", description=f"embed {len(prompts)} short prompts", cases={k: d for k, (_, d) in cases.items()},
         timings=timed.timings, target=TARGETS["text"],
-        fidelity=[mean_cosine(timed.outputs["baseline"], timed.outputs["project"])],
+        fidelity=[
+            mean_cosine(timed.outputs["baseline"], timed.outputs["project"]),
+            centred_cosine(timed.outputs["baseline"], timed.outputs["project"]),
+        ],
         notes=[f"prompts are {min(lengths)}-{max(lengths)} tokens long"],
     )
 
@@ -127,5 +133,6 @@ def audio_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs
     project = embed_audio(clips, model=name, use_cache=False).embeddings
     return WorkloadResult(
         name="audio", description=f"embed one {seconds:.0f} s clip", cases={k: d for k, (_, d) in cases.items()},
-        timings=timed.timings, target=TARGETS["audio"], fidelity=[mean_cosine(reference, project)],
+        timings=timed.timings, target=TARGETS["audio"],
+        fidelity=[mean_cosine(reference, project), *([centred_cosine(reference, project)] if len(clips) > 1 else [])],
     )

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from mmdemo.bench.config import MIN_IDENTICAL_SEQUENCES, MIN_MEAN_COSINE, MIN_TOP1_AGREEMENT
+from mmdemo.bench.config import MIN_CENTRED_COSINE, MIN_IDENTICAL_SEQUENCES, MIN_MEAN_COSINE, MIN_TOP1_AGREEMENT
 
 
 @dataclass
@@ -48,6 +48,25 @@ def mean_cosine(reference: torch.Tensor, candidate: torch.Tensor, *, threshold: 
         raise ValueError(f"Shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
     cosines = (_rows(reference) * _rows(candidate)).sum(dim=-1)  # [N]
     return Fidelity("mean cosine", float(cosines.mean()), threshold, len(cosines), f"min {float(cosines.min()):.5f}")
+
+
+def centred_cosine(
+    reference: torch.Tensor, candidate: torch.Tensor, *, threshold: float = MIN_CENTRED_COSINE
+) -> Fidelity:
+    """Mean cosine of matching rows after subtracting the reference's mean row from both.
+
+    Seeded random weights put every output near one shared direction, so the plain cosine sits
+    near 1 even for a path that scrambles what tells inputs apart; centring keeps only that part.
+    Needs at least two rows.
+    """
+    if reference.shape != candidate.shape:
+        raise ValueError(f"Shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
+    if reference.shape[0] < 2:
+        raise ValueError("A centred cosine needs at least two rows")
+    ref, cand = _rows(reference), _rows(candidate)
+    centre = ref.mean(dim=0, keepdim=True)
+    cosines = F.cosine_similarity(ref - centre, cand - centre, dim=-1)  # [N]
+    return Fidelity("centred cosine", float(cosines.mean()), threshold, len(cosines), f"min {float(cosines.min()):.5f}")
 
 
 def top1_agreement(

@@ -14,13 +14,15 @@ from mmdemo.registry import ModelSpec
 
 ENTRY_POINTS = {
     "image-text": ("encode_images", "encode_texts", "logit_scale"),
+    "image-text-match": ("score_pairs",),
     "audio": ("encode_audio",),
     "caption": ("generate_captions",),
     "vqa": ("answer_question",),
 }
 # The offline preset's backends: no load-time speed-ups; the label-based caption and vqa backends
 # load nothing and are answered by mmdemo.label_answers from the image-text model's classes.
-NO_SPEEDUPS = ("conse", "conse-caption", "conse-vqa", "faster-whisper")
+# SigLIP and BLIP image-text matching run as transformers runs them (no speed-up measured yet).
+NO_SPEEDUPS = ("conse", "conse-caption", "conse-vqa", "faster-whisper", "siglip", "blip-itm")
 LABEL_BASED = ("conse-caption", "conse-vqa")
 
 
@@ -42,6 +44,12 @@ def test_each_backend_declares_its_knowledge(backend):
         assert callable(getattr(module, name)), f"{module.__name__} has no {name}"
     if backend in ("wav2vec2-ctc", "faster-whisper"):
         assert callable(module.transcribe)
+    if spec.role == "image-text":  # how zero-shot scores become probabilities, and the prompt
+        assert module.ACTIVATION in ("softmax", "sigmoid") and module.DEFAULT_TEMPLATE.count("{}") == 1
+        if module.ACTIVATION == "sigmoid":
+            assert callable(module.logit_bias)
+    if backend not in ("open_clip", *NO_SPEEDUPS[:4]):  # transformers backends: what they run
+        assert module.ARCHITECTURES[backend] and module.MODEL_TYPES
 
 
 def test_speedup_names_are_unique_across_backends():

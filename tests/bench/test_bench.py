@@ -10,7 +10,7 @@ import torch
 
 from mmdemo.bench.app_start import measure_app_start
 from mmdemo.bench.config import WORKLOADS, BenchConfig
-from mmdemo.bench.fidelity import identical_sequences, mean_cosine, top1_agreement
+from mmdemo.bench.fidelity import centred_cosine, identical_sequences, mean_cosine, top1_agreement
 from mmdemo.bench.memory import current_rss_mib, measure_memory
 from mmdemo.bench.models import BenchModels, prepare_models
 from mmdemo.bench.runner import run_bench
@@ -101,6 +101,21 @@ def test_fidelity_checks():
     assert check.value == 0.5 and not check.passed and check.metric == "identical captions"
     with pytest.raises(ValueError, match="equally long"):
         identical_sequences(["a"], [], what="captions")
+
+
+def test_centred_cosine_sees_what_a_shared_direction_hides():
+    """Outputs near one shared direction (random weights): a path that swaps what tells inputs
+    apart keeps the plain cosine near 1, the centred one drops below 0."""
+    torch.manual_seed(0)
+    shared = torch.ones(1, 8) * 10
+    spread = torch.randn(6, 8)
+    reference, scrambled = shared + spread, shared + spread.roll(1, dims=0)
+    assert mean_cosine(reference, scrambled).value > 0.97
+    assert centred_cosine(reference, scrambled).value < 0.0 and not centred_cosine(reference, scrambled).passed
+    faithful = centred_cosine(reference, reference + 0.01 * torch.randn(6, 8))
+    assert faithful.value > 0.99 and faithful.passed and faithful.metric == "centred cosine"
+    with pytest.raises(ValueError, match="two rows"):
+        centred_cosine(reference[:1], reference[:1])
 
 
 def test_config_validation_and_quick_mode(tmp_path):
