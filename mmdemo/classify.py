@@ -19,6 +19,7 @@ from mmdemo.encoders import embed_images, embed_texts
 from mmdemo.errors import MediaError
 from mmdemo.loading import get_model
 from mmdemo.media import ImageInput, MediaLimits
+from mmdemo.registry import resolve_spec
 
 DEFAULT_TEMPLATE = "a photo of a {}."
 MAX_LABELS = 100
@@ -66,6 +67,16 @@ def parse_labels(labels: str | Sequence[str]) -> list[str]:
     return cleaned
 
 
+def default_template(model: str | None = None) -> str:
+    """The prompt template a model was trained with: ``"a {}."`` for the bundled CLIP (it learnt
+    short captions), else its backend's (``"a photo of a {}."`` for CLIP, ``"This is a photo of
+    {}."`` for SigLIP); None: the active image-text model."""
+    spec = resolve_spec(model, "image-text")
+    if spec.preset == "bundled":
+        return "a {}."
+    return backend_module(spec.backend).DEFAULT_TEMPLATE
+
+
 def zero_shot_classify(
     image: ImageInput,
     labels: str | Sequence[str],
@@ -85,7 +96,7 @@ def zero_shot_classify(
     loaded = get_model(model, "image-text")
     backend = backend_module(loaded.spec.backend)
     if template is None:
-        template = backend.DEFAULT_TEMPLATE
+        template = default_template(loaded.spec.name)
     if template.count("{}") != 1:
         raise MediaError(f"The template must contain '{{}}' exactly once, got {template!r}")
     unreadable = unknown_labels(loaded, names)

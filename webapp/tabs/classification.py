@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 import mmdemo
-from mmdemo import presets
+from mmdemo import classify
 from mmdemo.training.catalog import available_heads, load_head, resolve_head
 from webapp import explain_panel, preset_notes
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
@@ -16,8 +16,9 @@ from webapp.settings import AppSettings
 
 
 def default_template() -> str:
-    """The zero-shot prompt template for the active preset: the bundled CLIP learnt short captions."""
-    return "a {}." if presets.active_preset() == "bundled" else "a photo of a {}."
+    """The zero-shot prompt template of the active image-text model (see
+    :func:`mmdemo.classify.default_template`)."""
+    return classify.default_template()
 
 
 @dataclass(eq=False)  # hashed by identity, like gradio's components
@@ -34,6 +35,8 @@ class ZeroShotTab:
         require(image, "an image")
         require(labels, "some labels")
         out = mmdemo.zero_shot_classify(image, labels, template or default_template(), limits=self.settings.limits)
+        if out.activation == "sigmoid":  # SigLIP: each label scored on its own, they need not sum to 1
+            gr.Info(f"{out.model} scores each label on its own (sigmoid): the values need not sum to 1.")
         return {self.result: dict(out.ranked())}
 
 
@@ -91,7 +94,7 @@ def build(settings: AppSettings, session_heads: gr.State) -> ClassificationTab:
 
 
 def build_zero_shot(settings: AppSettings) -> ZeroShotTab:
-    with gr.Tab("Zero-shot (CLIP)"):
+    with gr.Tab("Zero-shot"):
         with gr.Row():
             with gr.Column():
                 image = UploadedImage(type="filepath", label="Image", elem_id="zero-shot-image")
