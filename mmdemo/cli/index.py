@@ -289,7 +289,7 @@ def _run_ray_build(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     config = RayJobConfig(
         workers=args.workers, batch_size=args.batch_size, gpus_per_worker=args.gpus_per_worker,
         models=_models_with(index.models, args), preset=active_preset(),
-        dtype="float32" if SETTINGS.dtype == "auto" else SETTINGS.dtype,
+        dtype=SETTINGS.dtype,  # the workers run as this process would (float32 gives bit-identical vectors)
     )
     shards, report = embed_sources(args.folders, out, config, address=args.address, recursive=not args.no_recursive)
     merge_shards(index, out / SHARDS_FOLDER, shards)

@@ -87,7 +87,19 @@ def _expected_ids(world_images: Path) -> set[str]:
     return {str(p) for p in world_images.rglob("*.png")}
 
 
-def test_ray_build_gives_the_local_vectors_and_search_results(world_images: Path, tmp_path: Path, capsys) -> None:
+@pytest.fixture
+def float32_runtime():
+    from mmdemo.loading import SETTINGS, configure_runtime
+
+    before = SETTINGS.dtype
+    configure_runtime(dtype="float32")
+    try:
+        yield
+    finally:
+        configure_runtime(dtype=before)
+
+
+def test_ray_build_gives_the_local_vectors_and_search_results(world_images: Path, tmp_path: Path, capsys, float32_runtime) -> None:
     local, scaled = tmp_path / "local.index", tmp_path / "ray.index"
     assert index_cli.main(["build", str(world_images), "--out", str(local), "--batch-size", str(BATCH_SIZE), "--no-cache", "--quiet"]) == 0
     assert index_cli.main(["build", str(world_images), "--out", str(scaled), "--engine", "ray", "--workers", "2",
