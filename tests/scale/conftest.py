@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-N_IMAGES = 120
+N_IMAGES = 64
 BATCH_SIZE = 8
 
 
@@ -26,6 +26,16 @@ def world_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "b" / "broken.png").write_bytes(b"\x89PNG not really")
     (folder / "notes.md").write_text("not media")
     return folder
+
+
+@pytest.fixture(scope="session")
+def world_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 24-row bundled-world manifest (text, image, audio, labels) whose row 4 has a corrupt image."""
+    from mmdemo.world.dataset import write_split
+
+    manifest = write_split(tmp_path_factory.mktemp("world-manifest"), "train", 24)
+    (manifest.parent / "images" / "000003.png").write_bytes(b"not a png")
+    return manifest
 
 
 def _loopback_only(ray) -> list[str]:  # noqa: ANN001
