@@ -40,13 +40,14 @@ def extract_features_ray(
     modalities: list[str] | None = None,
     label_names: dict[str, list[str]] | None = None,
     batch_size: int | None = None,
+    progress: local_features.FeatureProgressCallback | None = None,
     config: RayJobConfig | None = None,
     address: str | None = None,
 ) -> FeatureSet:
     """:func:`~mmdemo.training.features.extract_features` with the embedding done on Ray.
 
     Args:
-        manifest, models, modalities, label_names, batch_size: as for ``extract_features``.
+        manifest, models, modalities, label_names, batch_size, progress: as for ``extract_features``.
         config: workers, GPUs, preset and dtype of the job (default :class:`RayJobConfig`; its
             ``models`` and ``batch_size`` are replaced by the arguments here).
         address: the cluster (``auto``, ``HOST:PORT``); None starts Ray on this machine.
@@ -57,7 +58,7 @@ def extract_features_ray(
     with connected(address) as ray, _embedding_on(ray, config):
         return local_features.extract_features(
             manifest, models=models, modalities=modalities, label_names=label_names,
-            batch_size=batch_size, use_cache=False,
+            batch_size=batch_size, use_cache=False, progress=progress,
         )
 
 
