@@ -19,6 +19,7 @@ is resumed by running it again (finished shards are reused).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +189,26 @@ def _OUTPUT_SCHEMA():  # noqa: N802 - built lazily: pyarrow is imported only on 
 # ------------------------------------------------------------------------------ the job
 
 
+def fit_to_cluster(config: RayJobConfig, cluster_cpus: float) -> RayJobConfig:
+    """``config`` with CPUs per worker lowered where the actors would leave no CPU for the readers
+    (a pool that takes every CPU starves the read tasks and the job never starts)."""
+    needed = config.workers * config.cpus_per_worker + config.read_cpus
+    if cluster_cpus <= 0 or needed <= cluster_cpus:
+        return config
+    share = (cluster_cpus - config.read_cpus) / config.workers
+    if share < 0.1:
+        from mmdemo.errors import ConfigError
+
+        raise ConfigError(
+            f"{config.workers} workers do not fit on a cluster of {cluster_cpus:g} CPUs; use at most "
+            f"{max(1, int((cluster_cpus - config.read_cpus) / 0.1))} (--workers)"
+        )
+    logger.warning("%d workers x %g CPUs leave no CPU for reading on %g CPUs: reserving %.2f CPUs per worker",
+                   config.workers, config.cpus_per_worker, cluster_cpus, share)
+    return RayJobConfig(**{**config.__dict__, "cpus_per_worker": math.floor(share * 100) / 100})
+
+
+
 class _Progress:
     """Logs files/s, shards done and the ETA every few seconds."""
 
@@ -257,6 +278,7 @@ def stream_batches(ray: Any, batches: list[Batch], config: RayJobConfig, *, lite
     """
     from ray.data import ActorPoolStrategy
 
+    config = fit_to_cluster(config, float(ray.cluster_resources().get("CPU", 0.0)))
     items = [
         {"batch": b.number, "modality": b.modality, "paths": [f.path for f in b.files], "literal": literal}
         for b in batches

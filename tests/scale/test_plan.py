@@ -103,3 +103,14 @@ def test_mmdemo_does_not_import_ray_unless_the_ray_engine_runs() -> None:
             "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_workers_that_would_take_every_cpu_leave_room_for_the_readers() -> None:
+    from mmdemo.scale.ray_embed import RayJobConfig, fit_to_cluster
+
+    config = RayJobConfig(workers=2, cpus_per_worker=1.0, read_cpus=0.25)
+    assert fit_to_cluster(config, 8.0) == config
+    fitted = fit_to_cluster(config, 2.0)
+    assert fitted.workers == 2 and fitted.workers * fitted.cpus_per_worker + fitted.read_cpus <= 2.0
+    with pytest.raises(ConfigError, match="--workers"):
+        fit_to_cluster(RayJobConfig(workers=40), 2.0)
