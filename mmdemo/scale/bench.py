@@ -2,8 +2,9 @@
 
 Each engine embeds the first half of the folder's media files and then all of them (fresh output,
 no embedding cache); a straight line through the two timings splits each engine's cost into a
-fixed part (model loading; for Ray also starting the actors of a job) and a per-file part. Ray's
-own start-up (``ray.init`` or joining a cluster) is reported separately.
+fixed part (for Ray: starting a job's actors and their model loads) and a per-file part. Both
+engines run once first on a few files (the local model load, Ray's first worker start-up), and
+Ray's own start-up (``ray.init`` or joining a cluster) is reported separately.
 
 Example::
 
@@ -48,11 +49,14 @@ class BenchReport:
     batch_size: int
     workers: int
     ray_start_s: float
+    ray_first_job_s: float
+    local_first_s: float
     local: EngineCost
     ray: EngineCost
 
     def table(self) -> str:
-        lines = [f"{self.folder}: batch size {self.batch_size}, {self.workers} Ray workers; Ray start {self.ray_start_s:.1f} s",
+        lines = [f"{self.folder}: batch size {self.batch_size}, {self.workers} Ray workers; Ray start "
+                 f"{self.ray_start_s:.1f} s, first Ray job {self.ray_first_job_s:.1f} s, first local call {self.local_first_s:.1f} s",
                  f"{'engine':<6} {'fixed s':>8} {'ms/file':>8} {'files/s':>8}   timings"]
         for cost in (self.local, self.ray):
             lines.append(f"{cost.engine:<6} {cost.fixed_s:8.1f} {cost.per_file_ms:8.1f} {cost.files_per_s:8.1f}   "
@@ -60,9 +64,8 @@ class BenchReport:
         return "\n".join(lines)
 
 
-def _line(engine: str, small: int, small_s: float, full: int, full_s: float, warm_small_s: float | None = None) -> EngineCost:
-    slope = ((full_s - (warm_small_s if warm_small_s is not None else small_s)) / (full - small)) if full > small else full_s / max(full, 1)
-    slope = max(slope, 0.0)
+def _line(engine: str, small: int, small_s: float, full: int, full_s: float) -> EngineCost:
+    slope = max((full_s - small_s) / (full - small), 0.0)
     return EngineCost(engine, small, small_s, full, full_s, max(small_s - small * slope, 0.0), slope * 1e3)
 
 
@@ -100,17 +103,17 @@ def run_bench(folder: str | Path, *, batch_size: int = 32, workers: int = 2, add
     if len(paths) < 4:
         raise ConfigError(f"{folder} holds {len(paths)} media files; the benchmark needs at least 4")
     small = len(paths) // 2
-    cold = _time_local(paths[:small], batch_size)  # includes loading the model
-    warm = _time_local(paths[:small], batch_size)
-    full = _time_local(paths, batch_size)
-    local = _line("local", small, cold, len(paths), full, warm_small_s=warm)
+    first = _time_local(paths[:2], batch_size)  # loads the model
+    local = _line("local", small, _time_local(paths[:small], batch_size), len(paths), _time_local(paths, batch_size))
     with tempfile.TemporaryDirectory(prefix="mmdemo-bench-") as work:
         start = time.perf_counter()
         with connected(address):
             ray_start = time.perf_counter() - start
+            ray_first = _time_ray(paths[:2], batch_size, workers, Path(work))
             ray_small = _time_ray(paths[:small], batch_size, workers, Path(work))
             ray_full = _time_ray(paths, batch_size, workers, Path(work))
-    return BenchReport(str(folder), batch_size, workers, ray_start, local, _line("ray", small, ray_small, len(paths), ray_full))
+    return BenchReport(str(folder), batch_size, workers, ray_start, ray_first, first, local,
+                       _line("ray", small, ray_small, len(paths), ray_full))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -203,9 +203,10 @@ def fit_to_cluster(config: RayJobConfig, cluster_cpus: float) -> RayJobConfig:
             f"{config.workers} workers do not fit on a cluster of {cluster_cpus:g} CPUs; use at most "
             f"{max(1, int((cluster_cpus - config.read_cpus) / 0.1))} (--workers)"
         )
-    logger.warning("%d workers x %g CPUs leave no CPU for reading on %g CPUs: reserving %.2f CPUs per worker",
+    share = math.floor(share * 100) / 100
+    logger.warning("%d workers x %g CPUs leave no CPU for reading on %g CPUs: reserving %g CPUs per worker",
                    config.workers, config.cpus_per_worker, cluster_cpus, share)
-    return RayJobConfig(**{**config.__dict__, "cpus_per_worker": math.floor(share * 100) / 100})
+    return RayJobConfig(**{**config.__dict__, "cpus_per_worker": share})
 
 
 
