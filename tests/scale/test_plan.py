@@ -40,6 +40,7 @@ def test_a_manifest_lists_its_paths_and_reports_missing_ones(tmp_path: Path) -> 
 
 
 def test_a_pyarrow_uri_lists_the_files_under_it(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow", reason="pyarrow comes with requirements-scale.txt")
     folder = _files(tmp_path)
     listing = list_source(f"file://{folder}")
     assert sorted(Path(f.id).name for f in listing.files) == ["a.png", "b.png", "c.png", "note.txt", "song.wav"]
@@ -71,6 +72,7 @@ def test_batches_follow_the_local_engine_and_shards_have_fixed_names_and_keys() 
 
 
 def test_a_shard_file_is_replaced_not_duplicated_and_the_manifest_survives(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow", reason="pyarrow comes with requirements-scale.txt")
     shard = plan_shards([_source("a.png"), _source("b.png")], batch_size=2)[0]
     for attempt in range(2):
         rows = ShardRows()
@@ -95,6 +97,15 @@ def test_without_ray_the_engine_names_the_install_command(monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ConfigError, match=r"pip install -r requirements-scale.txt"):
         require_ray()
+
+
+def test_the_cli_without_ray_names_the_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmdemo.cli import index as index_cli
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ConfigError, match=r"--engine ray needs Ray Data.*pip install -r requirements-scale.txt"):
+        index_cli.main(["build", str(_files(tmp_path)), "--out", str(tmp_path / "idx"), "--engine", "ray"])
+    assert not (tmp_path / "idx").exists()  # nothing written
 
 
 def test_mmdemo_does_not_import_ray_unless_the_ray_engine_runs() -> None:
