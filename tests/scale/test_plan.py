@@ -125,3 +125,29 @@ def test_workers_that_would_take_every_cpu_leave_room_for_the_readers() -> None:
     assert fitted.workers == 2 and fitted.workers * fitted.cpus_per_worker + fitted.read_cpus <= 2.0
     with pytest.raises(ConfigError, match="--workers"):
         fit_to_cluster(RayJobConfig(workers=40), 2.0)
+
+
+def test_the_pipeline_stages_read_uris_and_embed_like_the_local_encoders(world_images: Path) -> None:
+    """read_batch and BatchEmbedder run here without Ray: file:// URIs, a corrupt file, float32 bits."""
+    pa = pytest.importorskip("pyarrow", reason="pyarrow comes with requirements-scale.txt")
+    import numpy as np
+
+    import mmdemo.encoders
+    from mmdemo.loading import SETTINGS, configure_runtime
+    from mmdemo.scale.ray_embed import BatchEmbedder, read_batch
+
+    paths = sorted(str(p) for p in (world_images / "a").glob("*.png"))[:5] + [str(world_images / "b" / "broken.png")]
+    row = read_batch({"batch": 0, "modality": "image", "paths": [f"file://{p}" for p in paths], "literal": False})
+    assert [e is None for e in row["errors"]] == [True] * 5 + [False]
+    import torch
+
+    before, threads = SETTINGS.dtype, torch.get_num_threads()
+    configure_runtime(dtype="float32")
+    try:
+        out = BatchEmbedder({}, "bundled", "float32", "cpu", 1)(pa.Table.from_pylist([row])).to_pylist()[0]
+        local = mmdemo.encoders.embed("image", paths[:5], batch_size=5, use_cache=False).embeddings.numpy()
+    finally:
+        configure_runtime(dtype=before)
+        torch.set_num_threads(threads)  # the actor sets its own thread count
+    assert out["vectors"][5] is None and "not an image" in out["errors"][5]
+    assert np.array_equal(np.stack([np.frombuffer(v, dtype=np.float32) for v in out["vectors"][:5]]), local)
