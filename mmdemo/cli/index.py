@@ -291,7 +291,12 @@ def _run_ray_build(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         models=_models_with(index.models, args), preset=active_preset(),
         dtype=SETTINGS.dtype,  # the workers run as this process would (float32 gives bit-identical vectors)
     )
-    shards, report = embed_sources(args.folders, out, config, address=args.address, recursive=not args.no_recursive)
+    try:
+        shards, report = embed_sources(args.folders, out, config, address=args.address, recursive=not args.no_recursive)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: finished shards are kept in {out / SHARDS_FOLDER}; run the same command again to resume.",
+              file=sys.stderr)
+        return 130
     merge_shards(index, out / SHARDS_FOLDER, shards)
     print(f"{', '.join(args.folders)}: {report.embedded} embedded, {len(report.failed)} failed, {len(report.ignored)} "
           f"ignored in {report.elapsed_s:.1f} s ({report.shards_computed} shards computed, {report.shards_reused} reused)")
