@@ -3,6 +3,7 @@
 Examples::
 
     python -m mmdemo index build photos/ --out photos.index
+    python -m mmdemo index build s3://bucket/photos --out photos.index --engine ray --address auto --workers 8
     python -m mmdemo index query photos.index --text "a red circle" --k 5 --modality image
     python -m mmdemo index query photos.index --image query.png
     python -m mmdemo index eval --world --n 100
@@ -60,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(created, or updated: unchanged files are skipped, and the embedding cache makes an "
         "interrupted build resume without recomputing). Unreadable files are skipped and reported.",
     )
-    build.add_argument("folders", nargs="+", metavar="FOLDER", help="folder(s) of media files")
+    build.add_argument("folders", nargs="+", metavar="SOURCE",
+                       help="folder(s) of media files; with --engine ray also a manifest (.txt/.csv/.tsv/.jsonl "
+                       "of paths) or a URI pyarrow reads (s3://, gs://, hdfs://, file://)")
     build.add_argument("--out", required=True, metavar="INDEX", help="index folder to create or update")
     _add_model_options(build)
     build.add_argument("--batch-size", type=int, default=32, help="inputs per embedding call (default 32)")
@@ -75,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--checkpoint-seconds", type=float, default=120.0,
                        help="save the partial index this often during a long build (default 120; 0: never)")
     build.add_argument("--quiet", action="store_true", help="no progress output")
+    build.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process (default); ray: a Ray cluster with Ray Data (shards under "
+                       "INDEX/shards, resumable; needs `pip install -r requirements-scale.txt`)")
+    build.add_argument("--address", help="--engine ray: the cluster (auto, HOST:PORT or ray://...); "
+                       "default: start Ray on this machine")
+    build.add_argument("--workers", type=int, default=2, help="--engine ray: embedding actors (default 2)")
+    build.add_argument("--gpus-per-worker", type=float, default=0.0,
+                       help="--engine ray: GPUs per actor (default 0: CPU; fractions share a GPU)")
 
     query = commands.add_parser("query", help="search an index with a text, an image or an audio clip",
                                 description="Search INDEX and print the top-k items with cosine scores.")
@@ -210,20 +221,16 @@ def _prune(index: RetrievalIndex, folders: list[Path]) -> int:
 
 
 def _run_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.batch_size < 1:
+        parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.engine == "ray":
+        return _run_ray_build(args, parser)
     folders = [Path(folder).expanduser().resolve() for folder in args.folders]
     for folder in folders:
         if not folder.is_dir():
             parser.error(f"not a folder: {folder}")
-    if args.batch_size < 1:
-        parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
     out = Path(args.out)
-    wanted = _models(args)
-    if is_index_folder(out):
-        saved = IndexConfig.from_json(read_index_manifest(out).get("config") or {})
-        index = RetrievalIndex.load(out, expect_models=wanted, config=_build_config(args, saved))
-        print(f"Updating {out} ({len(index)} items)")
-    else:
-        index = RetrievalIndex(_build_config(args, None))
+    index = _open_index(args, out)
     index.embedder = default_embedder(_models_with(index.models, args), batch_size=args.batch_size, use_cache=not args.no_cache)
     last_save = time.monotonic()
 
@@ -246,6 +253,62 @@ def _run_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         index.save(out)
         print(f"\nInterrupted: saved {len(index)} items to {out}; run the same command again to resume.", file=sys.stderr)
         return 130
+    return _finish_build(index, out)
+
+
+def _open_index(args: argparse.Namespace, out: Path) -> RetrievalIndex:
+    """The index at ``out`` (updated), or a new one, with the build flags applied."""
+    if is_index_folder(out):
+        saved = IndexConfig.from_json(read_index_manifest(out).get("config") or {})
+        index = RetrievalIndex.load(out, expect_models=_models(args), config=_build_config(args, saved))
+        print(f"Updating {out} ({len(index)} items)")
+        return index
+    return RetrievalIndex(_build_config(args, None))
+
+
+def _run_ray_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``--engine ray``: embed on a Ray cluster into INDEX/shards, then merge the shards into INDEX."""
+    from mmdemo.loading import SETTINGS
+    from mmdemo.presets import active_preset
+    from mmdemo.scale.cluster import require_ray
+    from mmdemo.scale.merge import merge_shards
+    from mmdemo.scale.ray_embed import RayJobConfig, embed_sources
+    from mmdemo.scale.shards import SHARDS_FOLDER
+
+    require_ray()
+    if args.workers < 1 or args.gpus_per_worker < 0:
+        parser.error(f"--workers must be >= 1 and --gpus-per-worker >= 0, got {args.workers}, {args.gpus_per_worker}")
+    out = Path(args.out)
+    if out.is_dir() and not is_index_folder(out) and any(path.name != SHARDS_FOLDER for path in out.iterdir()):
+        parser.error(f"{out} holds other files and no index")
+    index = _open_index(args, out)
+    if not is_index_folder(out):
+        index.save(out)  # INDEX is an index folder from the start, so its shards/ can sit inside it
+    if args.prune:
+        print(f"Pruned {_prune(index, [Path(f).expanduser().resolve() for f in args.folders if Path(f).is_dir()])} items whose files are gone")
+    config = RayJobConfig(
+        workers=args.workers, batch_size=args.batch_size, gpus_per_worker=args.gpus_per_worker,
+        models=_models_with(index.models, args), preset=active_preset(),
+        dtype=SETTINGS.dtype,  # the workers run as this process would (float32 gives bit-identical vectors)
+    )
+    try:
+        shards, report = embed_sources(args.folders, out, config, address=args.address, recursive=not args.no_recursive)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: finished shards are kept in {out / SHARDS_FOLDER}; run the same command again to resume.",
+              file=sys.stderr)
+        return 130
+    merge_shards(index, out / SHARDS_FOLDER, shards)
+    print(f"{', '.join(args.folders)}: {report.embedded} embedded, {len(report.failed)} failed, {len(report.ignored)} "
+          f"ignored in {report.elapsed_s:.1f} s ({report.shards_computed} shards computed, {report.shards_reused} reused)")
+    for skipped in report.failed[:_MAX_LISTED_FAILURES]:
+        print(f"  skipped {skipped}")
+    if len(report.failed) > _MAX_LISTED_FAILURES:
+        print(f"  ... and {len(report.failed) - _MAX_LISTED_FAILURES} more skipped")
+    return _finish_build(index, out)
+
+
+def _finish_build(index: RetrievalIndex, out: Path) -> int:
+    """Build the approximate structure when the index searches approximately, and save it."""
     if len(index) and index.resolve_method(None, len(index)) == "approx":
         start = time.monotonic()
         index.build_approx()
