@@ -394,13 +394,16 @@ def run_lab(
     label_columns: list[str] | None = None,
     models: dict[str, str | None] | None = None,
     progress: LabProgressCallback | None = None,
+    seeds: int = 1,
+    baselines: bool = True,
 ) -> LabRun:
     """The Fusion Lab's run: :func:`run_training` on an uploaded or bundled-world manifest (see
     :func:`prepare_data`, :func:`world_manifest`), with paths confined to the manifest's folder
-    and the run zipped for download (``LabRun.archive``)."""
+    and the run zipped for download (``LabRun.archive``); ``seeds`` and ``baselines`` as in
+    :class:`TrainingConfig` (the app passes :data:`LAB_SEEDS`)."""
     settings = TrainingConfig(
-        strategies=strategies, train=config or TrainConfig(), label_columns=label_columns, models=models,
-        confine_to_folder=True, archive=True,
+        strategies=strategies, train=config or LAB_TRAIN_DEFAULTS, label_columns=label_columns, models=models,
+        confine_to_folder=True, archive=True, seeds=seeds, baselines=baselines,
     )
     return run_training(manifest, settings, out_dir=out_dir, progress=progress)
 
