@@ -2,12 +2,15 @@
 
 One function, :func:`run_training`, is what ``python -m mmdemo train`` and the app's Fusion Lab
 (through :func:`run_lab`) run. It reads a manifest (or takes a ready :class:`FeatureSet`, e.g. a
-synthetic task), embeds it through the encoders' cache, trains one head per strategy on one
-shared split, compares them on the test part and writes one layout::
+synthetic task), embeds it through the encoders' cache, trains one head per strategy (and one
+single-modality baseline per modality) for each of ``seeds`` seeds, each seed on its own shared
+split, compares them on the test part (per-seed scores, intervals, paired tests, robustness curves
+and costs: :mod:`mmdemo.evaluation.seeds`) and writes one layout::
 
-    <out>/heads/<strategy>/      a loadable head; its head.json records the test metrics
-    <out>/report.md              the comparison, with its PNG figures beside it
-    <out>/summary.json           split sizes, score rows, skipped rows, head folders, settings
+    <out>/heads/<strategy>/      a loadable head (first seed); its head.json records the test metrics
+    <out>/report.md              the comparison, with its PNG figures (robustness.png too) beside it
+    <out>/summary.json           split sizes, score rows, skipped rows, head folders, settings, and
+                                 ``study``: every per-seed figure and what follows from them
     <out>/fusion-lab-run.zip     the above, zipped for download (``TrainingConfig.archive``)
 
 Each head is saved as soon as its training ends (an interrupted run keeps the heads already
