@@ -2,12 +2,15 @@
 
 One function, :func:`run_training`, is what ``python -m mmdemo train`` and the app's Fusion Lab
 (through :func:`run_lab`) run. It reads a manifest (or takes a ready :class:`FeatureSet`, e.g. a
-synthetic task), embeds it through the encoders' cache, trains one head per strategy on one
-shared split, compares them on the test part and writes one layout::
+synthetic task), embeds it through the encoders' cache, trains one head per strategy (and one
+single-modality baseline per modality) for each of ``seeds`` seeds, each seed on its own shared
+split, compares them on the test part (per-seed scores, intervals, paired tests, robustness curves
+and costs: :mod:`mmdemo.evaluation.seeds`) and writes one layout::
 
-    <out>/heads/<strategy>/      a loadable head; its head.json records the test metrics
-    <out>/report.md              the comparison, with its PNG figures beside it
-    <out>/summary.json           split sizes, score rows, skipped rows, head folders, settings
+    <out>/heads/<strategy>/      a loadable head (first seed); its head.json records the test metrics
+    <out>/report.md              the comparison, with its PNG figures (robustness.png too) beside it
+    <out>/summary.json           split sizes, score rows, skipped rows, head folders, settings, and
+                                 ``study``: every per-seed figure and what follows from them
     <out>/fusion-lab-run.zip     the above, zipped for download (``TrainingConfig.archive``)
 
 Each head is saved as soon as its training ends (an interrupted run keeps the heads already
@@ -24,11 +27,17 @@ import os
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import torch
 
 from mmdemo.errors import ConfigError
 from mmdemo.evaluation.compare import SUBSETS, Comparison, compare_results
+from mmdemo.evaluation.complexity import measure_complexity
+from mmdemo.evaluation.evaluate import evaluate_model
+from mmdemo.evaluation.robustness import robustness_curves
+from mmdemo.evaluation.seeds import SeedScore, SeedStudy
 from mmdemo.evaluation.report import ReportFiles, write_report
 from mmdemo.fusion.registry import parse_strategies
 from mmdemo.storage import write_json_atomic
@@ -38,11 +47,14 @@ from mmdemo.training.fewshot import FewShotConfig, run_few_shot
 from mmdemo.training.head import FusionHead
 from mmdemo.training.manifest import BadRow, read_manifest
 from mmdemo.training.sources import find_manifest, prepare_data, world_manifest
+from mmdemo.training.baselines import BASELINE_PREFIX, baseline_name, is_baseline, train_baseline
+from mmdemo.training.split import DataSplit
 from mmdemo.training.trainer import TrainConfig, TrainProgress, TrainResult, config_split, train_head
 
 __all__ = [
     "ARCHIVE_NAME",
     "HEADS_DIR",
+    "LAB_TRAIN_DEFAULTS",
     "SUMMARY_FILE",
     "LabProgress",
     "LabRun",
@@ -60,6 +72,17 @@ logger = logging.getLogger(__name__)
 HEADS_DIR = "heads"
 SUMMARY_FILE = "summary.json"
 ARCHIVE_NAME = "fusion-lab-run.zip"
+
+# The training defaults of the Fusion Lab and of ``python -m mmdemo train``, measured on cached
+# bundled-model features of 1,500 bundled-world samples (README, "Fusion Lab"): with TrainConfig's
+# plain defaults (lr 1e-3, early stopping on the validation loss, patience 10) gmu, late_weighted,
+# film and attention kept their epoch-1 weights at chance, because the four-task validation loss
+# rises on the hard tasks while the learnable ones are still improving. Selecting on the
+# validation accuracy with patience 15, lr 3e-3, up to 60 epochs trains every strategy; attention
+# (a transformer) diverges at 3e-3 and keeps 1e-3.
+LAB_TRAIN_DEFAULTS = TrainConfig(epochs=60, lr=3e-3, monitor="val_accuracy", patience=15,
+                                 strategy_lr={"attention": 1e-3})
+LAB_SEEDS = 3  # seeds the app runs by default
 
 # Shares of the overall progress: embedding, then training, then the comparison and report.
 EMBEDDING_SHARE = 0.3
@@ -97,6 +120,12 @@ class TrainingConfig:
             class, in a report section (default None: not run).
         archive: also zip the run folder (heads, report, summary) for download.
         report_title: the report's heading.
+        seeds: how many seeds to train every strategy with (default 1): seeds ``train.seed``,
+            ``train.seed + 1``, ...; each seed draws its own split. The heads of the first are saved.
+        baselines: also train one single-modality baseline per modality (default True; see
+            :mod:`mmdemo.training.baselines`).
+        robustness: also score the robustness curves (default True; see
+            :mod:`mmdemo.evaluation.robustness`).
     """
 
     strategies: str | list[str] = "all"
@@ -109,6 +138,9 @@ class TrainingConfig:
     few_shot: int | None = None
     archive: bool = False
     report_title: str = "Fusion strategy comparison"
+    seeds: int = 1
+    baselines: bool = True
+    robustness: bool = True
 
     def validate(self) -> TrainingConfig:
         """Check the settings (raises ConfigError / UnknownStrategyError naming the bad value)."""
@@ -118,6 +150,8 @@ class TrainingConfig:
             raise ConfigError(f"unknown subset {self.subset!r}; valid: {', '.join(SUBSETS)}")
         if self.few_shot is not None and (isinstance(self.few_shot, bool) or self.few_shot < 1):
             raise ConfigError(f"few_shot must be a positive number of examples per class, got {self.few_shot!r}")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ConfigError(f"seeds must be a positive integer, got {self.seeds!r}")
         return self
 
 
@@ -135,7 +169,9 @@ class TrainingRun:
         manifest: the manifest that was used (None for a FeatureSet passed directly).
         seconds: wall time of the whole run.
         summary: the summary JSON file.
-        split: sizes of the shared split (``{"train": ..., "val": ..., "test": ...}``).
+        split: sizes of the shared split of the first seed (``{"train": ..., "val": ..., "test": ...}``).
+        study: every seed's scores of every strategy and baseline, their intervals, tests,
+            robustness curves and costs.
     """
 
     folder: Path
@@ -148,6 +184,7 @@ class TrainingRun:
     seconds: float = 0.0
     summary: Path | None = None
     split: dict[str, int] = field(default_factory=dict)
+    study: SeedStudy | None = None
 
 
 LabRun = TrainingRun  # the Fusion Lab's name for a run (mmdemo.LabRun); one class
@@ -186,6 +223,30 @@ def _zip_run(folder: Path, archive: Path, files: list[Path]) -> Path:
                 handle.write(path, path.relative_to(folder).as_posix())
     os.replace(temporary, archive)
     return archive
+
+
+def scored_indices(split: DataSplit, subset: str, n: int) -> torch.Tensor:
+    """The samples a comparison scores: the ``subset`` part of ``split``, or the next non-empty
+    one (test -> val -> train), as :func:`~mmdemo.evaluation.compare.compare_results` does."""
+    order = {"test": ["test", "val", "train"], "val": ["val", "train"], "train": ["train"], "all": ["all"]}[subset]
+    for part in order:
+        indices = torch.arange(n) if part == "all" else getattr(split, part)
+        if len(indices):
+            return indices
+    return split.train
+
+
+def seed_scores(result: TrainResult, features: FeatureSet, indices: torch.Tensor, seed: int) -> list[SeedScore]:
+    """One :class:`SeedScore` per task of ``result`` on the samples at ``indices``."""
+    evaluation = evaluate_model(result.model, features, indices)
+    rows = []
+    for task, metrics in evaluation.metrics.items():
+        labelled = features.targets[task][indices]
+        labelled = labelled[labelled >= 0]
+        chance = float(torch.bincount(labelled).max()) / len(labelled) if len(labelled) else float("nan")
+        rows.append(SeedScore(seed, result.strategy, task, metrics.accuracy, metrics.macro_f1, metrics.auroc,
+                              result.seconds, result.best_epoch, len(result.history), metrics.n, chance))
+    return rows
 
 
 def _features(
@@ -237,24 +298,59 @@ def run_training(
     features, manifest = _features(data, config, report)
     sizes = ", ".join(f"{name} {dim}-d" for name, dim in features.dims.items())
     report("data", EMBEDDING_SHARE, f"{len(features)} samples ({sizes}); tasks: {', '.join(features.targets)}", True)
-    split = config_split(features, config.train)
-
-    results: list[TrainResult] = []
+    seeds = [config.train.seed + offset for offset in range(config.seeds)]
+    jobs = names + ([baseline_name(m) for m in features.modalities] if config.baselines else [])
+    total = len(seeds) * len(jobs)
+    results: list[TrainResult] = []  # the first seed's fused strategies: saved and compared in detail
     heads: dict[str, Path] = {}
-    for index, name in enumerate(names):
+    first_models: dict[str, TrainResult] = {}
+    scores: list[SeedScore] = []
+    robustness = []
+    seconds: dict[str, list[float]] = {name: [] for name in jobs}
+    first_split: DataSplit | None = None
+    for seed_index, seed in enumerate(seeds):
+        train_config = replace(config.train, seed=seed)
+        split = config_split(features, train_config)
+        first_split = first_split or split
+        scored = scored_indices(split, config.subset, len(features))
+        models = {}
+        for job_index, name in enumerate(jobs):
+            position = seed_index * len(jobs) + job_index
 
-        def on_epoch(event: TrainProgress) -> None:
-            finished = event.record.epoch == event.epochs
-            report("training", EMBEDDING_SHARE + TRAINING_SHARE * event.fraction, event.describe(), finished)
+            def on_epoch(event: TrainProgress, position: int = position, seed: int = seed) -> None:
+                fraction = (position + event.record.epoch / event.epochs) / total
+                prefix = f"seed {seed}: " if len(seeds) > 1 else ""
+                report("training", EMBEDDING_SHARE + TRAINING_SHARE * fraction, prefix + event.describe(),
+                       event.record.epoch == event.epochs)
 
-        result = train_head(features, name, config.train, split=split, progress=on_epoch,
-                            strategy_index=index, n_strategies=len(names))
-        results.append(result)
-        heads[name] = FusionHead.from_result(result).save(folder / HEADS_DIR / name)
-        if result.stopped_early:
-            report("training", EMBEDDING_SHARE + TRAINING_SHARE * (index + 1) / len(names),
-                   f"{name}: stopped early at epoch {result.history[-1].epoch}, best {result.best_epoch}", True)
-        logger.info("Trained %s in %.1f s", name, result.seconds)
+            if is_baseline(name):
+                result = train_baseline(features, name[len(BASELINE_PREFIX):], train_config, split=split, progress=on_epoch)
+            else:
+                result = train_head(features, name, train_config, split=split, progress=on_epoch)
+            if seed_index == 0:
+                first_models[name] = result
+                if not is_baseline(name):
+                    results.append(result)
+                    heads[name] = FusionHead.from_result(result).save(folder / HEADS_DIR / name)
+            models[name] = result.model
+            seconds[name].append(result.seconds)
+            scores += seed_scores(result, features, scored, seed)
+            if result.stopped_early:
+                report("training", EMBEDDING_SHARE + TRAINING_SHARE * (position + 1) / total,
+                       f"{name} (seed {seed}): stopped early at epoch {result.history[-1].epoch}, best {result.best_epoch}", True)
+            logger.info("Trained %s (seed %d) in %.1f s", name, seed, result.seconds)
+        if config.robustness:
+            robustness += [(seed, point) for point in robustness_curves(models, features, scored, seed=seed)]
+    split = first_split
+    scored = scored_indices(split, config.subset, len(features))
+    costs = [
+        measure_complexity(name, result.model, features, scored, train_seconds=sum(seconds[name]) / len(seconds[name]),
+                           batch=split.train[: config.train.batch_size], optimizer=config.train.optimizer)
+        for name, result in first_models.items()
+    ]
+    study = SeedStudy(seeds=seeds, names=jobs, scores=scores, complexity=costs, robustness=robustness)
+    for line in study.chance_warnings():
+        logger.warning("%s", line)
 
     report("report", EMBEDDING_SHARE + TRAINING_SHARE, "comparing the strategies")
     comparison = compare_results(results, features, subset=config.subset)
@@ -262,7 +358,7 @@ def run_training(
         metrics = {task: m.to_dict() for task, m in strategy.evaluation.metrics.items()}
         FusionHead.from_result(result, metrics).save(heads[result.strategy])
     extra = [few_shot_section(features, config.few_shot, config.train.seed)] if config.few_shot else None
-    files = write_report(comparison, folder, title=config.report_title, extra_sections=extra)
+    files = write_report(comparison, folder, title=config.report_title, extra_sections=extra, study=study)
     split_sizes = split.sizes()
     summary = write_json_atomic(
         folder / SUMMARY_FILE,
@@ -276,6 +372,8 @@ def run_training(
             "bad_rows": [{"line": bad.line, "reason": bad.reason} for bad in features.bad_rows],
             "heads": {name: str(path) for name, path in heads.items()},
             "training": config.train.to_dict(),
+            "seeds": seeds,
+            "study": study.to_dict(),
         },
     )
     archive = None
@@ -286,7 +384,7 @@ def run_training(
     return TrainingRun(
         folder=folder, comparison=comparison, heads=heads, report=files, archive=archive,
         bad_rows=list(features.bad_rows), manifest=manifest, seconds=time.perf_counter() - start,
-        summary=summary, split=split_sizes,
+        summary=summary, split=split_sizes, study=study,
     )
 
 
@@ -299,13 +397,16 @@ def run_lab(
     label_columns: list[str] | None = None,
     models: dict[str, str | None] | None = None,
     progress: LabProgressCallback | None = None,
+    seeds: int = 1,
+    baselines: bool = True,
 ) -> LabRun:
     """The Fusion Lab's run: :func:`run_training` on an uploaded or bundled-world manifest (see
     :func:`prepare_data`, :func:`world_manifest`), with paths confined to the manifest's folder
-    and the run zipped for download (``LabRun.archive``)."""
+    and the run zipped for download (``LabRun.archive``); ``seeds`` and ``baselines`` as in
+    :class:`TrainingConfig` (the app passes :data:`LAB_SEEDS`)."""
     settings = TrainingConfig(
-        strategies=strategies, train=config or TrainConfig(), label_columns=label_columns, models=models,
-        confine_to_folder=True, archive=True,
+        strategies=strategies, train=config or LAB_TRAIN_DEFAULTS, label_columns=label_columns, models=models,
+        confine_to_folder=True, archive=True, seeds=seeds, baselines=baselines,
     )
     return run_training(manifest, settings, out_dir=out_dir, progress=progress)
 

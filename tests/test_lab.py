@@ -1,6 +1,7 @@
 import csv
 import json
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import soundfile
 from PIL import Image
 
 from mmdemo.errors import MediaError
-from mmdemo.lab import find_manifest, prepare_data, run_lab, world_manifest
+from mmdemo.lab import LAB_TRAIN_DEFAULTS, find_manifest, prepare_data, run_lab, world_manifest
 from mmdemo.training.head import FusionHead
 from mmdemo.training.trainer import TrainConfig
 
@@ -95,7 +96,8 @@ def test_cli_and_run_lab_write_the_same_layout(tiny_models, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     manifest = _write_dataset(data, n=24)
-    lab = run_lab(manifest, "concat,lmf", TrainConfig(epochs=2, seed=3), out_dir=tmp_path / "lab",
+    # the CLI's defaults are the Lab's (LAB_TRAIN_DEFAULTS)
+    lab = run_lab(manifest, "concat,lmf", replace(LAB_TRAIN_DEFAULTS, epochs=2, seed=3), out_dir=tmp_path / "lab",
                   models={"text": tiny_models.clip, "image": tiny_models.clip, "audio": tiny_models.audio})
     code = train_cli.main([
         "--data", str(manifest), "--fusion", "concat,lmf", "--epochs", "2", "--seed", "3", "--quiet",

@@ -8,6 +8,10 @@ writes ``runs/pets/heads/<strategy>/`` (one loadable head per strategy, its test
 head.json), ``runs/pets/report.md`` with its PNG figures, and ``runs/pets/summary.json``: the
 layout of :func:`mmdemo.lab.run_training`, the program this command and the app's Fusion Lab run.
 ``--synthetic xor`` trains on a synthetic task instead of a manifest (no models needed).
+``--seeds 5`` trains every strategy, and (by default, ``--no-baselines`` to skip) one baseline per
+modality, with five seeds; the report and ``summary.json`` then hold every per-seed figure, the
+means, standard deviations, 95 % t-intervals, paired t-tests, robustness curves and costs.
+The training defaults are the Fusion Lab's (:data:`mmdemo.lab.LAB_TRAIN_DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from mmdemo.evaluation.compare import Comparison
 from mmdemo.evaluation.report import ReportFiles, score_table
 from mmdemo.fusion.config import FusionConfig
 from mmdemo.fusion.registry import list_fusions, parse_strategies
-from mmdemo.lab import HEADS_DIR, LabProgress, TrainingConfig, run_training
+from mmdemo.errors import ConfigError
+from mmdemo.evaluation.seeds import SeedStudy, ranked_table
+from mmdemo.lab import HEADS_DIR, LAB_TRAIN_DEFAULTS, LabProgress, TrainingConfig, run_training
 from mmdemo.training.dataset import FeatureSet
 from mmdemo.training.features import FeatureProgress, extract_features
 from mmdemo.training.manifest import read_manifest
@@ -69,16 +75,39 @@ def manifest_features(
     return features
 
 
-def print_comparison(comparison: Comparison, report_files: ReportFiles) -> None:
-    """The score tables and where the report is."""
+def print_comparison(comparison: Comparison, report_files: ReportFiles, study: SeedStudy | None = None) -> None:
+    """The score tables (with a multi-seed study: its ranked tables and verdicts) and where the report is."""
     for task in comparison.tasks:
-        print(f"\n{task} ({comparison.n_samples} {comparison.subset} samples)")
-        print(score_table(comparison, task))
+        if study is not None and (len(study.seeds) > 1 or study.baselines):
+            print(f"\n{task} ({comparison.n_samples} {comparison.subset} samples, {len(study.seeds)} seed(s))")
+            print(ranked_table(study, task))
+            print(study.verdict(task))
+        else:
+            print(f"\n{task} ({comparison.n_samples} {comparison.subset} samples)")
+            print(score_table(comparison, task))
+    for line in study.chance_warnings() if study is not None else []:
+        print(f"warning: {line}")
     print(f"\nreport: {report_files.markdown}")
 
 
+def parse_strategy_lr(text: str) -> dict[str, float]:
+    """``"attention=1e-3,gmu=3e-3"`` -> ``{"attention": 0.001, "gmu": 0.003}`` (empty text: none)."""
+    rates: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        try:
+            rates[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--strategy-lr wants NAME=RATE pairs, got {part!r}") from None
+        if not sep:
+            raise ConfigError(f"--strategy-lr wants NAME=RATE pairs, got {part!r}")
+    return rates
+
+
 def build_parser() -> argparse.ArgumentParser:
-    defaults = TrainConfig()
+    defaults = LAB_TRAIN_DEFAULTS
     fusion = FusionConfig()
     parser = argparse.ArgumentParser(
         prog="python -m mmdemo train",
@@ -111,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help=f"default {defaults.val_fraction}")
     train.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help=f"default {defaults.test_fraction}")
     train.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}")
+    train.add_argument("--strategy-lr", default=",".join(f"{k}={v:g}" for k, v in defaults.strategy_lr.items()),
+                       help="per-strategy learning rates, NAME=RATE,... (default "
+                            f"{','.join(f'{k}={v:g}' for k, v in defaults.strategy_lr.items()) or 'none'}; '' for none)")
+    train.add_argument("--seeds", type=int, default=1, help="train every strategy with this many seeds (seed, seed+1, ...), "
+                       "report mean, std, 95%% t-intervals and paired t-tests (default 1)")
+    train.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
+                       help="also train one single-modality baseline per modality (default on)")
+    train.add_argument("--robustness", action=argparse.BooleanOptionalAction, default=True,
+                       help="also score accuracy under feature noise and missing modalities (default on)")
     train.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads while training (default 1, fastest for small heads; 0 = torch's setting)")
 
     arch = parser.add_argument_group("fusion architecture")
@@ -138,7 +176,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         step_size=args.step_size, step_gamma=args.step_gamma, warmup_epochs=args.warmup_epochs,
         feature_noise=args.feature_noise, modality_dropout=args.modality_dropout, patience=args.patience,
         monitor=args.monitor, val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
-        threads=args.threads or None, fusion=fusion,
+        threads=args.threads or None, fusion=fusion, strategy_lr=parse_strategy_lr(args.strategy_lr),
     ).validate()
 
 
@@ -152,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         modalities=[m.strip() for m in args.modalities.split(",")] if args.modalities else None,
         models={"text": args.text_model, "image": args.image_model, "audio": args.audio_model},
         few_shot=args.few_shot,
-    )
+        seeds=args.seeds,
+        baselines=args.baselines,
+        robustness=args.robustness,
+    ).validate()
     data = synthetic_features(args) if args.synthetic else args.data
 
     def progress(event: LabProgress) -> None:
@@ -164,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped {len(run.bad_rows)} bad row(s) of {args.data}:", file=sys.stderr)
         for bad in run.bad_rows[:50]:
             print(f"  {bad}", file=sys.stderr)
-    print_comparison(run.comparison, run.report)
+    print_comparison(run.comparison, run.report, run.study)
     print(f"heads: {args.out / HEADS_DIR}")
     return 0
 

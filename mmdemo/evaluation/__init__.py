@@ -5,7 +5,11 @@
 - :mod:`~mmdemo.evaluation.ablation`: scores with each modality removed;
 - :mod:`~mmdemo.evaluation.compare`: :class:`Comparison` of several strategies;
 - :mod:`~mmdemo.evaluation.plots`: matplotlib (Agg) figures;
-- :mod:`~mmdemo.evaluation.report`: markdown + PNG report.
+- :mod:`~mmdemo.evaluation.report`: markdown + PNG report;
+- :mod:`~mmdemo.evaluation.seeds`: the multi-seed study (baselines, intervals, paired tests);
+- :mod:`~mmdemo.evaluation.stats`: mean, std, t-interval, paired t-test;
+- :mod:`~mmdemo.evaluation.robustness`: accuracy under feature noise and missing modalities;
+- :mod:`~mmdemo.evaluation.complexity`: parameters, times and memory of a head.
 """
 
 from mmdemo.evaluation.ablation import AblationRow, ModalityAblation, modality_ablation
@@ -18,6 +22,10 @@ from mmdemo.evaluation.compare import (
     compare_results,
     pca_2d,
 )
+from mmdemo.evaluation.complexity import Complexity, measure_complexity
+from mmdemo.evaluation.robustness import RobustnessPoint, corrupt, robustness_curves
+from mmdemo.evaluation.seeds import SeedScore, SeedStudy
+from mmdemo.evaluation.stats import PairedTest, SeedSummary, paired_t_test, summarise
 from mmdemo.evaluation.evaluate import ModelEvaluation, evaluate_model, mean_contributions
 from mmdemo.training.metrics import (
     ClassificationMetrics,
@@ -30,6 +38,17 @@ from mmdemo.training.metrics import (
 from mmdemo.evaluation.report import ReportFiles, comparison_markdown, score_table, write_report
 
 __all__ = [
+    "Complexity",
+    "PairedTest",
+    "RobustnessPoint",
+    "SeedScore",
+    "SeedStudy",
+    "SeedSummary",
+    "corrupt",
+    "measure_complexity",
+    "paired_t_test",
+    "robustness_curves",
+    "summarise",
     "AblationRow",
     "ClassificationMetrics",
     "Comparison",

@@ -226,3 +226,35 @@ def comparison_figures(comparison: ComparisonLike, task: str | None = None) -> C
         fused_map=fused_map(comparison, task),
         ablation=ablation_chart(comparison, task),
     )
+
+
+def robustness_figure(points: list[Any]) -> Figure:
+    """Accuracy (mean over tasks) against the corruption level: one panel per corruption
+    (rows: noise, missing) and modality (columns), one line per strategy (baselines dashed).
+
+    ``points`` are :class:`~mmdemo.evaluation.robustness.RobustnessPoint` objects.
+    """
+    modalities = list(dict.fromkeys(p.modality for p in points))
+    corruptions = list(dict.fromkeys(p.corruption for p in points))
+    strategies = list(dict.fromkeys(p.strategy for p in points))
+    figure = new_figure(3.6 * max(len(modalities), 1), 3.0 * max(len(corruptions), 1))
+    axes = figure.subplots(max(len(corruptions), 1), max(len(modalities), 1), squeeze=False)
+    for row, corruption in enumerate(corruptions):
+        for column, modality in enumerate(modalities):
+            axis = axes[row][column]
+            for index, strategy in enumerate(strategies):
+                chosen = [p for p in points if (p.strategy, p.modality, p.corruption) == (strategy, modality, corruption)]
+                by_level: dict[float, list[float]] = {}
+                for p in chosen:
+                    by_level.setdefault(p.level, []).append(p.accuracy)
+                levels = sorted(by_level)
+                values = [sum(by_level[x]) / len(by_level[x]) for x in levels]
+                axis.plot(levels, values, marker=".", label=strategy, color=f"C{index % 10}",
+                          linestyle="--" if strategy.startswith("only_") else "-")
+            axis.set_title(f"{modality}: {corruption}", fontsize="medium")
+            axis.set_xlabel("noise std / feature std" if corruption == "noise" else "missing rate", fontsize=8)
+            axis.set_ylabel("accuracy (mean over tasks)", fontsize=8)
+            axis.grid(alpha=0.3)
+    if strategies:
+        axes[0][0].legend(fontsize="x-small")
+    return figure

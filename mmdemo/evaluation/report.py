@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmdemo.evaluation.compare import Comparison
-from mmdemo.evaluation.plots import figure_png
+from mmdemo.evaluation.plots import figure_png, robustness_figure
+from mmdemo.evaluation.seeds import SeedStudy, study_markdown
 from mmdemo.storage import atomic_write_bytes
 
 REPORT_FILE = "report.md"
@@ -18,6 +19,7 @@ FIGURE_TITLES = {
     "confusion_matrices": "Confusion matrices",
     "fused_map": "2-D map of the fused vectors (PCA)",
     "ablation": "Modality ablation",
+    "robustness": "Robustness: accuracy as one modality is corrupted (mean over seeds and tasks)",
 }
 
 
@@ -55,6 +57,7 @@ def comparison_markdown(
     figure_files: dict[str, Path] | None = None,
     title: str = "Fusion strategy comparison",
     extra_sections: list[str] | None = None,
+    study: SeedStudy | None = None,
 ) -> str:
     """The report as markdown; ``figure_files`` (name -> path, linked by file name) are embedded and
     ``extra_sections`` (markdown) are added before the skipped-rows list."""
@@ -70,6 +73,10 @@ def comparison_markdown(
             f"{config.feature_noise}, modality dropout {config.modality_dropout}, patience {config.patience}, seed {config.seed}"
         )
     lines += [f"- note: {note}" for note in comparison.notes]
+    if study is not None:
+        lines += ["", study_markdown(study)]
+        if len(study.seeds) > 1:
+            lines += ["", f"The sections below show the heads of the first seed ({study.seeds[0]}), the ones saved."]
     for task in comparison.tasks:
         lines += ["", f"## Scores: {task}", "", score_table(comparison, task)]
         lines += ["", f"Best macro-F1: **{comparison.best(task)}**" if _has_f1(comparison, task) else ""]
@@ -123,8 +130,10 @@ def write_report(
     *,
     title: str = "Fusion strategy comparison",
     extra_sections: list[str] | None = None,
+    study: SeedStudy | None = None,
 ) -> ReportFiles:
-    """Write ``report.md`` and the figures (PNG) into ``folder``.
+    """Write ``report.md`` and the figures (PNG) into ``folder``; with a multi-seed ``study``
+    its section (intervals, baselines, tests, costs) comes first and ``robustness.png`` is added.
 
     With one task figures are ``<name>.png``; with several, each task's are ``<name>_<task>.png``
     (the learning curves, shared by all tasks, once).
@@ -141,5 +150,10 @@ def write_report(
             )
         saved = figures.save(folder, suffix=f"_{task}" if several else "", skip=("learning_curves",))
         figure_files.update({f"{name}:{task}" if several else name: path for name, path in saved.items()})
-    markdown = atomic_write_bytes(folder / REPORT_FILE, comparison_markdown(comparison, figure_files, title, extra_sections).encode("utf-8"))
+    if study is not None and study.robustness:
+        figure_files["robustness"] = atomic_write_bytes(
+            folder / "robustness.png", figure_png(robustness_figure(study.aggregated_robustness()))
+        )
+    text = comparison_markdown(comparison, figure_files, title, extra_sections, study)
+    markdown = atomic_write_bytes(folder / REPORT_FILE, text.encode("utf-8"))
     return ReportFiles(markdown=markdown, figures=figure_files)

@@ -15,6 +15,7 @@ The whole run (features, heads, comparison, report) is :func:`mmdemo.lab.run_tra
 this package and :mod:`mmdemo.evaluation`.
 """
 
+from mmdemo.training.baselines import baseline_name, single_modality, train_baseline
 from mmdemo.training.dataset import EncoderInfo, FeatureSet
 from mmdemo.training.features import FeatureProgress, extract_features
 from mmdemo.training.fewshot import FewShotConfig, FewShotResult, LinearProbe, PrototypeClassifier, run_few_shot
@@ -34,6 +35,9 @@ from mmdemo.training.trainer import (
 )
 
 __all__ = [
+    "baseline_name",
+    "single_modality",
+    "train_baseline",
     "SYNTHETIC_TASKS",
     "BadRow",
     "DataSplit",

@@ -8,6 +8,8 @@ demo to show when fusion strategies differ:
 - ``"xor"``: the label is ``(u.a > 0) XOR (v.b > 0)``: only the interaction of the two modalities
   carries the label, so a linear model on the concatenation stays at chance while multiplicative
   strategies (TFN, LMF, attention, FiLM) learn it.
+- ``"first_only"``: the label is ``u.a > 0``: only the first modality is informative, the others
+  are pure noise, so a baseline on the first modality alone can match any fused strategy.
 
 ``a`` and ``b`` are Gaussian vectors of the first two modalities (later modalities are pure noise
 distractors); every embedding is L2-normalised like real encoder outputs.
@@ -21,7 +23,7 @@ import torch.nn.functional as F
 from mmdemo.errors import ConfigError
 from mmdemo.training.dataset import FeatureSet
 
-SYNTHETIC_TASKS = ("additive", "xor")
+SYNTHETIC_TASKS = ("additive", "xor", "first_only")
 
 
 def make_synthetic(
@@ -35,7 +37,7 @@ def make_synthetic(
     """A synthetic FeatureSet with one binary task ``"label"`` (classes ``negative``/``positive``).
 
     Args:
-        task: ``"additive"`` or ``"xor"`` (see the module docstring).
+        task: ``"additive"``, ``"xor"`` or ``"first_only"`` (see the module docstring).
         n: number of samples.
         dims: modality -> dim; at least two modalities (default ``{"image": 16, "text": 16}``).
         missing: probability that each modality is absent from a sample (a sample always keeps
@@ -58,6 +60,8 @@ def make_synthetic(
     score_b = raw[second] @ v  # [N]
     if task == "additive":
         label = (score_a + score_b > 0).long()
+    elif task == "first_only":
+        label = (score_a > 0).long()
     else:
         label = ((score_a > 0) ^ (score_b > 0)).long()
     present = torch.rand(n, len(dims), generator=generator) >= missing  # [N, M]

@@ -80,6 +80,8 @@ class TrainConfig:
             torch's setting. The setting is process-wide and restored when training ends.
         fusion: fusion hyperparameters; ``modalities`` is filled from the features (see
             :class:`~mmdemo.fusion.config.FusionConfig` for its defaults).
+        strategy_lr: strategy -> learning rate used instead of ``lr`` for that strategy (default
+            empty: every strategy uses ``lr``). A trained head's config records the rate it used.
     """
 
     epochs: int = 30
@@ -105,6 +107,11 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = 1
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    strategy_lr: dict[str, float] = field(default_factory=dict)
+
+    def lr_for(self, strategy: str) -> float:
+        """The learning rate ``strategy`` trains with: its ``strategy_lr`` entry, else ``lr``."""
+        return float(self.strategy_lr.get(strategy, self.lr))
 
     def validate(self) -> TrainConfig:
         """Check the settings; raise ConfigError naming the bad value and the valid choices."""
@@ -134,6 +141,10 @@ class TrainConfig:
             raise ConfigError(f"threads must be a positive integer or None, got {self.threads!r}")
         if self.modality_dropout == 1.0:
             raise ConfigError("modality_dropout must be below 1")
+        for name, value in self.strategy_lr.items():
+            get_fusion_spec(name)
+            if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+                raise ConfigError(f"strategy_lr[{name!r}] must be a positive number, got {value!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,6 +299,7 @@ def train_head(
     progress: ProgressCallback | None = None,
     strategy_index: int = 0,
     n_strategies: int = 1,
+    label: str | None = None,
 ) -> TrainResult:
     """Train one fusion strategy on ``features`` (see the module docstring).
 
@@ -298,9 +310,11 @@ def train_head(
         split: sample indices to use; default: :func:`config_split`.
         progress: called with a :class:`TrainProgress` after every epoch.
         strategy_index, n_strategies: position in a multi-strategy run (for ``fraction``).
+        label: the name progress events carry (default ``strategy``; baselines pass theirs).
     """
     config = (config or TrainConfig()).validate()
     get_fusion_spec(strategy)
+    config = replace(config, lr=config.lr_for(strategy))
     if split is None:
         split = config_split(features, config)
     started = time.perf_counter()
@@ -309,7 +323,8 @@ def train_head(
         fusion = build_fusion(strategy, replace(config.fusion, modalities=features.dims))
         model = FusionClassifier(fusion, features.tasks, strategy)
         config = replace(config, fusion=fusion.config)
-        history, best_epoch, stopped_early = _fit(model, features, split, config, strategy, progress, strategy_index, n_strategies)
+        history, best_epoch, stopped_early = _fit(model, features, split, config, label or strategy, progress,
+                                                  strategy_index, n_strategies)
     model.eval()
     seconds = time.perf_counter() - started
     logger.info("trained %s in %.1fs (best epoch %d)", strategy, seconds, best_epoch)

@@ -37,7 +37,8 @@ ENDPOINT_PARAMETERS = {
     "/gallery_add": ["files", "texts"],
     "/gallery_reset": [],
     "/train_fusion": ["source", "samples", "upload", "labels", "strategies", "epochs", "batch_size", "optimizer",
-                      "lr", "schedule", "weight_decay", "l1", "feature_noise", "modality_dropout", "patience", "seed"],
+                      "lr", "schedule", "weight_decay", "l1", "feature_noise", "modality_dropout", "patience", "seed",
+                      "seeds", "baselines"],
     "/refresh_heads": [],
     "/status": [],
 } | EXPLAIN_PARAMETERS

@@ -85,3 +85,30 @@ def test_manifest_train_and_evaluate_with_tiny_models(tiny_models, tmp_path: Pat
                               "--data", str(manifest), "--split", "test", "--out", str(tmp_path / "eval")])
     assert code == 0
     assert "4 test samples" in capsys.readouterr().out
+
+
+def test_seeds_and_baselines_put_every_per_seed_figure_in_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code = train_cli.main([
+        "--synthetic", "xor", "--samples", "160", "--fusion", "concat,tfn", "--epochs", "2", "--seeds", "3",
+        "--baselines", "--no-robustness", "--out-dim", "8", "--hidden-dim", "8", "--out", str(out), "--quiet",
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "only_image (baseline)" in printed and "single-modality baseline" in printed
+    study = json.loads((out / "summary.json").read_text())["study"]
+    assert study["seeds"] == [0, 1, 2] and study["baselines"] == ["only_image", "only_text"]
+    assert len(study["per_seed"]) == 3 * 4  # seeds x (2 strategies + 2 baselines), one task
+    assert {"accuracy", "macro_f1", "auroc", "train_seconds", "best_epoch"} <= set(study["per_seed"][0])
+    row = study["statistics"][0]
+    assert len(row["accuracy"]["values"]) == 3 and len(row["accuracy"]["ci95"]) == 2
+    assert {c["strategy"] for c in study["complexity"]} == {"concat", "tfn", "only_image", "only_text"}
+    assert study["robustness"] == []
+
+
+def test_bad_strategy_lr_is_refused_by_name() -> None:
+    from mmdemo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="NAME=RATE"):
+        train_cli.parse_strategy_lr("attention")
+    assert train_cli.parse_strategy_lr("attention=1e-3, gmu=0.01") == {"attention": 1e-3, "gmu": 0.01}
