@@ -9,6 +9,7 @@ from pathlib import Path
 from mmdemo.archive import extract_zip
 from mmdemo.errors import MediaError
 from mmdemo.training.manifest import MANIFEST_FORMATS
+from mmdemo.presets import PRESETS
 from mmdemo.world.dataset import WorldConfig, write_split
 
 WORLD_SAMPLES = (20, 20_000)  # the bundled world sizes a run may ask for, inclusive
@@ -63,3 +64,11 @@ def world_manifest(cache_dir: str | os.PathLike, samples: int = 400, seed: int =
     if manifest.is_file():
         return manifest
     return write_split(folder, "train", samples, WorldConfig(seed=seed))
+
+
+def world_models() -> dict[str, str]:
+    """Modality -> the bundled model that embeds it: the models that know the bundled world, which
+    its data is embedded with whatever preset the rest of the app uses (the offline and pretrained
+    models have never seen coloured shapes and beeps)."""
+    bundled = PRESETS["bundled"]
+    return {"text": bundled["image-text"], "image": bundled["image-text"], "audio": bundled["audio"]}

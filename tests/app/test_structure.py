@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from mmdemo import presets, registry
+from mmdemo.errors import MediaError
 from tests.app.server import ROOT
 from tests.app.test_client import EXPECTED_ENDPOINTS
 from tests.app.test_explain import EXPLAIN_PARAMETERS
@@ -162,3 +163,25 @@ def test_fusion_lab_returns_each_output_by_component(demo: gr.Blocks, tiny_defau
     (heads,) = [v for c, v in result.items() if isinstance(c, gr.State)]
     assert list(heads)[0] == "earlier/lmf" and list(heads)[1].endswith("/concat")
     assert Path(heads[list(heads)[1]], "head.json").is_file()
+
+
+def test_the_bundled_world_is_embedded_by_the_bundled_models_in_any_preset(demo: gr.Blocks, monkeypatch,
+                                                                          tmp_path: Path) -> None:
+    """The offline (or pretrained) preset answers the other tabs; the shapes world keeps its models."""
+    seen = {}
+
+    def fake_run_lab(manifest, strategies, config, **kwargs):
+        seen.update(kwargs, manifest=manifest)
+        raise MediaError("stop here")
+
+    monkeypatch.setattr(fusion_lab, "run_lab", fake_run_lab)
+    monkeypatch.setattr(fusion_lab, "world_manifest", lambda folder, samples, seed: tmp_path / "manifest.csv")
+    before = presets.active_preset()
+    presets.use_preset("offline")
+    try:
+        fn = event(demo, "train_fusion")
+        with pytest.raises(gr.Error, match="stop here"):
+            fn.fn(session_heads={}, **lab_inputs(source="bundled world"))
+    finally:
+        presets.use_preset(before)
+    assert seen["models"] == {"text": "bundled-clip", "image": "bundled-clip", "audio": "bundled-audio"}

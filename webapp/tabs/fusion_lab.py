@@ -20,6 +20,7 @@ from mmdemo.evaluation.seeds import SeedStudy
 from mmdemo.fusion.registry import list_fusions
 from mmdemo.lab import LAB_SEEDS, LAB_TRAIN_DEFAULTS, LabRun, prepare_data, run_lab, world_manifest
 from mmdemo.training.optim import OPTIMIZERS, SCHEDULES
+from mmdemo.training.sources import world_models
 from mmdemo.training.trainer import TrainConfig
 from webapp.common import require, user_errors
 from webapp.settings import AppSettings
@@ -163,13 +164,15 @@ class FusionLabTab:
         runs_dir = self.settings.runs_dir
         workdir = runs_dir / uuid.uuid4().hex[:12]
         progress(0.0, desc="preparing data")
+        models = None  # an upload: the active preset's models
         if request.source == BUNDLED_WORLD:
             manifest = world_manifest(runs_dir / "worlds", request.samples, seed=request.config.seed)
+            models = world_models()  # the bundled world is embedded by the models that know it
         else:
             require(request.upload, "a manifest (.csv / .jsonl) or a .zip of one with its files")
             manifest = prepare_data(request.upload, workdir)
         run = run_lab(manifest, request.strategies, request.config, out_dir=workdir / "run",
-                      label_columns=request.label_columns, seeds=request.seeds, baselines=request.baselines,
+                      label_columns=request.label_columns, models=models, seeds=request.seeds, baselines=request.baselines,
                       progress=lambda event: progress(event.fraction, desc=event.message))
         figures = run.comparison.figures(run.comparison.tasks[0])
         run_id = workdir.name[:6]
