@@ -162,7 +162,26 @@ def build_parser() -> argparse.ArgumentParser:
     arch.add_argument("--layers", type=int, default=fusion.num_layers, help=f"attention layers (default {fusion.num_layers})")
 
     parser.add_argument("--few-shot", type=int, metavar="K", help="also score few-shot classifiers (prototype, linear probe) with K examples per class")
+
+    scale = parser.add_argument_group("embedding on a Ray cluster (pip install -r requirements-scale.txt)")
+    scale.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="embed the manifest in this process (default) or on a Ray cluster; training runs here")
+    scale.add_argument("--address", help="--engine ray: the cluster (auto, HOST:PORT); default: start Ray on this machine")
+    scale.add_argument("--workers", type=int, default=2, help="--engine ray: embedding actors (default 2)")
     return parser
+
+
+def ray_features(args: argparse.Namespace, settings: TrainingConfig) -> FeatureSet:
+    """``--data`` embedded on a Ray cluster (the same FeatureSet ``extract_features`` gives here)."""
+    from mmdemo.loading import SETTINGS
+    from mmdemo.presets import active_preset
+    from mmdemo.scale.features import extract_features_ray
+    from mmdemo.scale.ray_embed import RayJobConfig
+
+    manifest = read_manifest(args.data, label_columns=settings.label_columns)
+    job = RayJobConfig(workers=args.workers, preset=active_preset(), dtype=SETTINGS.dtype)
+    return extract_features_ray(manifest, models=settings.models, modalities=settings.modalities,
+                                config=job, address=args.address)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -194,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         baselines=args.baselines,
         robustness=args.robustness,
     ).validate()
-    data = synthetic_features(args) if args.synthetic else args.data
+    if args.synthetic:
+        data = synthetic_features(args)
+    elif args.engine == "ray":
+        data = ray_features(args, settings)
+    else:
+        data = args.data
 
     def progress(event: LabProgress) -> None:
         if not args.quiet and event.finished and event.stage != "report":

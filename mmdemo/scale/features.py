@@ -2,17 +2,14 @@
 
 :func:`extract_features_ray` returns what :func:`mmdemo.training.features.extract_features` returns
 for the same manifest (the same :class:`~mmdemo.training.dataset.FeatureSet`, bad rows included):
-it runs that very function, with each modality's embedding call answered by the Ray pipeline of
+it runs that very function, passing as its ``embed`` the Ray pipeline of
 :mod:`mmdemo.scale.ray_embed` instead of this process's encoders. Inputs are cut into the batches
 the local call uses, so float32 vectors are bit-identical.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -30,7 +27,6 @@ from mmdemo.training.dataset import FeatureSet
 from mmdemo.training.manifest import Manifest
 
 _ROLES = {"image": "image-text", "text": "image-text", "audio": "audio"}
-_SWAP_LOCK = threading.Lock()
 
 
 def extract_features_ray(
@@ -55,28 +51,16 @@ def extract_features_ray(
     from mmdemo.scale.cluster import connected
 
     config = config or RayJobConfig()
-    with connected(address) as ray, _embedding_on(ray, config):
+
+    def embed_on_ray(modality: str, items: list[str], *, model: str | None, batch_size: int | None,
+                     progress: Any = None, **_: Any) -> EmbeddingOutput:
+        return _embed_on_ray(ray, config, modality, items, model, batch_size, progress)
+
+    with connected(address) as ray:
         return local_features.extract_features(
             manifest, models=models, modalities=modalities, label_names=label_names,
-            batch_size=batch_size, use_cache=False, progress=progress,
+            batch_size=batch_size, use_cache=False, progress=progress, embed=embed_on_ray,
         )
-
-
-@contextlib.contextmanager
-def _embedding_on(ray: Any, config: RayJobConfig) -> Iterator[None]:
-    """Answer ``extract_features``' embedding calls with the Ray pipeline for the block."""
-    def embed_function(modality: str):  # noqa: ANN202 - same shape as features._embed_function
-        def embed(items: list[str], *, model: str | None, batch_size: int | None, progress=None, **_: Any) -> EmbeddingOutput:  # noqa: ANN001
-            return _embed_on_ray(ray, config, modality, items, model, batch_size, progress)
-        return embed
-
-    with _SWAP_LOCK:
-        original = local_features._embed_function
-        local_features._embed_function = embed_function
-        try:
-            yield
-        finally:
-            local_features._embed_function = original
 
 
 def _embed_on_ray(

@@ -11,7 +11,6 @@ rows and skipped.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Callable
@@ -45,8 +44,9 @@ def _value(row: ManifestRow, modality: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _embed_function(modality: str) -> Callable[..., object]:
-    return functools.partial(mmdemo.encoders.embed, modality)
+EmbedFunction = Callable[..., "mmdemo.encoders.EmbeddingOutput"]
+"""``embed(modality, inputs, *, model, batch_size, use_cache, progress, skip_errors)`` ->
+EmbeddingOutput: :func:`mmdemo.encoders.embed`, or another engine's (``mmdemo.scale``)."""
 
 
 def extract_features(
@@ -58,6 +58,7 @@ def extract_features(
     batch_size: int | None = None,
     use_cache: bool = True,
     progress: FeatureProgressCallback | None = None,
+    embed: EmbedFunction | None = None,
 ) -> FeatureSet:
     """Embed a manifest's rows (see the module docstring).
 
@@ -71,6 +72,8 @@ def extract_features(
         batch_size: encoder batch size (default: each model's).
         use_cache: read and write the embedding cache (default True).
         progress: called with a :class:`FeatureProgress` as inputs are embedded.
+        embed: what embeds one modality's inputs (default :func:`mmdemo.encoders.embed`, in this
+            process; :func:`mmdemo.scale.features.extract_features_ray` passes a Ray cluster's).
 
     Raises:
         ManifestError: no usable row, a task with fewer than two classes, or an unknown modality.
@@ -95,7 +98,8 @@ def extract_features(
         positions = [i for i, row in enumerate(manifest.rows) if i not in bad and _value(row, modality) is not None]
         if not positions:
             continue
-        output = _embed_modality(manifest, modality, positions, models.get(modality), batch_size, use_cache, progress, bad)
+        output = _embed_modality(manifest, modality, positions, models.get(modality), batch_size, use_cache, progress, bad,
+                                 embed or mmdemo.encoders.embed)
         if output is None:
             continue
         rows, info = output
@@ -181,6 +185,7 @@ def _embed_modality(
     use_cache: bool,
     progress: FeatureProgressCallback | None,
     bad: dict[int, str],
+    embed: EmbedFunction,
 ) -> tuple[dict[int, torch.Tensor], EncoderInfo] | None:
     """Embed one modality of the rows at ``positions``; failed inputs go to ``bad``."""
     items = [_value(manifest.rows[i], modality) for i in positions]
@@ -190,8 +195,8 @@ def _embed_modality(
             progress(FeatureProgress(modality, done, total))
 
     try:
-        output = _embed_function(modality)(
-            items, model=model, batch_size=batch_size, use_cache=use_cache, skip_errors=True, progress=report
+        output = embed(
+            modality, items, model=model, batch_size=batch_size, use_cache=use_cache, skip_errors=True, progress=report
         )
     except MediaError as err:  # raised only when no input of this modality could be used
         for position in positions:

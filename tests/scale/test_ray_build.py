@@ -191,3 +191,21 @@ def test_fusion_lab_features_on_ray_equal_the_local_ones(world_manifest: Path, f
     assert {t: v.tolist() for t, v in local.targets.items()} == {t: v.tolist() for t, v in scaled.targets.items()}
     assert [str(b) for b in local.bad_rows] == [str(b) for b in scaled.bad_rows]
     assert any("broken" in str(b) or "000003" in str(b) for b in scaled.bad_rows)
+
+
+def test_mmdemo_train_embeds_on_ray_and_trains_here(world_manifest: Path, tmp_path: Path, float32_runtime) -> None:
+    """``mmdemo train --engine ray``: the features come from the cluster, the heads are trained here,
+    and the run writes the usual layout with the same features as the local engine."""
+    import json
+
+    from mmdemo.cli.train import main
+
+    common = ["--data", str(world_manifest), "--fusion", "concat", "--labels", "sound_match", "--modalities",
+              "text,image", "--epochs", "2", "--seeds", "1", "--no-baselines", "--no-robustness", "--quiet"]
+    assert main([*common, "--engine", "ray", "--workers", "2", "--out", str(tmp_path / "ray")]) == 0
+    assert main([*common, "--out", str(tmp_path / "local")]) == 0
+    ray_summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    local_summary = json.loads((tmp_path / "local" / "summary.json").read_text())
+    assert (tmp_path / "ray" / "heads" / "concat" / "head.json").is_file()
+    scores = lambda summary: [(row["strategy"], row["task"], row["accuracy"]) for row in summary["study"]["per_seed"]]  # noqa: E731
+    assert scores(ray_summary) == scores(local_summary)  # same features, same seed: the same scores
