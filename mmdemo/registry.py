@@ -405,6 +405,14 @@ def list_models(role: str | None = None) -> list[str]:
         return sorted(name for name, spec in _STATE.specs.items() if role in (None, spec.role))
 
 
+def models_in_space(space: str, role: str) -> list[str]:
+    """Registered models of ``role`` whose vectors live in the embedding space ``space`` (for an
+    index built without audio, the audio models that can still query it)."""
+    _check_role(role)
+    with _STATE.lock:
+        return sorted(name for name, spec in _STATE.specs.items() if spec.role == role and spec.embedding_space == space)
+
+
 def get_model_spec(name: str) -> ModelSpec:
     """The spec registered under ``name``; raises UnknownModelError listing the valid names."""
     with _STATE.lock:

@@ -22,6 +22,7 @@ from pathlib import Path
 from mmdemo.retrieval.build import AddReport, BuildProgress
 from mmdemo.retrieval.config import APPROX_KINDS, SEARCH_METHODS, STORAGE_DTYPES, IndexConfig
 from mmdemo.retrieval.embedder import default_embedder
+from mmdemo import registry
 from mmdemo.retrieval.evaluate import DIRECTIONS, EvalReport, PairedSet, evaluate_pairs
 from mmdemo.retrieval.index import RetrievalIndex, SearchResult
 from mmdemo.retrieval.items import MODALITIES
@@ -41,10 +42,15 @@ def _models(args: argparse.Namespace) -> dict[str, str | None]:
     return {"image": args.model, "text": args.model, "audio": args.audio_model}
 
 
-def _models_with(recorded: dict[str, str], args: argparse.Namespace) -> dict[str, str | None]:
-    """The index's models where it has them, else the ones asked for (None: the preset's)."""
+def _models_with(recorded: dict[str, str], args: argparse.Namespace, space: str | None = None) -> dict[str, str | None]:
+    """The index's models where it has them, else the ones asked for, else (audio of an index built
+    without audio) the one registered audio model in the index's ``space``; None: the preset's."""
     asked = _models(args)
-    return {modality: recorded.get(modality) or asked[modality] for modality in MODALITIES}
+    models = {modality: recorded.get(modality) or asked[modality] for modality in MODALITIES}
+    if models["audio"] is None and space is not None:
+        aligned = registry.models_in_space(space, "audio")
+        models["audio"] = aligned[0] if len(aligned) == 1 else None
+    return models
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,7 +354,7 @@ def _run_query(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.k < 1:
         parser.error(f"--k must be >= 1, got {args.k}")
     index = RetrievalIndex.load(args.index, expect_models=_models(args))
-    index.embedder = default_embedder(_models_with(index.models, args))
+    index.embedder = default_embedder(_models_with(index.models, args, index.space))
     result = index.query(text=args.text, image=args.image, audio=args.audio, k=args.k,
                          modality=args.modality, method=args.method)
     _print_result(result, args.json)

@@ -169,3 +169,23 @@ def test_prune_removes_items_whose_files_are_gone(media_folder: Path, tmp_path: 
     assert len(RetrievalIndex.load(out)) == 8
     with pytest.raises(SystemExit):
         main(["build", str(media_folder), "--out", str(out), "--batch-size", "0"])
+
+
+def test_an_index_of_real_photos_on_the_offline_preset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``mmdemo index`` over the shipped real photos with the offline preset's models: a text query
+    and a spoken one (espeak-ng, transcribed by Whisper) find the photo they name."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("chelsea.jpg", "coffee.jpg", "rocket.jpg", "astronaut.jpg"):
+        shutil.copy(REPO / "assets" / "examples" / "photos" / name, photos / name)
+    out = tmp_path / "photos.index"
+    models = ["--model", "offline-conse", "--audio-model", "offline-whisper-tiny-en"]
+    assert main(["build", str(photos), "--out", str(out), *models, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["query", str(out), "--text", "a cup of coffee", "--k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["source"].endswith("coffee.jpg")
+    spoken = REPO / "assets" / "examples" / "speech" / "coffee_cup.wav"  # "the coffee cup on the table"
+    assert main(["query", str(out), "--audio", str(spoken), "--k", "1", "--modality", "image", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["source"].endswith("coffee.jpg")
