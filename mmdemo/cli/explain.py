@@ -80,12 +80,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from mmdemo import explain
     from mmdemo.explain.figure import overlay_grid
-    from mmdemo.loading import choose_preset
-    from mmdemo.registry import use_preset
+    from mmdemo.presets import choose_preset, use_preset
+    from mmdemo.registry import resolve_spec
 
     use_preset(choose_preset(args.preset).preset)
     common = dict(model=args.model, method=args.method, device=args.device)
-    if args.caption is not None:
+    # The offline preset's ConSE model (its captions and answers are built from its classes):
+    # Grad-CAM of the ImageNet class nearest --text, else of the image's top class.
+    conse = resolve_spec(args.model, "image-text").backend == "conse"
+    if conse:
+        found = explain.explain_class(args.image, args.text, model=args.model, device=args.device)
+        print(f"{found.target}: {found.score_kind} {found.score:.4f}; peak at {tuple(round(v) for v in found.peak)}")
+        figure, raw = found.overlay(opacity=args.opacity, colormap=args.colormap), found.relevance
+        method, model, path = found.method, found.model, found.path
+    elif args.caption is not None:
         result = explain.explain_caption(args.image, args.caption or None, **common)
         print(f'caption: "{result.caption}" ({"generated" if result.generated else "given"}), mean log-prob {result.score:.3f}')
         for token, word in zip(result.tokens, result.words):

@@ -16,13 +16,13 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from mmdemo.errors import ConfigError
+from mmdemo.errors import ConfigError, IncompatibleError
 from mmdemo.explain import attention as rules
 from mmdemo.explain.copies import eager_copy, path_of
 from mmdemo.explain.result import Box, Explanation, centre_crop_box, check_method, normalise, to_image_map
 from mmdemo.loading import LoadedModel
 from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
-from mmdemo.registry import ModelSpec
+from mmdemo.registry import ModelSpec, resolve_spec
 
 TOWER_METHODS = ("chefer", "rollout", "gradcam")
 DEFAULT_TOWER_METHOD = "chefer"  # best localisation on the bundled scenes (README, "Explanations")
@@ -201,6 +201,22 @@ def explain_embedding(
 # ---------------------------------------------------------------------------------- public calls
 
 
+TOWER_BACKENDS = ("clip", "open_clip")
+
+
+def require_tower(model: str | ModelSpec | None) -> ModelSpec:
+    """The image-text spec of ``model`` if its image tower is a CLIP-style ViT these methods read;
+    else IncompatibleError naming what is covered (SigLIP's attention-pooling head is not yet)."""
+    spec = resolve_spec(model, "image-text")
+    if spec.backend not in TOWER_BACKENDS:
+        hint = " (explain_class explains its ImageNet classes)" if spec.backend == "conse" else ""
+        raise IncompatibleError(
+            f"Model {spec.name!r} (backend {spec.backend!r}) has no CLIP-style image tower to explain"
+            f"{hint}; explain_text and explain_image_match cover the backends {list(TOWER_BACKENDS)}"
+        )
+    return spec
+
+
 def explain_text(
     image: ImageInput,
     text: str,
@@ -216,6 +232,7 @@ def explain_text(
     The score is the cosine similarity of the image's and the text's embeddings.
     """
     method = check_method(method, TOWER_METHODS, DEFAULT_TOWER_METHOD)
+    require_tower(model)
     text = clean_text(text, limits, what="text")
     picture = load_image(image, limits)
     loaded = eager_copy(model, "image-text", device)
@@ -236,6 +253,7 @@ def explain_image_match(
     The score is the cosine similarity of the two images' embeddings; the query's is held fixed.
     """
     method = check_method(method, TOWER_METHODS, DEFAULT_TOWER_METHOD)
+    require_tower(model)
     picture, query_picture = load_image(hit, limits), load_image(query, limits)
     loaded = eager_copy(model, "image-text", device)
     with loaded.run_lock, torch.no_grad():

@@ -52,3 +52,29 @@ def test_errors_name_the_fix(scene_png, capsys):
     assert "give a target" in capsys.readouterr().err
     code = mmdemo_main(["explain", str(scene_png), "--text", "x", "--method", "nope", "--preset", "bundled"])
     assert code == 1 and "valid methods" in capsys.readouterr().err
+
+
+def test_the_offline_preset_explains_its_imagenet_classes(tmp_path, capsys):
+    """``--preset offline``: Grad-CAM of the class nearest the text (the cat photo: its peak on the cat)."""
+    from tests.app.server import ROOT
+
+    photo = ROOT / "assets" / "examples" / "photos" / "chelsea.jpg"
+    out, raw = tmp_path / "cat.png", tmp_path / "cat.npy"
+    try:
+        assert main([str(photo), "--text", "a cat", "--preset", "offline", "--out", str(out), "--raw", str(raw)]) == 0
+    finally:
+        registry.use_preset("bundled")
+    relevance = np.load(raw)
+    assert relevance.shape == Image.open(photo).size[::-1]
+    printed = capsys.readouterr().out
+    assert "gradcam" in printed and ("tabby" in printed or "cat" in printed)
+
+
+def test_a_model_without_a_clip_tower_is_refused_clearly(scene_png):
+    from mmdemo.errors import IncompatibleError
+    from mmdemo.explain import explain_text
+    from mmdemo.registry import ModelSpec
+
+    siglip = ModelSpec(name="some-siglip", backend="siglip", checkpoint=str(scene_png.parent / "no-such-siglip"))
+    with pytest.raises(IncompatibleError, match="no CLIP-style image tower.*'clip', 'open_clip'"):
+        explain_text(scene_png, "a red circle", model=siglip)
