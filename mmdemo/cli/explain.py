@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _benchmark(args: argparse.Namespace) -> int:
     from mmdemo.explain import benchmark
-    from mmdemo.registry import use_preset
+    from mmdemo.presets import use_preset
 
     use_preset("bundled")
     print(benchmark.markdown(benchmark.localisation_table(scenes=args.scenes)))

@@ -50,7 +50,7 @@ def write_bundled_figures(folder, seed: int | None = None, tile: int = 144) -> l
 
     from mmdemo import explain
     from mmdemo.explain.benchmark import HELD_OUT_SEED, held_out_scenes
-    from mmdemo.registry import use_preset
+    from mmdemo.presets import use_preset
     from mmdemo.world.render import render_scene
     from mmdemo.world.scenes import COLOUR_NAMES, KINDS
     from mmdemo.world.text import PLACE, describe
