@@ -25,7 +25,7 @@ from PIL import Image
 from mmdemo.errors import ConfigError
 from mmdemo.explain import attention as rules
 from mmdemo.explain.copies import eager_copy, path_of
-from mmdemo.explain.result import Explanation, check_method, normalise, to_image_map
+from mmdemo.explain.result import Explanation, check_method
 from mmdemo.loading import LoadedModel
 from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
 from mmdemo.registry import ModelSpec
@@ -91,16 +91,9 @@ def _relevance(method: str, score: torch.Tensor, attentions, rows) -> torch.Tens
 def _explanation(
     loaded: LoadedModel, image: Image.Image, patches: torch.Tensor, method: str, target: str, score: torch.Tensor
 ) -> Explanation:
-    return Explanation(
-        relevance=to_image_map(patches, image.size),  # BLIP's processor resizes the whole image
-        grid=normalise(patches).cpu().numpy().astype("float32"),
-        method=method,
-        target=target,
-        score=float(score.detach()),
-        score_kind="log-prob",
-        model=loaded.spec.name,
-        path=path_of(loaded),
-        image=image,
+    return Explanation.from_patches(  # no box: BLIP's processor resizes the whole image
+        patches, image, score=score, method=method, target=target, score_kind="log-prob",
+        model=loaded.spec.name, path=path_of(loaded),
     )
 
 

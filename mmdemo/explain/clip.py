@@ -19,7 +19,7 @@ from torch import nn
 from mmdemo.errors import ConfigError, IncompatibleError
 from mmdemo.explain import attention as rules
 from mmdemo.explain.copies import eager_copy, path_of
-from mmdemo.explain.result import Box, Explanation, centre_crop_box, check_method, normalise, to_image_map
+from mmdemo.explain.result import Box, Explanation, centre_crop_box, check_method
 from mmdemo.loading import LoadedModel
 from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
 from mmdemo.registry import ModelSpec, resolve_spec
@@ -185,16 +185,9 @@ def explain_embedding(
         run = tower_pass(loaded, image)
         score = F.cosine_similarity(run.embedding, target.detach(), dim=0)
         patches = _relevance(method, run, score).reshape(run.grid)
-    return Explanation(
-        relevance=to_image_map(patches, image.size, image_box(loaded, image.size)),
-        grid=normalise(patches).cpu().numpy().astype("float32"),
-        method=method,
-        target=description,
-        score=float(score.detach()),
-        score_kind="cosine",
-        model=loaded.spec.name,
-        path=path_of(loaded),
-        image=image,
+    return Explanation.from_patches(
+        patches, image, box=image_box(loaded, image.size), score=score, method=method, target=description,
+        score_kind="cosine", model=loaded.spec.name, path=path_of(loaded),
     )
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from mmdemo.errors import ConfigError
-from mmdemo.explain.result import Box, Explanation, normalise, to_image_map
+from mmdemo.explain.result import Box, Explanation
 from mmdemo.media import ImageInput, load_image
 
 CNN_METHODS = ("gradcam",)
@@ -70,14 +70,9 @@ def grad_cam(
         hook.remove()
     weights = grad[0].float().mean(dim=(1, 2))  # [K]
     patches = (weights[:, None, None] * maps.detach()[0].float()).sum(dim=0).clamp(min=0)  # [h, w]
-    return Explanation(
-        relevance=to_image_map(patches, picture.size, box),
-        grid=normalise(patches).cpu().numpy().astype("float32"),
-        method="gradcam",
-        target=f"class {chosen}" + (f" ({label})" if label else ""),
-        score=float(score.detach()),
-        score_kind="logit",
+    return Explanation.from_patches(
+        patches, picture, box=box, score=score, method="gradcam",
+        target=f"class {chosen}" + (f" ({label})" if label else ""), score_kind="logit",
         model=model_name or type(module).__name__,
         path=f"the module as given ({type(module).__name__}), {inputs.dtype}".replace("torch.", ""),
-        image=picture,
     )

@@ -52,6 +52,21 @@ class Explanation:
     path: str
     image: Image.Image = field(repr=False)
 
+    @classmethod
+    def from_patches(
+        cls, patches: torch.Tensor, image: Image.Image, *, box: Box | None = None, score: torch.Tensor,
+        method: str, target: str, score_kind: str, model: str, path: str,
+    ) -> Explanation:
+        """The explanation of ``score`` from relevance over the model's patch grid ``[h, w]``:
+        the grid min-max normalised, and upsampled to ``image``'s size (over ``box``, the part of
+        the image the model saw; None: all of it)."""
+        return cls(
+            relevance=to_image_map(patches, image.size, box),
+            grid=normalise(patches).cpu().numpy().astype("float32"),
+            method=method, target=target, score=float(score.detach()), score_kind=score_kind,
+            model=model, path=path, image=image,
+        )
+
     @property
     def peak(self) -> tuple[float, float]:
         """(x, y) in pixels where the map peaks: the centre of the pixels at its maximum.
