@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from mmdemo.status import MISSING, RoleStatus, model_status
+from webapp import mcp_tools
+from webapp.mcp_access import McpAccess
 from webapp.settings import AppSettings
 from webapp.tabs import captioning, classification, fusion_lab, image_qa, retrieval
 
@@ -60,6 +63,8 @@ def build_app(settings: AppSettings) -> gr.Blocks:
         for listener in refreshes:
             listener(model_status_line, None, status, api_visibility="private", show_progress="hidden",
                      queue=False)
+        if settings.mcp:
+            mcp_tools.register(settings)
     return demo
 
 
@@ -75,4 +80,8 @@ def launch(demo: gr.Blocks, settings: AppSettings) -> None:
         show_error=True,
         ssr_mode=False,  # see docs/SECURITY.md (CVE-2026-134825)
         run_history=False,
+        mcp_server=settings.mcp,
+        # the MCP endpoint: the --auth login and only the app's tools (see webapp.mcp_access)
+        app_kwargs={"middleware": [Middleware(McpAccess, auth=settings.auth, tools=mcp_tools.TOOL_NAMES)]}
+        if settings.mcp else None,
     )

@@ -36,6 +36,8 @@ class AppSettings:
         runs_dir: where Fusion Lab runs (heads, reports) are written.
         preset_reason: why this preset was chosen (shown on the page; set by
             :func:`apply_model_settings`).
+        mcp: also serve the app's capabilities as MCP tools at ``/gradio_api/mcp/`` (see
+            :mod:`webapp.mcp_tools`).
     """
 
     host: str = "127.0.0.1"
@@ -53,6 +55,30 @@ class AppSettings:
     max_gallery: int = 500
     runs_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mmdemo-runs")
     preset_reason: str = ""
+    mcp: bool = False
+
+
+def env_host() -> str:
+    """The interface to listen on when ``--host`` is not given: ``GRADIO_SERVER_NAME`` (what a
+    Hugging Face Space or the Dockerfile sets, ``0.0.0.0``), else ``127.0.0.1``."""
+    return os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+
+
+def env_port() -> int | None:
+    """The port when ``--port`` is not given: ``GRADIO_SERVER_PORT``, else ``PORT`` (Spaces and
+    container platforms), else None (the first free one from 7860)."""
+    value = os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"Bad port {value!r} in GRADIO_SERVER_PORT / PORT; use a number") from None
+
+
+def env_flag(name: str) -> bool:
+    """True when the environment variable ``name`` is ``1``, ``true``, ``yes`` or ``on``."""
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def parse_auth(values: list[str]) -> list[tuple[str, str]]:
@@ -76,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="mmdemo: a multimodal model playground (captioning, image QA, classification, "
         "retrieval, Fusion Lab) in the browser.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1; 0.0.0.0 for the network)")
-    parser.add_argument("--port", type=int, default=None, help="port (default: the first free one from 7860)")
+    parser.add_argument("--host", default=None, help="interface to listen on (default: GRADIO_SERVER_NAME, else "
+                        "127.0.0.1; 0.0.0.0 for the network)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT or PORT, else the "
+                        "first free one from 7860)")
     parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
     parser.add_argument(
         "--auth", action="append", default=[], metavar="USER:PASSWORD",
@@ -101,11 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs-dir", type=Path, default=None, help="where Fusion Lab runs are written (default: a temp folder)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests one heavy model runs at once (default: 1)")
     parser.add_argument("--queue-size", type=int, default=64, help="requests that may wait; more are told the app is busy")
+    parser.add_argument("--mcp", action="store_true", help="also serve the app's tools to AI agents over MCP at "
+                        "/gradio_api/mcp/ (or set MMDEMO_MCP=1)")
     return parser
 
 
 def parse_args(argv: list[str] | None = None) -> AppSettings:
-    """The settings a command line (and ``MMDEMO_AUTH``) asks for; exits with usage on a bad value."""
+    """The settings a command line (and ``MMDEMO_AUTH``, ``MMDEMO_MCP``, ``GRADIO_SERVER_NAME``,
+    ``GRADIO_SERVER_PORT`` / ``PORT``) asks for; exits with usage on a bad value."""
     parser = build_parser()
     args = parser.parse_args(argv)
     auth_values = list(args.auth)
@@ -117,9 +148,13 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
         parser.error(str(err))
     if args.concurrency < 1 or args.queue_size < 1 or args.max_gallery < 1:
         parser.error("--concurrency, --queue-size and --max-gallery must be at least 1")
+    try:
+        port = args.port if args.port is not None else env_port()
+    except ValueError as err:
+        parser.error(str(err))
     overrides = {role: getattr(args, _model_dest(role)) for role in registry.ROLES if getattr(args, _model_dest(role))}
     return AppSettings(
-        host=args.host, port=args.port, share=args.share, auth=auth, preset=args.preset,
+        host=args.host or env_host(), port=port, share=args.share, mcp=args.mcp or env_flag("MMDEMO_MCP"), auth=auth, preset=args.preset,
         overrides=overrides, device=args.device, dtype=args.dtype, max_file_size=args.max_file_size,
         concurrency=args.concurrency, queue_size=args.queue_size, max_gallery=args.max_gallery,
         runs_dir=args.runs_dir or AppSettings().runs_dir,

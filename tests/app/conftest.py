@@ -17,6 +17,7 @@ from PIL import Image
 from mmdemo.world.dataset import make_sample
 from mmdemo.world.scenes import Scene
 from tests.app.server import ROOT, running_app
+from tests.app.space import space_app  # noqa: F401 (a fixture: the app as a Space / the Dockerfile runs it)
 
 EXAMPLES = ROOT / "assets" / "examples" / "world"
 PHOTOS = ROOT / "assets" / "examples" / "photos"

@@ -41,8 +41,12 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180.0) -
 
 
 @contextlib.contextmanager
-def running_app(args: list[str], workdir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run the app with ``args``; yields its URL; stops it afterwards. Logs go to workdir/app.log."""
+def running_app(args: list[str], workdir: Path, env: dict[str, str] | None = None, *,
+                port_from_env: bool = False) -> Iterator[str]:
+    """Run the app with ``args``; yields its URL; stops it afterwards. Logs go to workdir/app.log.
+
+    ``port_from_env``: give the port as ``GRADIO_SERVER_PORT`` (as a Space or a container does), not ``--port``.
+    """
     port = free_port()
     environment = dict(os.environ)
     environment.update(
@@ -52,9 +56,11 @@ def running_app(args: list[str], workdir: Path, env: dict[str, str] | None = Non
         GRADIO_TEMP_DIR=str(workdir / "gradio-tmp"),
     )
     environment.update(env or {})
+    if port_from_env:
+        environment["GRADIO_SERVER_PORT"] = str(port)
     log = open(workdir / "app.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port), *args],
+        [sys.executable, str(ROOT / "app.py"), *([] if port_from_env else ["--port", str(port)]), *args],
         cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
