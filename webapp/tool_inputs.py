@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import socket
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -102,7 +103,21 @@ def _save_base64(value: str, what: str, max_bytes: int | None) -> str:
     return processing_utils.save_bytes_to_cache(data, f"{what}{extension}", utils.get_upload_folder())
 
 
+def _check_public(url: str, what: str) -> None:
+    """Refuse a URL whose host has no public address here, before gradio's downloader (which would
+    then ask a public DNS resolver about it)."""
+    host = urlparse(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError) as err:
+        raise MediaError(f"Could not download the {what} from {url}: cannot resolve {host!r} ({err})") from err
+    if not any(processing_utils.is_public_ip(address) for address in addresses):
+        raise MediaError(f"Could not download the {what} from {url}: {host!r} is not a public address "
+                         "(the app fetches only public URLs)")
+
+
 def _download(url: str, what: str, max_bytes: int | None) -> str:
+    _check_public(url, what)
     try:
         path = processing_utils.ssrf_protected_download(url, utils.get_upload_folder())
     except Exception as err:  # gradio raises plain Exception (status codes) and safehttpx ValueError (addresses)

@@ -21,10 +21,13 @@ from gradio_client import Client
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from mmdemo.errors import MediaError
 from mmdemo.world.text import caption_names_scene
 from tests.app.conftest import EXAMPLES
+from tests.app.server import ROOT
 from tests.app.space import PASSWORD, TOOL_PREFIX, USER
 from webapp.mcp_tools import TOOL_NAMES
+from webapp.tool_inputs import tool_file
 PAGE_ONLY = {"retrieval_reset", "clear_history", "refresh_heads", "model_status_line", "show_classes",
              "show_heard"}  # names of the page's handlers: none may be a tool
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -128,7 +131,8 @@ def test_zero_shot_answer_fusion_head_and_status(mcp_app, example_scene):
     ("caption", {"image": "README.md"}, "The app may not read the image 'README.md'"),
     ("caption", {"image": ""}, "Please provide an image first."),
     ("caption", {"image": "data:image/png;base64,%%%"}, "is not valid base64 data"),
-    ("caption", {"image": "http://127.0.0.1:9/secret.png"}, "Could not download the image from http://127.0.0.1:9"),
+    ("caption", {"image": "http://127.0.0.1:9/secret.png"}, "'127.0.0.1' is not a public address"),
+    ("caption", {"image": "http://localhost:9/secret.png"}, "'localhost' is not a public address"),
     ("zero_shot_classify", {"image": str(EXAMPLES / "scene_1.png"), "labels": "cat"}, "at least two distinct labels"),
     ("search_gallery", {"query_text": "red", "query_image": str(EXAMPLES / "scene_1.png")}, "exactly one query"),
     ("classify_with_fusion_head", {"head": "no-such-head", "text": "a"}, "Unknown fusion head 'no-such-head'"),
@@ -164,3 +168,32 @@ def leaves(error: BaseException) -> list[BaseException]:
 def test_the_page_events_still_answer_gradio_client_after_login(mcp_app):
     client = Client(mcp_app, auth=(USER, PASSWORD), verbose=False)
     assert "bundled preset" in client.predict(api_name="/status")
+
+
+def test_tool_files_follow_the_pages_file_rules(tmp_path, monkeypatch):
+    """In-process: what a tool's file argument may name (the example files and uploads only)."""
+    uploads = tmp_path / "uploads"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    monkeypatch.chdir(ROOT)
+    example = EXAMPLES / "scene_1.png"
+    assert tool_file(str(example), "image", None) == str(example)
+    assert tool_file(str(example.relative_to(ROOT)), "image", None) == str(example)
+    assert tool_file(f"http://elsewhere:1/gradio_api/file={quote(str(example))}", "image", None) == str(example)
+    assert tool_file("  ", "image", None) is None
+    uploaded = uploads / "abc" / "mine.wav"
+    uploaded.parent.mkdir(parents=True)
+    uploaded.write_bytes(b"RIFF")
+    assert tool_file(str(uploaded), "audio", None) == str(uploaded)
+    (uploads / "escape.png").symlink_to(ROOT / "app.py")
+    for refused in ("/etc/passwd", str(ROOT / "app.py"), str(EXAMPLES / ".." / ".." / ".." / "app.py"),
+                    str(uploads / "escape.png"), f"http://x/gradio_api/file={ROOT / 'app.py'}", "../app.py"):
+        with pytest.raises(MediaError, match="The app may not read the image"):
+            tool_file(refused, "image", None)
+    raw = example.read_bytes()
+    for value in (f"data:image/png;base64,{base64.b64encode(raw).decode()}", base64.b64encode(raw).decode()):
+        saved = tool_file(value, "image", None)
+        assert saved.startswith(str(uploads)) and saved.endswith(".png") and open(saved, "rb").read() == raw
+    with pytest.raises(MediaError, match="the largest this app accepts is 100 bytes"):
+        tool_file(base64.b64encode(raw).decode(), "image", 100)
+    with pytest.raises(MediaError, match="must be base64"):
+        tool_file("data:image/png,rawbytes", "image", None)
