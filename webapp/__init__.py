@@ -6,5 +6,8 @@ with :func:`webapp.main.build_app` and serves it with :func:`webapp.main.launch`
   uploads, per-model concurrency, example files);
 - :mod:`webapp.tabs`: one module per tab, each with ``build(settings, ...)``; handlers call mmdemo
   and return each output by its component;
-- :mod:`webapp.main`: the page (status line + tabs) and how it is served.
+- :mod:`webapp.main`: the page (status line + tabs) and how it is served;
+- :mod:`webapp.mcp_tools`: the app's capabilities as MCP tools (``--mcp``), with
+  :mod:`webapp.tool_inputs` (file arguments as URL, base64 or allowed path) and
+  :mod:`webapp.mcp_access` (the login and the tool list of the MCP endpoint).
 """

@@ -8,7 +8,9 @@ only these tools, and ask for the ``--auth`` login. The page's own events stay w
 for the page (sliders, tables, a visitor's state), and the page-only ones (clear, reset, refresh,
 redraw) mean nothing to an agent.
 
-Each tool calls :mod:`mmdemo` and returns a JSON object as text. Image and audio arguments are
+Each tool calls :mod:`mmdemo` and returns a JSON object as text. gradio reads the tools' docstrings
+for the agent: the description may wrap, but each ``Args:`` entry and the ``Returns:`` entry must
+stay on one line (gradio's parser reads one line per entry). Image and audio arguments are
 strings: a URL, base64 data or a path the app may read (:mod:`webapp.tool_inputs`). Bad input is a
 tool error carrying the app's own message. The tools bypass gradio's queue (the MCP endpoint calls
 them directly), so each model role has its own limit of ``--concurrency`` calls at once here.
@@ -126,7 +128,8 @@ def tool_functions(settings: AppSettings) -> list[Callable[..., str]]:
     @user_errors
     def search_gallery(query_text: str = "", query_image: str = "", query_audio: str = "", k: int = 5,
                        modality: str = "any") -> str:
-        """Search the app's example gallery (images, texts and sounds) with one query: a text, an image or an audio clip (cross-modal retrieval).
+        """Search the app's example gallery (images, texts and sounds) with one query: a text, an image
+        or an audio clip (cross-modal retrieval).
 
         Args:
             query_text: a text query, e.g. "a red circle"; leave empty when querying with an image or audio.
@@ -153,7 +156,8 @@ def tool_functions(settings: AppSettings) -> list[Callable[..., str]]:
 
     @user_errors
     def classify_with_fusion_head(head: str = "", text: str = "", image: str = "", audio: str = "") -> str:
-        """Classify a text, an image and/or an audio clip together with a trained fusion head; any input may be left empty.
+        """Classify a text, an image and/or an audio clip together with a trained fusion head; any
+        input may be left empty.
 
         Args:
             head: the fusion head's name (model_status_report lists them); empty: the first one.
@@ -179,7 +183,9 @@ def tool_functions(settings: AppSettings) -> list[Callable[..., str]]:
                         "used": prediction.used, "strategy": loaded.strategy, "transcript": prediction.transcript})
 
     def model_status_report() -> str:
-        """What this app can do now: the model preset and why it was chosen, each model role's model, device, dtype and state (loaded or not), and the fusion heads available to classify_with_fusion_head.
+        """What this app can do now: the model preset and why it was chosen, each model role's model,
+        device, dtype and state (loaded or not), and the fusion heads available to
+        classify_with_fusion_head.
 
         Returns:
             JSON: {"preset", "preset_reason", "abilities" (what the preset's models know), "roles": [{"role", "model", "preset", "device", "dtype", "state", "hint"}], "fusion_heads": [names]}.
