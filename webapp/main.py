@@ -82,6 +82,6 @@ def launch(demo: gr.Blocks, settings: AppSettings) -> None:
         run_history=False,
         mcp_server=settings.mcp,
         # the MCP endpoint: the --auth login and only the app's tools (see webapp.mcp_access)
-        app_kwargs={"middleware": [Middleware(McpAccess, auth=settings.auth, tools=mcp_tools.TOOL_NAMES)]}
+        app_kwargs={"middleware": [Middleware(McpAccess, auth=settings.auth, api_names=mcp_tools.API_NAMES)]}
         if settings.mcp else None,
     )

@@ -7,9 +7,10 @@ middleware, in front of the whole app, does two things on MCP requests only:
 - with ``--auth``, it asks for the same ``user:password`` pairs, as HTTP Basic credentials
   (``Authorization: Basic ...``, what MCP clients send from their ``headers`` setting) or the
   page's login cookie; anything else is answered 401 before gradio sees it;
-- it sets gradio's own tool selection (the ``tools`` query parameter, intersected with any the
-  client chose) to the app's tools (:data:`webapp.mcp_tools.TOOL_NAMES`), so the page's events are
-  neither listed nor callable as tools.
+- it keeps only the app's tools (the endpoints of :mod:`webapp.mcp_tools`) in gradio's MCP server:
+  its tool -> endpoint map drives the tool list, the calls and the schema route, so the page's
+  events are neither listed nor callable as tools. (gradio's own selection, the ``tools`` query
+  parameter, cannot do it on a Space whose name has a hyphen: it prefixes the names unsanitised.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import binascii
 import json
 import secrets
 from collections.abc import Sequence
-from urllib.parse import parse_qsl, urlencode
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -51,24 +52,26 @@ class McpAccess:
     Args:
         app: the ASGI app it wraps (gradio's, with the MCP server mounted).
         auth: the ``--auth`` pairs; empty: no login.
-        tools: the tool names the endpoint may show and call.
+        api_names: the endpoints (``api_name``) whose functions are the tools.
     """
 
-    def __init__(self, app: ASGIApp, auth: Sequence[tuple[str, str]], tools: Sequence[str]) -> None:
+    def __init__(self, app: ASGIApp, auth: Sequence[tuple[str, str]], api_names: Sequence[str]) -> None:
         self.app = app
         self.auth = list(auth)
-        self.tools = list(tools)
+        self.api_names = set(api_names)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         root = scope.get("root_path", "")
-        if scope["type"] != "http" or not is_mcp_path(path[len(root):] if path.startswith(root) else path):
+        path = path[len(root):] if root and path.startswith(root) else path
+        if scope["type"] != "http" or not is_mcp_path(path):
             await self.app(scope, receive, send)
             return
         if self.auth and not self.logged_in(scope):
             await self.refuse(send)
             return
-        await self.app(dict(scope, query_string=self.only_app_tools(scope.get("query_string", b""))), receive, send)
+        self.keep_app_tools(scope.get("app"))
+        await self.app(scope, receive, send)
 
     def logged_in(self, scope: Scope) -> bool:
         """Basic credentials matching an ``--auth`` pair, or a valid login cookie of the page."""
@@ -87,12 +90,12 @@ class McpAccess:
         token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
         return token is not None and token in tokens
 
-    def only_app_tools(self, query_string: bytes) -> bytes:
-        """``query_string`` with ``tools`` limited to the app's tools (all of them when not given)."""
-        pairs = [(k, v) for k, v in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if k != "tools"]
-        asked = dict(parse_qsl(query_string.decode("latin-1"))).get("tools")
-        chosen = [t for t in asked.split(",") if t in self.tools] if asked is not None else self.tools
-        return urlencode([*pairs, ("tools", ",".join(chosen) or "-")]).encode("latin-1")
+    def keep_app_tools(self, app: Any) -> None:
+        """Drop every tool but the app's from the MCP server of gradio's ``app`` (idempotent)."""
+        server = getattr(app.get_blocks(), "mcp_server_obj", None) if hasattr(app, "get_blocks") else None
+        if server is not None:
+            server.tool_to_endpoint = {tool: endpoint for tool, endpoint in server.tool_to_endpoint.items()
+                                       if endpoint.lstrip("/") in self.api_names}
 
     @staticmethod
     async def refuse(send: Send) -> None:

@@ -35,10 +35,11 @@ from webapp.settings import AppSettings
 from webapp.tabs.retrieval import MODALITY_FILTERS, new_gallery_index, shown_item
 from webapp.tool_inputs import tool_file
 
-# The tools an agent sees, by name (each function's name); webapp.mcp_access shows only these.
+# The tools an agent sees, by name (each function's name); webapp.mcp_access keeps only these.
 TOOL_NAMES = ("caption", "answer", "zero_shot_classify", "search_gallery", "classify_with_fusion_head",
               "model_status_report")
 API_PREFIX = "tool_"  # their api_names (tool_caption, ...): the page already has /caption, /answer, ...
+API_NAMES = tuple(API_PREFIX + name for name in TOOL_NAMES)
 
 
 def as_json(value: Any) -> str:

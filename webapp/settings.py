@@ -154,7 +154,8 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
         parser.error(str(err))
     overrides = {role: getattr(args, _model_dest(role)) for role in registry.ROLES if getattr(args, _model_dest(role))}
     return AppSettings(
-        host=args.host or env_host(), port=port, share=args.share, mcp=args.mcp or env_flag("MMDEMO_MCP"), auth=auth, preset=args.preset,
+        host=args.host or env_host(), port=port, share=args.share, auth=auth, preset=args.preset,
+        mcp=args.mcp or env_flag("MMDEMO_MCP"),
         overrides=overrides, device=args.device, dtype=args.dtype, max_file_size=args.max_file_size,
         concurrency=args.concurrency, queue_size=args.queue_size, max_gallery=args.max_gallery,
         runs_dir=args.runs_dir or AppSettings().runs_dir,

@@ -11,6 +11,7 @@ MCP tools and the login, so the MCP tests use the same server (one start for bot
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ import pytest
 
 from tests.app.server import ROOT, running_app
 
-SPACE_ID = "mmdemo-tests/mmdemo"
-TOOL_PREFIX = SPACE_ID.split("/")[-1] + "_"  # gradio prefixes MCP tool names with the Space's name
+SPACE_ID = "mmdemo-tests/mm-demo"  # a hyphen, as many Space names have: gradio sanitises it in tool names
+TOOL_PREFIX = re.sub(r"[^a-zA-Z0-9]", "_", SPACE_ID.split("/")[-1]) + "_"  # gradio's prefix: "mm_demo_"
 USER, PASSWORD = "agent", "s3cret-pw"
 
 

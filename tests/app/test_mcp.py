@@ -88,7 +88,7 @@ def test_the_app_lists_its_tools_and_no_page_event(mcp_app):
 
 def test_a_page_event_cannot_be_called_as_a_tool(mcp_app):
     is_error, text = call(mcp_app, "retrieval_reset")
-    assert is_error and "not in the selected tools" in text
+    assert is_error and "Unknown tool" in text
 
 
 def test_caption_of_a_bundled_example_by_path_and_by_the_apps_file_link(mcp_app, example_scene):
@@ -153,6 +153,8 @@ def test_the_mcp_endpoint_asks_for_the_login(mcp_app):
         assert httpx.get(mcp_app + path, timeout=30).status_code == 401
     response = httpx.post(endpoint, json=INITIALIZE, headers=MCP_HEADERS, auth=(USER, PASSWORD), timeout=30)
     assert response.status_code == 200 and "serverInfo" in response.text
+    schema = httpx.get(mcp_app + "gradio_api/mcp/schema", auth=(USER, PASSWORD), timeout=30).json()
+    assert {tool["name"] for tool in schema} == {TOOL_PREFIX + name for name in TOOL_NAMES}  # what the Hub reads
     with pytest.raises(BaseException) as refused:  # the client's task group wraps the HTTP error
         session_run(mcp_app, lambda session: session.list_tools(), auth=(USER, "wrong"))
     assert "401" in repr(leaves(refused.value))
