@@ -40,6 +40,7 @@ TOOL_NAMES = ("caption", "answer", "zero_shot_classify", "search_gallery", "clas
               "model_status_report")
 API_PREFIX = "tool_"  # their api_names (tool_caption, ...): the page already has /caption, /answer, ...
 API_NAMES = tuple(API_PREFIX + name for name in TOOL_NAMES)
+MAX_HITS = 20  # as the Retrieval tab's "Top k" slider
 
 
 def as_json(value: Any) -> str:
@@ -141,6 +142,8 @@ def tool_functions(settings: AppSettings) -> list[Callable[..., str]]:
         Returns:
             JSON: {"hits": [{"rank", "score", "modality", "item" (file name or text), "label"}, ...] best first, "query_modality", "model", "transcript" (what a speech model heard in an audio query, else null), "gallery_size"}.
         """
+        if not 1 <= int(k) <= MAX_HITS:
+            raise ValueError(f"k must be between 1 and {MAX_HITS}; got {k}")
         if modality not in MODALITY_FILTERS:
             raise ValueError(f"Unknown modality filter {modality!r}; choose one of {', '.join(MODALITY_FILTERS)}")
         kind, value = exactly_one_query({"text": query_text, "image": query_image, "audio": query_audio})
@@ -148,7 +151,7 @@ def tool_functions(settings: AppSettings) -> list[Callable[..., str]]:
                  else tool_file(value, kind, max_bytes))
         index = gallery.get()
         with slots["image-text"]:
-            result = index.query(**{kind: value}, k=max(1, min(int(k), 20)),
+            result = index.query(**{kind: value}, k=int(k),
                                  modality=None if modality == "any" else modality)
         hits = [{"rank": h.rank, "score": h.score, "modality": h.modality, "item": shown_item(h), "label": h.label}
                 for h in result.hits]

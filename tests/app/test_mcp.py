@@ -135,6 +135,8 @@ def test_zero_shot_answer_fusion_head_and_status(mcp_app, example_scene):
     ("caption", {"image": "http://localhost:9/secret.png"}, "'localhost' is not a public address"),
     ("zero_shot_classify", {"image": str(EXAMPLES / "scene_1.png"), "labels": "cat"}, "at least two distinct labels"),
     ("search_gallery", {"query_text": "red", "query_image": str(EXAMPLES / "scene_1.png")}, "exactly one query"),
+    ("search_gallery", {"query_text": "red", "k": 0}, "k must be between 1 and 20; got 0"),
+    ("search_gallery", {"query_text": "red", "modality": "video"}, "Unknown modality filter 'video'"),
     ("classify_with_fusion_head", {"head": "no-such-head", "text": "a"}, "Unknown fusion head 'no-such-head'"),
 ])
 def test_bad_input_is_a_tool_error_with_the_apps_message(mcp_app, tool, arguments, message):
