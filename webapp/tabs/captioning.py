@@ -115,7 +115,7 @@ def build(settings: AppSettings) -> CaptioningTab:
             best = gr.Textbox(label="Caption", elem_id="caption-output")
             table = gr.Dataframe(headers=["caption", "score"], label="All captions (best first)", interactive=False,
                                  elem_id="caption-table", wrap=True, column_widths=["82%", "18%"],
-                                 show_row_numbers=True, elem_classes=["wrapped-table"])
+                                 elem_classes=["wrapped-table"])
             note = gr.Markdown(visible=False, elem_id="caption-decoding-note")
             classes = build_notes(label_based)
     recognised, notes = gr.State([]), gr.State([])
@@ -132,5 +132,5 @@ def build(settings: AppSettings) -> CaptioningTab:
     example_images = preset_notes.example_images(["scene_2.png", "scene_3.png", "scene_1.png"],
                                                  ["chelsea.jpg", "coffee.jpg", "rocket.jpg"])
     if example_images:
-        gr.Examples([[path] for path in example_images], inputs=[image], label="Examples")
+        gr.Examples([[path] for path in example_images], inputs=[image], label="Examples", elem_id="caption-examples")
     return tab

@@ -75,7 +75,7 @@ def build(settings: AppSettings) -> ImageQATab:
                  queue=False, show_progress="hidden")
     example_rows = examples_by_preset()
     if example_rows:
-        gr.Examples(example_rows, inputs=[image, question], label="Examples")
+        gr.Examples(example_rows, inputs=[image, question], label="Examples", elem_id="qa-examples")
     return tab
 
 

@@ -183,7 +183,8 @@ def build(settings: AppSettings) -> RetrievalTab:
     add.click(tab.retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
               **concurrency(settings, "image-text"))
     reset.click(tab.retrieval_reset, [index], [summary, index], api_name="gallery_reset")
-    gr.Examples([[query] for query in text_queries()], inputs=[query_text], label="Text queries")
+    gr.Examples([[query] for query in text_queries()], inputs=[query_text], label="Text queries",
+                elem_id="retrieval-text-examples")
     query_examples = preset_notes.example_images(["scene_1.png"], ["chelsea.jpg"])
     if query_examples:
         gr.Examples([[p] for p in query_examples], inputs=[query_image], label="Image queries")
