@@ -50,6 +50,15 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def result_table(headers: list[str], label: str, widths: list[str] | None = None, **kwargs: Any) -> gr.Dataframe:
+    """A read-only results table that fits its panel: long cells wrap (never cut with "…") and the
+    columns share the panel's width (``widths``: percentages; None: equal shares), so no column is
+    pushed out of view (see ``.wrapped-table`` in :mod:`webapp.page_style`)."""
+    widths = widths or [f"{100 / len(headers):.2f}%"] * len(headers)
+    return gr.Dataframe(headers=headers, label=label, interactive=False, wrap=True, column_widths=widths,
+                        elem_classes=["wrapped-table"], **kwargs)
+
+
 def require(value: Any, what: str) -> Any:
     """``value``, or a ``gr.Error`` asking for ``what`` when it is missing or blank."""
     if value is None or (isinstance(value, str) and not value.strip()):

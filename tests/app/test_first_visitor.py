@@ -79,9 +79,11 @@ def value(page, selector: str) -> str:
 
 
 def wait_value(page, selector: str) -> str:
+    """The value ``selector`` shows once it has one (an error toast instead fails at once)."""
     page.wait_for_function(
-        "(s) => (document.querySelector(s + ' textarea, ' + s + ' input')?.value || '').length > 0",
-        arg=selector, timeout=RESULT_TIMEOUT_MS)
+        f"(s) => (document.querySelector(s + ' textarea, ' + s + ' input')?.value || '').length > 0"
+        f" || ({VISIBLE_ERRORS})().length > 0", arg=selector, timeout=RESULT_TIMEOUT_MS)
+    assert page.evaluate(VISIBLE_ERRORS) == [], selector
     return value(page, selector)
 
 
@@ -94,9 +96,14 @@ def open_tab(page, name: str) -> None:
     page.wait_for_timeout(200)
 
 
-def click_example(page, container: str, index: int = 0) -> None:
-    """The ``index``-th example of the ``gr.Examples`` block ``container``."""
+def click_example(page, container: str, index: int = 0, image: str | None = None) -> None:
+    """The ``index``-th example of the ``gr.Examples`` block ``container``; with ``image`` (an image
+    input's selector), wait until the example's picture is in it."""
+    before = page.evaluate("(s) => document.querySelector(s + ' img')?.src || ''", image) if image else ""
     page.locator(f"{container} .gallery-item, {container} tr.tr-body").nth(index).click()
+    if image:
+        page.wait_for_function("([s, before]) => { const src = document.querySelector(s + ' img')?.src || '';"
+                               " return src && src !== before; }", arg=[image, before], timeout=30_000)
 
 
 def press(page, name: str) -> None:
@@ -113,16 +120,22 @@ def check_page(page, where: str) -> None:
 # -- the walk ------------------------------------------------------------------------------------
 
 
-def walk_captioning(page, where: str) -> None:
+def walk_captioning(page, where: str, explain: bool = False) -> None:
     open_tab(page, "Captioning")
-    click_example(page, "#caption-examples", 0)
+    click_example(page, "#caption-examples", 0, "#caption-image")
     press(page, "Caption")
     first = wait_value(page, "#caption-output")
     assert "square" in first, (where, first)
     check_page(page, f"{where}: captioning")
-    click_example(page, "#caption-examples", 1)  # a new image: the old caption must go at once
+    if explain:  # the map of the old caption must go with its image too
+        page.locator(".tabitem:visible").get_by_text("Explain: where in the image? (heatmap)").click()
+        press(page, "Explain")
+        page.wait_for_selector("#explain-word-overlay img", timeout=RESULT_TIMEOUT_MS)
+        check_page(page, f"{where}: caption explained")
+    click_example(page, "#caption-examples", 1, "#caption-image")  # a new image: the old caption must go at once
     page.wait_for_function("() => !document.querySelector('#caption-output textarea').value", timeout=10_000)
     assert table_rows(page, "#caption-table") == [], where
+    page.wait_for_selector("#explain-word-overlay img", state="detached", timeout=10_000)
     press(page, "Caption")
     second = wait_value(page, "#caption-output")
     assert second != first and "triangle" in second, (where, second)
@@ -130,11 +143,11 @@ def walk_captioning(page, where: str) -> None:
 
 def walk_image_qa(page, where: str) -> None:
     open_tab(page, "Image QA")
-    click_example(page, "#qa-examples", 0)  # scene 2: what colour is the square?
+    click_example(page, "#qa-examples", 0, "#qa-image")  # scene 2: what colour is the square?
     press(page, "Answer")
     assert wait_value(page, "#answer-output") == "red", where
     check_page(page, f"{where}: image QA")
-    click_example(page, "#qa-examples", 1)  # another image: the old answer and history go
+    click_example(page, "#qa-examples", 1, "#qa-image")  # another image: the old answer and history go
     page.wait_for_function("() => !document.querySelector('#answer-output textarea').value", timeout=10_000)
 
 
@@ -142,6 +155,7 @@ def walk_classification(page, where: str) -> None:
     open_tab(page, "Classification")
     panel = page.locator(".tabitem:visible").first
     panel.locator(".gallery-item:visible, tr.tr-body:visible").first.click()
+    page.wait_for_selector("#zero-shot-image img", timeout=30_000)
     press(page, "Classify")
     page.locator("#zero-shot-output [data-testid='label-output-value']").wait_for(timeout=RESULT_TIMEOUT_MS)
     check_page(page, f"{where}: classification")
@@ -157,8 +171,8 @@ def walk_retrieval(page, where: str) -> None:
     check_page(page, f"{where}: retrieval")
 
 
-def walk(page, where: str) -> None:
-    walk_captioning(page, where)
+def walk(page, where: str, explain: bool = False) -> None:
+    walk_captioning(page, where, explain)
     walk_image_qa(page, where)
     walk_classification(page, where)
     walk_retrieval(page, where)
@@ -200,11 +214,11 @@ def new_page(browser, url: str, width: int, height: int, dark: bool = False):
 
 def test_desktop_walk_and_a_failed_request_keeps_the_last_result(browser, visitor_url):
     page = new_page(browser, visitor_url, 1400, 1000)
-    walk(page, "1400 px")
+    walk(page, "1400 px", explain=True)
     assert "vqa: bundled-vqa (bundled, cpu, float32, loaded)" in page.locator("#model-status").inner_text()
     # a failed request: one error message at a time, and the last good result stays readable
     open_tab(page, "Image QA")
-    click_example(page, "#qa-examples", 0)
+    click_example(page, "#qa-examples", 0, "#qa-image")
     press(page, "Answer")
     assert wait_value(page, "#answer-output") == "red"
     page.locator("#qa-question textarea").fill("")

@@ -9,7 +9,7 @@ import gradio as gr
 
 import mmdemo
 from webapp import decoding_controls, explain_panel, preset_notes
-from webapp.common import UploadedImage, concurrency, require, user_errors
+from webapp.common import UploadedImage, concurrency, require, result_table, user_errors
 from webapp.settings import AppSettings
 
 
@@ -99,7 +99,8 @@ def build(settings: AppSettings) -> CaptioningTab:
     label_based = preset_notes.label_based("caption")  # no prefix, no decoding: captions from classes
     with gr.Row():
         with gr.Column():
-            image = UploadedImage(type="filepath", label="Image", sources=["upload", "clipboard", "webcam"])
+            image = UploadedImage(type="filepath", label="Image", sources=["upload", "clipboard", "webcam"],
+                                  elem_id="caption-image")
             prefix = gr.Textbox(value="", label="Text prefix (optional: the caption continues it)",
                                 visible=not label_based)
             with gr.Accordion("Decoding", open=False, visible=not label_based):
@@ -113,9 +114,8 @@ def build(settings: AppSettings) -> CaptioningTab:
             button = gr.Button("Caption", variant="primary")
         with gr.Column():
             best = gr.Textbox(label="Caption", elem_id="caption-output")
-            table = gr.Dataframe(headers=["caption", "score"], label="All captions (best first)", interactive=False,
-                                 elem_id="caption-table", wrap=True, column_widths=["82%", "18%"],
-                                 elem_classes=["wrapped-table"])
+            table = result_table(["caption", "score"], "All captions (best first)", ["82%", "18%"],
+                                 elem_id="caption-table")
             note = gr.Markdown(visible=False, elem_id="caption-decoding-note")
             classes = build_notes(label_based)
     recognised, notes = gr.State([]), gr.State([])

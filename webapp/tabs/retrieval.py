@@ -13,7 +13,7 @@ from mmdemo.modalities import exactly_one_query
 from mmdemo.retrieval import RetrievalIndex
 from mmdemo import presets
 from webapp import explain_panel, preset_notes
-from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, user_error, user_errors
+from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, result_table, user_error, user_errors
 from webapp.settings import AppSettings
 
 GALLERY_DIR = EXAMPLES_DIR / "world"
@@ -161,9 +161,8 @@ def build(settings: AppSettings) -> RetrievalTab:
             search = gr.Button("Search", variant="primary")
         with gr.Column():
             results = gr.Gallery(label="Image results", columns=5, height=260, elem_id="retrieval-gallery")
-            table = gr.Dataframe(headers=["rank", "score", "modality", "item"], label="All results",
-                                 interactive=False, wrap=True, column_widths=["12%", "16%", "18%", "54%"],
-                                 elem_id="retrieval-table", elem_classes=["wrapped-table"])
+            table = result_table(["rank", "score", "modality", "item"], "All results", ["12%", "16%", "18%", "54%"],
+                                 elem_id="retrieval-table")
             heard = gr.Markdown(visible=False, elem_id="retrieval-heard")
     transcript = gr.State(None)
     with gr.Accordion("Gallery: add your own images, audio and texts", open=False):
