@@ -173,6 +173,10 @@ class ExplainPanel:
         """A new input: the map of the previous one goes (``shown()`` cleared)."""
         return {self.overlay: None, self.info: "", self.raw: None, self.kept: None}
 
+    def new_image(self, _image: Any) -> dict[gr.Component, Any]:
+        """A new image in the tab: the old image's map goes."""
+        return self.forget_map()
+
     def show(self, kept: KeptMaps, choice: str | None, opacity: float) -> dict[gr.Component, Any]:
         """Every output for the kept map ``choice`` drawn at ``opacity``."""
         name = kept.pick(choice, self.what)
@@ -418,6 +422,8 @@ def add_to_zero_shot(settings: AppSettings, image: gr.Image, labels: gr.Textbox,
                                               panel.kept],
                         panel.outputs(), api_visibility="private", **concurrency(settings, "explain-image-text"))
     labels.change(panel.label_choices, [labels], [panel.target], api_visibility="private")
+    image.change(panel.new_image, [image], panel.shown(), api_visibility="private", queue=False,
+                 show_progress="hidden")
     wire_redraw(panel, "explain_label_redraw")
     return panel
 

@@ -216,6 +216,19 @@ def test_desktop_walk_and_a_failed_request_keeps_the_last_result(browser, visito
     page = new_page(browser, visitor_url, 1400, 1000)
     walk(page, "1400 px", explain=True)
     assert "vqa: bundled-vqa (bundled, cpu, float32, loaded)" in page.locator("#model-status").inner_text()
+    # decoding controls adjust: greedy fixes one caption; three samples say why fewer came back
+    open_tab(page, "Captioning")
+    page.locator(".tabitem:visible").get_by_text("Decoding", exact=True).click()
+    count = page.get_by_label("number input for Captions (greedy gives 1; choose beam or sample for more)")
+    assert count.is_disabled()
+    page.get_by_label("sample", exact=True).check()
+    count = page.get_by_label("number input for Captions (beam / sample)")
+    count.fill("3")
+    count.press("Enter")
+    press(page, "Caption")
+    page.wait_for_function("() => (document.querySelector('#caption-decoding-note')?.innerText || '').includes('distinct')",
+                           timeout=RESULT_TIMEOUT_MS)
+    assert "Sampling gave 1 distinct caption in 6 samples" in page.locator("#caption-decoding-note").inner_text()
     # a failed request: one error message at a time, and the last good result stays readable
     open_tab(page, "Image QA")
     click_example(page, "#qa-examples", 0, "#qa-image")
