@@ -87,8 +87,13 @@ def wait_value(page, selector: str) -> str:
     return value(page, selector)
 
 
-def table_rows(page, selector: str) -> list[str]:
-    return [row.inner_text() for row in page.locator(f"{selector} tbody tr").all() if row.inner_text().strip()]
+SCORES = """(s) => (document.querySelector(s)?.innerText || '').split('\\n')
+    .map(line => line.trim()).filter(line => /^[01](\\.\\d+)?$/.test(line)).length"""
+
+
+def scores_shown(page, selector: str) -> int:
+    """How many scores (one per row) the table ``selector`` shows."""
+    return page.evaluate(SCORES, selector)
 
 
 def open_tab(page, name: str) -> None:
@@ -126,6 +131,7 @@ def walk_captioning(page, where: str, explain: bool = False) -> None:
     press(page, "Caption")
     first = wait_value(page, "#caption-output")
     assert "square" in first, (where, first)
+    page.wait_for_function(f"() => ({SCORES})('#caption-table') === 1", timeout=10_000)
     check_page(page, f"{where}: captioning")
     if explain:  # the map of the old caption must go with its image too
         page.locator(".tabitem:visible").get_by_text("Explain: where in the image? (heatmap)").click()
@@ -134,7 +140,7 @@ def walk_captioning(page, where: str, explain: bool = False) -> None:
         check_page(page, f"{where}: caption explained")
     click_example(page, "#caption-examples", 1, "#caption-image")  # a new image: the old caption must go at once
     page.wait_for_function("() => !document.querySelector('#caption-output textarea').value", timeout=10_000)
-    assert table_rows(page, "#caption-table") == [], where
+    assert scores_shown(page, "#caption-table") == 0, where
     page.wait_for_selector("#explain-word-overlay img", state="detached", timeout=10_000)
     press(page, "Caption")
     second = wait_value(page, "#caption-output")
@@ -165,8 +171,7 @@ def walk_retrieval(page, where: str) -> None:
     open_tab(page, "Retrieval")
     click_example(page, "#retrieval-text-examples", 0)
     press(page, "Search")
-    page.wait_for_function("() => document.querySelectorAll('#retrieval-table tbody tr').length > 0",
-                           timeout=RESULT_TIMEOUT_MS)
+    page.wait_for_function(f"() => ({SCORES})('#retrieval-table') > 0", timeout=RESULT_TIMEOUT_MS)
     page.wait_for_selector("#retrieval-gallery img", timeout=RESULT_TIMEOUT_MS)
     check_page(page, f"{where}: retrieval")
 
@@ -229,6 +234,15 @@ def test_desktop_walk_and_a_failed_request_keeps_the_last_result(browser, visito
     page.wait_for_function("() => (document.querySelector('#caption-decoding-note')?.innerText || '').includes('distinct')",
                            timeout=RESULT_TIMEOUT_MS)
     assert "Sampling gave 1 distinct caption in 6 samples" in page.locator("#caption-decoding-note").inner_text()
+    page.get_by_label("beam", exact=True).check()  # five captions with three beams: five beams searched
+    count.fill("5")
+    count.press("Enter")
+    press(page, "Caption")
+    page.wait_for_function("() => (document.querySelector('#caption-decoding-note')?.innerText || '').includes('beams')",
+                           timeout=RESULT_TIMEOUT_MS)
+    assert "searched with 5 beams (not 3)" in page.locator("#caption-decoding-note").inner_text()
+    page.wait_for_function(f"() => ({SCORES})('#caption-table') === 5", timeout=10_000)
+    check_page(page, "1400 px: five beam captions")
     # a failed request: one error message at a time, and the last good result stays readable
     open_tab(page, "Image QA")
     click_example(page, "#qa-examples", 0, "#qa-image")
