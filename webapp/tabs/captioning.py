@@ -84,7 +84,7 @@ def wire_decoding_controls(strategy: gr.Radio, num_captions: gr.Slider, num_beam
     def follow_strategy(chosen: str, count: float, beams: float) -> dict[gr.Component, Any]:
         request = decoding_controls.adjust(chosen, int(count), int(beams))
         return {num_captions: gr.Slider(value=request.num_captions, interactive=chosen != "greedy",
-                                        label=CAPTIONS_LABEL[chosen == "greedy"]),
+                                        label=GREEDY_CAPTIONS_LABEL if chosen == "greedy" else CAPTIONS_LABEL),
                 num_beams: gr.Slider(value=request.num_beams)}
 
     for event in (strategy.change, num_captions.release):
@@ -92,7 +92,8 @@ def wire_decoding_controls(strategy: gr.Radio, num_captions: gr.Slider, num_beam
               api_visibility="private", queue=False, show_progress="hidden")
 
 
-CAPTIONS_LABEL = {False: "Captions (beam / sample)", True: "Captions (greedy gives 1; choose beam or sample for more)"}
+CAPTIONS_LABEL = "Captions (beam / sample)"
+GREEDY_CAPTIONS_LABEL = "Captions (greedy gives 1; choose beam or sample for more)"
 
 
 def build(settings: AppSettings) -> CaptioningTab:
@@ -105,7 +106,8 @@ def build(settings: AppSettings) -> CaptioningTab:
                                 visible=not label_based)
             with gr.Accordion("Decoding", open=False, visible=not label_based):
                 strategy = gr.Radio(["greedy", "beam", "sample"], value="greedy", label="Strategy")
-                num_captions = gr.Slider(1, 5, value=1, step=1, label=CAPTIONS_LABEL[True], interactive=False)
+                num_captions = gr.Slider(1, 5, value=1, step=1, label=GREEDY_CAPTIONS_LABEL,
+                                         interactive=False)
                 num_beams = gr.Slider(1, 10, value=3, step=1, label="Beams")
                 max_new_tokens = gr.Slider(5, 60, value=30, step=1, label="Max new tokens")
                 top_p = gr.Slider(0.1, 1.0, value=0.9, step=0.05, label="top-p (sample)")
