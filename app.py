@@ -11,6 +11,7 @@ import sys
 
 from webapp.main import build_app, launch
 from webapp.settings import apply_model_settings, parse_args
+from webapp.share_link import ShareLink
 
 logger = logging.getLogger("mmdemo.app")
 
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = apply_model_settings(parse_args(argv))
     logger.info("Preset %s: %s", settings.preset, settings.preset_reason)
-    launch(build_app(settings), settings)
+    share_link = ShareLink(requested=settings.share)
+    launch(build_app(settings, share_link), settings, share_link)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from mmdemo.backends.base import known_words, unknown_labels
 from mmdemo.encoders import embed_images, embed_texts
 from mmdemo.errors import MediaError
 from mmdemo.loading import get_model
-from mmdemo.media import ImageInput, MediaLimits
+from mmdemo.media import ImageInput, MediaLimits, clean_text
 from mmdemo.registry import resolve_spec
 
 DEFAULT_TEMPLATE = "a photo of a {}."
@@ -97,6 +97,7 @@ def zero_shot_classify(
     backend = backend_module(loaded.spec.backend)
     if template is None:
         template = default_template(loaded.spec.name)
+    template = clean_text(template, limits, what="prompt template")  # its own limit, named as a template
     if template.count("{}") != 1:
         raise MediaError(f"The template must contain '{{}}' exactly once, got {template!r}")
     unreadable = unknown_labels(loaded, names)

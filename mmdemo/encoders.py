@@ -77,6 +77,20 @@ def _fingerprint(loaded: LoadedModel) -> str:
     return "|".join(parts)
 
 
+def item_message(index: int, total: int, message: str) -> str:
+    """``message`` about item ``index`` (0-based) of ``total``: as it is for a single input, else
+    prefixed with the item's place in words ("Item 2 of 3: ...")."""
+    return message if total == 1 else f"Item {index + 1} of {total}: {message}"
+
+
+def none_usable(errors: dict[int, str], total: int) -> str:
+    """Why no input of ``total`` could be embedded (the first five reasons)."""
+    if total == 1 and len(errors) == 1:
+        return next(iter(errors.values()))
+    reasons = "; ".join(item_message(i, total, message) for i, message in sorted(errors.items())[:5])
+    return f"None of the {total} inputs could be used: {reasons}"
+
+
 def _embed(
     items: Sequence[Any],
     loaded: LoadedModel,
@@ -109,7 +123,7 @@ def _embed(
             keys[index] = EmbeddingCache.key(hash_item(item), fingerprint)
         except (OSError, TypeError) as err:
             if not skip_errors:
-                raise MediaError(f"Input {index}: cannot read it ({err})") from err
+                raise MediaError(item_message(index, len(items), f"cannot read it ({err})")) from err
             errors[index] = f"cannot read it ({err})"
             continue
         entry = store.get(keys[index]) if store is not None else None
@@ -132,7 +146,7 @@ def _embed(
                 batch_indices.append(index)
             except MediaError as err:
                 if not skip_errors:
-                    raise MediaError(f"Input {index}: {err}") from err
+                    raise MediaError(item_message(index, len(items), str(err))) from err
                 errors[index] = str(err)
         if batch_inputs:
             features = F.normalize(encode(loaded, batch_inputs).float(), dim=-1).cpu()
@@ -148,8 +162,7 @@ def _embed(
             progress(done, len(items))
     indices = sorted(vectors)
     if not indices:
-        raise MediaError("None of the inputs could be used: " + "; ".join(
-            f"input {i}: {msg}" for i, msg in sorted(errors.items())[:5]))
+        raise MediaError(none_usable(errors, len(items)))
     embeddings = torch.stack([vectors[i] for i in indices])  # [N, D]
     output = EmbeddingOutput(
         embeddings=embeddings,

@@ -14,6 +14,7 @@ from mmdemo.registry import ASSETS_DIR
 from webapp.settings import AppSettings
 
 EXAMPLES_DIR = ASSETS_DIR / "examples"
+ERROR_SECONDS = 6  # an error toast closes itself after this; a newer one replaces it (webapp.page_style)
 
 
 class UploadedImage(gr.Image):
@@ -31,6 +32,11 @@ class UploadedImage(gr.Image):
         return super().preprocess(payload)
 
 
+def user_error(message: str) -> gr.Error:
+    """The ``gr.Error`` a person sees: ``message`` alone (no traceback), for :data:`ERROR_SECONDS`."""
+    return gr.Error(message, duration=ERROR_SECONDS, print_exception=False)
+
+
 def user_errors(fn: Callable) -> Callable:
     """Turn mmdemo's errors (and bad values) into a ``gr.Error`` with the same message."""
 
@@ -39,15 +45,24 @@ def user_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (MmdemoError, ValueError) as err:
-            raise gr.Error(str(err), print_exception=False) from err
+            raise user_error(str(err)) from err
 
     return wrapper
+
+
+def result_table(headers: list[str], label: str, widths: list[str] | None = None, **kwargs: Any) -> gr.Dataframe:
+    """A read-only results table that fits its panel: long cells wrap (never cut with "…") and the
+    columns share the panel's width (``widths``: percentages; None: equal shares), so no column is
+    pushed out of view (see ``.wrapped-table`` in :mod:`webapp.page_style`)."""
+    widths = widths or [f"{100 / len(headers):.2f}%"] * len(headers)
+    return gr.Dataframe(headers=headers, label=label, interactive=False, wrap=True, column_widths=widths,
+                        elem_classes=["wrapped-table"], **kwargs)
 
 
 def require(value: Any, what: str) -> Any:
     """``value``, or a ``gr.Error`` asking for ``what`` when it is missing or blank."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise gr.Error(f"Please provide {what} first.", print_exception=False)
+        raise user_error(f"Please provide {what} first.")
     return value
 
 

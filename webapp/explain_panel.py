@@ -33,7 +33,7 @@ from mmdemo.explain import Explanation
 from mmdemo.explain.blip import DEFAULT_ANSWER_METHOD, DEFAULT_CAPTION_METHOD
 from mmdemo.explain.clip import DEFAULT_TOWER_METHOD
 from mmdemo.registry import resolve_spec
-from webapp.common import concurrency, require, user_errors
+from webapp.common import concurrency, require, user_error, user_errors
 from webapp.settings import AppSettings
 
 COLORMAP = "jet"
@@ -54,7 +54,7 @@ OFFLINE_BACKENDS = {"conse", "conse-caption", "conse-vqa"}
 
 
 def fail(message: str) -> gr.Error:
-    return gr.Error(message, print_exception=False)
+    return user_error(message)
 
 
 def explained_backend(role: str) -> str:
@@ -165,6 +165,18 @@ class ExplainPanel:
     def outputs(self) -> list[gr.Component]:
         return [self.overlay, self.info, self.raw, self.kept] + ([self.target] if self.target else [])
 
+    def shown(self) -> list[gr.Component]:
+        """What a panel shows of its last map (the outputs :meth:`forget_map` clears)."""
+        return [self.overlay, self.info, self.raw, self.kept]
+
+    def forget_map(self) -> dict[gr.Component, Any]:
+        """A new input: the map of the previous one goes (``shown()`` cleared)."""
+        return {self.overlay: None, self.info: "", self.raw: None, self.kept: None}
+
+    def new_image(self, _image: Any) -> dict[gr.Component, Any]:
+        """A new image in the tab: the old image's map goes."""
+        return self.forget_map()
+
     def show(self, kept: KeptMaps, choice: str | None, opacity: float) -> dict[gr.Component, Any]:
         """Every output for the kept map ``choice`` drawn at ``opacity``."""
         name = kept.pick(choice, self.what)
@@ -193,8 +205,8 @@ class ExplainPanel:
     # ------------------------------------------------------------------------------ per tab
 
     @user_errors
-    def explain_caption(self, image: str, caption: str, word: str | None, method: str | None, opacity: float,
-                        kept: KeptMaps | None, progress: gr.Progress = gr.Progress()) -> dict[gr.Component, Any]:
+    def explain_caption(self, image: str, caption: str, word: str | None = None, method: str | None = None,
+                        opacity: float = DEFAULT_OPACITY, kept: KeptMaps | None = None, progress: gr.Progress = gr.Progress()) -> dict[gr.Component, Any]:
         """A map per word of the shown caption; shows ``word`` (None: the first)."""
         require(image, "an image")
         if not caption or not caption.strip():
@@ -216,8 +228,8 @@ class ExplainPanel:
         return self.show(kept, word, opacity)
 
     @user_errors
-    def explain_answer(self, image: str, question: str, answer: str, method: str | None, opacity: float,
-                       kept: KeptMaps | None, progress: gr.Progress = gr.Progress()) -> dict[gr.Component, Any]:
+    def explain_answer(self, image: str, question: str, answer: str, method: str | None = None,
+                       opacity: float = DEFAULT_OPACITY, kept: KeptMaps | None = None, progress: gr.Progress = gr.Progress()) -> dict[gr.Component, Any]:
         """The map of the shown answer to ``question``."""
         require(image, "an image")
         if not answer or not answer.strip():
@@ -236,9 +248,9 @@ class ExplainPanel:
         return self.show(kept, None, opacity)
 
     @user_errors
-    def explain_label(self, image: str, labels: str, template: str, label: str | None, method: str | None,
-                      opacity: float, kept: KeptMaps | None,
-                      progress: gr.Progress = gr.Progress()) -> dict[gr.Component, Any]:
+    def explain_label(self, image: str, labels: str | None = None, template: str | None = None,
+                      label: str | None = None, method: str | None = None, opacity: float = DEFAULT_OPACITY,
+                      kept: KeptMaps | None = None, progress: gr.Progress = gr.Progress()) -> dict[gr.Component, Any]:
         """The map of one zero-shot ``label`` (None: the first of ``labels``), as its prompt."""
         require(image, "an image")
         require(labels, "some labels")
@@ -273,8 +285,8 @@ class ExplainPanel:
         return {self.target: gr.Dropdown(choices=names, value=names[0] if names else None)}
 
     @user_errors
-    def explain_hit(self, hit: str | None, method: str | None, opacity: float, last: LastSearch | None,
-                    kept: KeptMaps | None, progress: gr.Progress = gr.Progress()) -> dict[gr.Component, Any]:
+    def explain_hit(self, hit: str | None = None, method: str | None = None, opacity: float = DEFAULT_OPACITY,
+                    last: LastSearch | None = None, kept: KeptMaps | None = None, progress: gr.Progress = gr.Progress()) -> dict[gr.Component, Any]:
         """The map of one image hit of the last search (None: the first) for its query."""
         if last is None:
             raise fail("Search first: run a search, then pick a hit to explain.")
@@ -310,6 +322,10 @@ class ExplainPanel:
         names = [hit_name(h) for h in (last.hits if last else []) if h.modality == "image"]
         return {self.target: gr.Dropdown(choices=names, value=names[0] if names else None)}
 
+    def new_search(self, last: LastSearch | None) -> dict[gr.Component, Any]:
+        """A new search: its hits to choose from, and no map of the previous search's hit."""
+        return self.hit_choices(last) | self.forget_map()
+
 
 def build_panel(settings: AppSettings, role: str, what: str, target_label: str | None) -> ExplainPanel:
     """The panel's components (in an accordion), for a ``role`` model; ``target_label``: its dropdown's label."""
@@ -340,7 +356,7 @@ def wire_redraw(panel: ExplainPanel, api_name: str) -> None:
     """Opacity (and picking a kept target) re-draws from the kept map, without recomputing."""
     redraw = concurrency(panel.settings, "explain-redraw")
     if panel.target is None:
-        def redraw_answer(kept: KeptMaps | None, opacity: float) -> dict[gr.Component, Any]:
+        def redraw_answer(kept: KeptMaps | None = None, opacity: float = DEFAULT_OPACITY) -> dict[gr.Component, Any]:
             return panel.redraw_map(kept, None, opacity)
 
         panel.opacity.release(redraw_answer, [panel.kept, panel.opacity], [panel.overlay, panel.info, panel.raw],
@@ -352,19 +368,22 @@ def wire_redraw(panel: ExplainPanel, api_name: str) -> None:
 
 
 def redraw_word(panel: ExplainPanel):
-    def redraw_caption(kept: KeptMaps | None, word: str | None, opacity: float) -> dict[gr.Component, Any]:
+    def redraw_caption(kept: KeptMaps | None = None, word: str | None = None,
+                       opacity: float = DEFAULT_OPACITY) -> dict[gr.Component, Any]:
         return panel.redraw_map(kept, word, opacity)
     return redraw_caption
 
 
 def redraw_label(panel: ExplainPanel):
-    def redraw_zero_shot(kept: KeptMaps | None, label: str | None, opacity: float) -> dict[gr.Component, Any]:
+    def redraw_zero_shot(kept: KeptMaps | None = None, label: str | None = None,
+                         opacity: float = DEFAULT_OPACITY) -> dict[gr.Component, Any]:
         return panel.redraw_map(kept, label, opacity)
     return redraw_zero_shot
 
 
 def redraw_hit(panel: ExplainPanel):
-    def redraw_retrieval(kept: KeptMaps | None, hit: str | None, opacity: float) -> dict[gr.Component, Any]:
+    def redraw_retrieval(kept: KeptMaps | None = None, hit: str | None = None,
+                         opacity: float = DEFAULT_OPACITY) -> dict[gr.Component, Any]:
         return panel.redraw_map(kept, hit, opacity)
     return redraw_retrieval
 
@@ -403,6 +422,8 @@ def add_to_zero_shot(settings: AppSettings, image: gr.Image, labels: gr.Textbox,
                                               panel.kept],
                         panel.outputs(), api_visibility="private", **concurrency(settings, "explain-image-text"))
     labels.change(panel.label_choices, [labels], [panel.target], api_visibility="private")
+    image.change(panel.new_image, [image], panel.shown(), api_visibility="private", queue=False,
+                 show_progress="hidden")
     wire_redraw(panel, "explain_label_redraw")
     return panel
 
@@ -414,6 +435,6 @@ def add_to_retrieval(settings: AppSettings, search: Any, last_search: gr.State) 
                        panel.outputs(), api_name="explain_hit", **concurrency(settings, "explain-image-text"))
     panel.target.select(panel.explain_hit, [panel.target, panel.method, panel.opacity, last_search, panel.kept],
                         panel.outputs(), api_visibility="private", **concurrency(settings, "explain-image-text"))
-    search.then(panel.hit_choices, [last_search], [panel.target], api_visibility="private")
+    search.success(panel.new_search, [last_search], [panel.target, *panel.shown()], api_visibility="private")
     wire_redraw(panel, "explain_hit_redraw")
     return panel

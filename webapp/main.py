@@ -8,9 +8,10 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from mmdemo.status import MISSING, RoleStatus, model_status
-from webapp import mcp_tools
+from webapp import mcp_tools, page_style
 from webapp.mcp_access import McpAccess
 from webapp.settings import AppSettings
+from webapp.share_link import PENDING, ShareLink
 from webapp.tabs import captioning, classification, fusion_lab, image_qa, retrieval
 
 TITLE = "mmdemo: multimodal playground"
@@ -20,22 +21,24 @@ def _state(role: RoleStatus) -> str:
     return f"**missing**: {role.hint}" if role.state == MISSING else role.state
 
 
-def status_markdown(settings: AppSettings) -> str:
+def status_markdown(settings: AppSettings, share_link: ShareLink | None = None) -> str:
     """The status line: the preset and why, what its models can do, then each role's model,
-    preset, device, dtype and state."""
+    preset, device, dtype and state (and, with ``--share``, what became of the share link)."""
     status = model_status()
     parts = [f"{r.role}: `{r.model}` ({r.preset}, {r.device}, {r.dtype}, {_state(r)})" for r in status.roles]
     header = f"**Models: {status.preset} preset** ({settings.preset_reason or 'default'})"
     abilities = [f"{status.preset} preset: {status.abilities}"] if status.abilities else []
-    return "  \n".join([header, *abilities, " · ".join(parts)])
+    share = [share_link.markdown()] if share_link is not None and share_link.markdown() else []
+    return "  \n".join([header, *abilities, " · ".join(parts), *share])
 
 
-def build_app(settings: AppSettings) -> gr.Blocks:
+def build_app(settings: AppSettings, share_link: ShareLink | None = None) -> gr.Blocks:
     """The app's Blocks for ``settings`` (whose model settings :func:`apply_model_settings
-    <webapp.settings.apply_model_settings>` has applied)."""
+    <webapp.settings.apply_model_settings>` has applied); the status line reads ``share_link``
+    (what :func:`launch` made of ``--share``)."""
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown("# mmdemo: a multimodal model playground")
-        status = gr.Markdown(status_markdown(settings), elem_id="model-status")
+        gr.Markdown("# mmdemo: a multimodal model playground", elem_id="page-title")
+        status = gr.Markdown(status_markdown(settings, share_link), elem_id="model-status")
         session_heads = gr.State({})
         with gr.Tabs() as tabs:
             with gr.Tab("Captioning"):
@@ -54,9 +57,18 @@ def build_app(settings: AppSettings) -> gr.Blocks:
 
         def model_status_line() -> dict[gr.Component, Any]:
             """One line per role: the model, preset, device and dtype it uses (before or after loading)."""
-            return {status: status_markdown(settings)}
+            return {status: status_markdown(settings, share_link)}
 
         demo.load(model_status_line, None, status, api_name="status")
+        if share_link is not None and share_link.requested:  # the link settles after the page is up
+            share_timer = gr.Timer(2.0)
+
+            def share_outcome() -> dict[gr.Component, Any]:
+                return {status: status_markdown(settings, share_link),
+                        share_timer: gr.Timer(active=share_link.state == PENDING)}
+
+            share_timer.tick(share_outcome, None, [status, share_timer], api_visibility="private",
+                             show_progress="hidden", queue=False)
         # Models load on first use: re-read the status when a tab is chosen and after each result.
         refreshes = [tabs.select, lab.trained.then, caption_tab.best.change, qa_tab.history.change,
                      classify_tabs.zero_shot.result.change, heads.probabilities.change, retrieval_tab.table.change]
@@ -68,8 +80,13 @@ def build_app(settings: AppSettings) -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, settings: AppSettings) -> None:
-    """Serve ``demo`` with the queue, limits, login and network settings of ``settings`` (blocks)."""
+def launch(demo: gr.Blocks, settings: AppSettings, share_link: ShareLink | None = None) -> None:
+    """Serve ``demo`` with the queue, limits, login and network settings of ``settings`` (blocks).
+
+    Gradio starts quietly (its own start-up lines advise ``share=True`` in ``launch()``); the
+    outcome is logged in the CLI's terms and recorded in ``share_link`` for the status line.
+    """
+    share_link = share_link or ShareLink(requested=settings.share)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     demo.launch(
         server_name=settings.host,
@@ -84,4 +101,9 @@ def launch(demo: gr.Blocks, settings: AppSettings) -> None:
         # the MCP endpoint: the --auth login and only the app's tools (see webapp.mcp_access)
         app_kwargs={"middleware": [Middleware(McpAccess, auth=settings.auth, api_names=mcp_tools.API_NAMES)]}
         if settings.mcp else None,
+        css=page_style.CSS,
+        quiet=True,
+        prevent_thread_lock=True,
     )
+    share_link.settle(demo.share_url, demo.local_url)
+    demo.block_thread()

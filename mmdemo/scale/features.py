@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 import mmdemo.training.features as local_features
-from mmdemo.encoders import EmbeddingOutput
+from mmdemo.encoders import EmbeddingOutput, none_usable
 from mmdemo.errors import MediaError
 from mmdemo.registry import resolve_spec
 from mmdemo.retrieval.build import text_id
@@ -87,8 +87,7 @@ def _embed_on_ray(
             progress(len(vectors) + len(errors), len(items))
     indices = sorted(vectors)
     if not indices or names is None:
-        raise MediaError("None of the inputs could be used: " + "; ".join(
-            f"input {i}: {message}" for i, message in sorted(errors.items())[:5]))
+        raise MediaError(none_usable(errors, len(items)))
     return EmbeddingOutput(
         embeddings=torch.from_numpy(np.stack([vectors[i] for i in indices])), model=names[0], space=names[1],
         indices=indices, errors=errors, computed=len(indices),

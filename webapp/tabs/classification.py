@@ -51,8 +51,8 @@ class FusionHeadTab:
     note: gr.Markdown
 
     @user_errors
-    def classify_with_head(self, head_name: str, text: str, image: str | None, audio: str | None,
-                           session_heads: dict[str, str] | None,
+    def classify_with_head(self, head_name: str, text: str | None = None, image: str | None = None,
+                           audio: str | None = None, session_heads: dict[str, str] | None = None,
                            progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[gr.Component, Any]:
         """Label probabilities and per-modality contributions from a fusion head; any input may be missing."""
         import pandas as pd

@@ -22,7 +22,7 @@ from mmdemo.lab import LAB_SEEDS, LAB_TRAIN_DEFAULTS, LabRun, prepare_data, run_
 from mmdemo.training.optim import OPTIMIZERS, SCHEDULES
 from mmdemo.training.sources import world_models
 from mmdemo.training.trainer import TrainConfig
-from webapp.common import require, user_errors
+from webapp.common import require, result_table, user_errors
 from webapp.settings import AppSettings
 
 BUNDLED_WORLD, UPLOAD = "bundled world", "upload"
@@ -222,9 +222,8 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
             train = gr.Button("Train and compare", variant="primary")
         with gr.Column(scale=2):
             summary = gr.Markdown(elem_id="lab-summary")
-            table = gr.Dataframe(headers=TABLE_HEADERS, label="Comparison", interactive=False)
-            seeds_table = gr.Dataframe(headers=SEED_TABLE_HEADERS, label="Across seeds, with baselines and costs",
-                                       interactive=False, elem_id="lab-seeds")
+            table = result_table(TABLE_HEADERS, "Comparison")
+            seeds_table = result_table(SEED_TABLE_HEADERS, "Across seeds, with baselines and costs", elem_id="lab-seeds")
             with gr.Row():
                 noise_plot = gr.LinePlot(x="level", y="accuracy", color="curve", label="Robustness: feature noise",
                                          x_title="noise std / feature std", y_title="accuracy (mean over tasks)")

@@ -22,9 +22,10 @@ class ImageQATab:
     answer: gr.Textbox
     confidence: gr.Number
     history: gr.Chatbot
+    explain: explain_panel.ExplainPanel | None = None
 
     @user_errors
-    def answer_question(self, image: str, question: str, history: list[dict] | None,
+    def answer_question(self, image: str, question: str, history: list[dict] | None = None,
                         progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[gr.Component, Any]:
         """Answer a question about an image; appends to the running history for this image."""
         require(image, "an image")
@@ -44,8 +45,13 @@ class ImageQATab:
                    {"role": "assistant", "content": f"ℹ️ {out.answer}"}]
         return {self.answer: "", self.confidence: None, self.history: history}
 
-    def clear_history(self, _image: Any) -> dict[gr.Component, Any]:
+    def clear_history(self, _image: Any = None) -> dict[gr.Component, Any]:
         return {self.history: []}
+
+    def forget_answer(self, _image: Any) -> dict[gr.Component, Any]:
+        """A new image: the answer about the previous one goes (and its explanation)."""
+        cleared = {self.answer: "", self.confidence: None}
+        return cleared | (self.explain.forget_map() if self.explain else {})
 
 
 def build(settings: AppSettings) -> ImageQATab:
@@ -64,10 +70,12 @@ def build(settings: AppSettings) -> ImageQATab:
     button.click(tab.answer_question, inputs, outputs, api_name="answer", **concurrency(settings, "vqa"))
     question.submit(tab.answer_question, inputs, outputs, api_name="answer_submit", **concurrency(settings, "vqa"))
     image.change(tab.clear_history, [image], [history], api_name="clear_history")
-    explain_panel.add_to_image_qa(settings, image, question, answer)
+    tab.explain = explain_panel.add_to_image_qa(settings, image, question, answer)
+    image.change(tab.forget_answer, [image], [answer, confidence, *tab.explain.shown()], api_visibility="private",
+                 queue=False, show_progress="hidden")
     example_rows = examples_by_preset()
     if example_rows:
-        gr.Examples(example_rows, inputs=[image, question], label="Examples")
+        gr.Examples(example_rows, inputs=[image, question], label="Examples", elem_id="qa-examples")
     return tab
 
 

@@ -13,7 +13,7 @@ from mmdemo.modalities import exactly_one_query
 from mmdemo.retrieval import RetrievalIndex
 from mmdemo import presets
 from webapp import explain_panel, preset_notes
-from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, user_errors
+from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, result_table, user_error, user_errors
 from webapp.settings import AppSettings
 
 GALLERY_DIR = EXAMPLES_DIR / "world"
@@ -37,11 +37,26 @@ def new_gallery_index() -> RetrievalIndex:
     return index
 
 
+SHOWN_TEXT_CHARS = 160  # the most of a text hit the results table shows
+
+
 def shown_item(hit: Any) -> str:
-    """What the results table shows of a hit: a file's name (never a server path) or a typed text."""
+    """What the results table shows of a hit: a typed text's words; a text file's words and its name;
+    an image's or a clip's file name (never a server path)."""
     if hit.modality == "text" and hit.id.startswith("text:"):
-        return hit.source
-    return Path(hit.source).name
+        return shortened(hit.source)
+    name = Path(hit.source).name
+    if hit.modality == "text":
+        try:
+            words = " ".join(Path(hit.source).read_text(encoding="utf-8", errors="replace").split())
+        except OSError:
+            return name
+        return f"“{shortened(words)}” ({name})"
+    return name
+
+
+def shortened(text: str) -> str:
+    return text if len(text) <= SHOWN_TEXT_CHARS else text[: SHOWN_TEXT_CHARS - 1].rstrip() + "…"
 
 
 @dataclass(eq=False)  # hashed by identity, like gradio's components
@@ -63,8 +78,9 @@ class RetrievalTab:
         return f"Gallery: {len(index)} items ({parts}); limit {self.settings.max_gallery}."
 
     @user_errors
-    def retrieval_search(self, query_text: str, query_image: str | None, query_audio: str | None, k: float,
-                         modality: str, index: RetrievalIndex | None,
+    def retrieval_search(self, query_text: str | None = None, query_image: str | None = None,
+                         query_audio: str | None = None, k: float = 5, modality: str = "any",
+                         index: RetrievalIndex | None = None,
                          progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[gr.Component, Any]:
         """Search the gallery with one query (text, image or audio); top-k as a gallery and a table."""
         index = index if index is not None else new_gallery_index()
@@ -74,7 +90,7 @@ class RetrievalTab:
         result = index.query(**{kind: value}, k=int(k), modality=None if modality == "any" else modality)
         gallery = [(hit.source, f"#{hit.rank} · {hit.score:.3f} · {hit.modality}")
                    for hit in result.hits if hit.modality == "image"]
-        table = [[hit.rank, round(hit.score, 4), hit.modality, shown_item(hit), hit.label or ""] for hit in result.hits]
+        table = [[hit.rank, round(hit.score, 4), hit.modality, shown_item(hit)] for hit in result.hits]
         return {self.results: gallery, self.table: table, self.index: index, self.transcript: result.transcript,
                 self.last_search: explain_panel.LastSearch(kind, value, list(result.hits))}
 
@@ -83,7 +99,8 @@ class RetrievalTab:
         return {self.heard: gr.Markdown(heard_note(transcript), visible=transcript is not None)}
 
     @user_errors
-    def retrieval_add(self, files: list[str] | None, texts: str, index: RetrievalIndex | None,
+    def retrieval_add(self, files: list[str] | None = None, texts: str | None = None,
+                      index: RetrievalIndex | None = None,
                       progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict[gr.Component, Any]:
         """Add uploaded files and typed texts (one per line) to this visitor's gallery."""
         index = index if index is not None else new_gallery_index()
@@ -91,12 +108,10 @@ class RetrievalTab:
         files = list(files or [])
         limit = self.settings.max_gallery
         if not files and not new_texts:
-            raise gr.Error("Upload files or type texts (one per line) to add.", print_exception=False)
+            raise user_error("Upload files or type texts (one per line) to add.")
         if len(index) + len(files) + len(new_texts) > limit:
-            raise gr.Error(
-                f"The gallery holds at most {limit} items; it has {len(index)} and you "
-                f"are adding {len(files) + len(new_texts)}.", print_exception=False,
-            )
+            raise user_error(f"The gallery holds at most {limit} items; it has {len(index)} and you "
+                             f"are adding {len(files) + len(new_texts)}.")
         notes = []
         if files:
             report = index.add_files(files)
@@ -109,7 +124,7 @@ class RetrievalTab:
         summary = self.gallery_summary(index) + ("\n" + "\n".join(notes) if notes else "")
         return {self.summary: summary, self.index: index}
 
-    def retrieval_reset(self, _index: Any) -> dict[gr.Component, Any]:
+    def retrieval_reset(self, _index: Any = None) -> dict[gr.Component, Any]:
         """Back to the example gallery."""
         index = new_gallery_index()
         return {self.summary: self.gallery_summary(index), self.index: index}
@@ -146,8 +161,8 @@ def build(settings: AppSettings) -> RetrievalTab:
             search = gr.Button("Search", variant="primary")
         with gr.Column():
             results = gr.Gallery(label="Image results", columns=5, height=260, elem_id="retrieval-gallery")
-            table = gr.Dataframe(headers=["rank", "score", "modality", "item", "label"], label="All results",
-                                 interactive=False)
+            table = result_table(["rank", "score", "modality", "item"], "All results", ["12%", "16%", "18%", "54%"],
+                                 elem_id="retrieval-table")
             heard = gr.Markdown(visible=False, elem_id="retrieval-heard")
     transcript = gr.State(None)
     with gr.Accordion("Gallery: add your own images, audio and texts", open=False):
@@ -167,7 +182,8 @@ def build(settings: AppSettings) -> RetrievalTab:
     add.click(tab.retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
               **concurrency(settings, "image-text"))
     reset.click(tab.retrieval_reset, [index], [summary, index], api_name="gallery_reset")
-    gr.Examples([[query] for query in text_queries()], inputs=[query_text], label="Text queries")
+    gr.Examples([[query] for query in text_queries()], inputs=[query_text], label="Text queries",
+                elem_id="retrieval-text-examples")
     query_examples = preset_notes.example_images(["scene_1.png"], ["chelsea.jpg"])
     if query_examples:
         gr.Examples([[p] for p in query_examples], inputs=[query_image], label="Image queries")
