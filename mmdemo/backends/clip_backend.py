@@ -13,7 +13,6 @@ from mmdemo.backends.base import (
     TEXT_FLOAT32,
     LoadedModel,
     checkpoint_available_offline,
-    checkpoint_config,
     from_pretrained,
     load_checked,
     text_autocast,
@@ -44,33 +43,13 @@ SPEEDUPS = {
     "of weights at every call, no autocast); its last layer computes only the class token the embedding reads",
 }
 
-PACKED_TOWER_MAX_LAYERS = 12
-"""``image-packed-bfloat16`` is given to image towers of at most this many layers only. Its
-residual stream is bfloat16 end to end (autocast keeps it float32), and the error grows with
-depth: against float32 on seeded full-size towers (``python -m mmdemo bench``, README,
-Performance) it met the centred-cosine bar on ViT-B/32 (12 layers, bar 0.995) and missed it on
-ViT-L/14 (24 layers, bar 0.99), where bfloat16 autocast meets it. Deeper towers, and towers whose
-config cannot be read before loading, keep autocast until the fast tower meets the bar."""
-
 available_offline = checkpoint_available_offline
-
-
-def _image_tower_layers(spec: ModelSpec) -> int | None:
-    config = checkpoint_config(spec)
-    if config is None:
-        return None
-    return int((config.get("vision_config") or {}).get("num_hidden_layers", 12))  # 12: CLIPVisionConfig's default
 
 
 def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
     """On CPU: ``text-float32`` (the image tower keeps bfloat16 autocast, the text tower does not)
-    and, for image towers of at most :data:`PACKED_TOWER_MAX_LAYERS` layers, ``image-packed-bfloat16``."""
-    if device.type != "cpu":
-        return ()
-    layers = _image_tower_layers(spec)
-    if layers is None or layers > PACKED_TOWER_MAX_LAYERS:
-        return ("text-float32",)
-    return ("text-float32", "image-packed-bfloat16")
+    and ``image-packed-bfloat16``."""
+    return ("text-float32", "image-packed-bfloat16") if device.type == "cpu" else ()
 
 
 def load(

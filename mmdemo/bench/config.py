@@ -19,6 +19,7 @@ TARGETS = {"image": 8.0, "text": 5.0, "caption": 1.5, "vqa": 1.5, "audio": 2.0}
 MIN_MEAN_COSINE = 0.99  # reported; flattered by random weights' shared direction
 MIN_CENTRED_COSINE = 0.995  # cosine after removing float32's mean row: ViT-B towers (12 layers)
 MIN_CENTRED_COSINE_DEEP = 0.99  # the same for deeper towers (ViT-L/14: 24 layers)
+MAX_PAIRWISE_COSINE = 0.97  # embedding checks need inputs the model tells apart (fidelity.input_spread)
 MIN_TOP1_AGREEMENT = 0.98  # zero-shot top-1 over the label bank
 LABEL_BANK = 500  # zero-shot labels: the world's colour-shape labels, then ImageNet-1k class names
 MIN_IDENTICAL_SEQUENCES = 0.90  # reported: greedy outputs identical end to end

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from mmdemo.bench.config import (
     CLEAR_MARGIN,
     MAX_LOGPROB_ERROR,
+    MAX_PAIRWISE_COSINE,
     MIN_CENTRED_COSINE,
     MIN_CLEAR_MARGIN_AGREEMENT,
     MIN_IDENTICAL_SEQUENCES,
@@ -100,6 +101,17 @@ def centred_cosine(
     centre = ref.mean(dim=0, keepdim=True)
     cosines = F.cosine_similarity(ref - centre, cand - centre, dim=-1)  # [N]
     return Fidelity("centred cosine", float(cosines.mean()), threshold, len(cosines), f"min {float(cosines.min()):.5f}")
+
+
+def input_spread(reference: torch.Tensor, *, threshold: float = MAX_PAIRWISE_COSINE) -> Fidelity:
+    """Mean cosine between float32's outputs for different inputs [N, D]: at most ``threshold``,
+    or the inputs look alike to the model and a centred check measures mostly rounding noise
+    (the centred-cosine bars were set on inputs at 0.94-0.97; issue 15)."""
+    _same_shape(reference, reference, rows=2)
+    rows = _rows(reference)
+    pairs = (rows @ rows.T)[~torch.eye(len(rows), dtype=torch.bool)]
+    return Fidelity("inputs' spread: float32 mean pairwise cosine", float(pairs.mean()), threshold, len(rows),
+                    f"max {float(pairs.max()):.5f}", at_most=True)
 
 
 def relative_error_bar(centred_cosine_bar: float) -> float:

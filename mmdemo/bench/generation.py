@@ -26,9 +26,10 @@ from PIL import Image
 from mmdemo.backends import backend_module
 from mmdemo.backends.base import LoadedModel
 from mmdemo.bench.baselines import BlipBaseline
-from mmdemo.bench.config import CLEAR_MARGIN, TARGETS, BenchConfig
+from mmdemo.bench.config import CLEAR_MARGIN, TARGETS, BenchConfig, centred_cosine_bar
 from mmdemo.bench.fidelity import (
     Fidelity,
+    centred_cosine,
     clear_margin_agreement,
     generation_input_dependence,
     identical_sequences,
@@ -98,18 +99,36 @@ def _labelled(label: str, checks: list[Fidelity]) -> list[Fidelity]:
     return [replace(check, metric=f"{label}: {check.metric}") for check in checks]
 
 
-def _path_checks(reference: list[torch.Tensor], loaded: LoadedModel, processor, pairs: list, tokens: list) -> list[Fidelity]:
+def _vision_tokens(model: torch.nn.Module, processor, images: list) -> torch.Tensor:
+    """The vision tower's output tokens of each image, flattened: [N, tokens * width]."""
+    rows = []
+    with torch.inference_mode():
+        for image in images:
+            pixels = processor(images=image, return_tensors="pt")["pixel_values"]
+            rows.append(model.vision_model(pixel_values=pixels)[0].float().reshape(1, -1))
+    return torch.cat(rows)
+
+
+def _path_checks(
+    reference: list[torch.Tensor], ref_vision: torch.Tensor, loaded: LoadedModel, processor, pairs: list, tokens: list
+) -> list[Fidelity]:
     candidate = [blip_step_logprobs(loaded.model, processor, image, ids, question)
                  for (image, question), ids in zip(pairs, tokens)]
     targets = [ids[1:] for ids in tokens]
-    return [max_logprob_error(reference, candidate, targets), clear_margin_agreement(reference, candidate)]
+    vision = _vision_tokens(loaded.model, processor, [image for image, _ in pairs])
+    bar = centred_cosine_bar(loaded.model.config.vision_config.num_hidden_layers)
+    checks = [max_logprob_error(reference, candidate, targets), clear_margin_agreement(reference, candidate)]
+    if len(pairs) > 1:
+        checks.append(replace(centred_cosine(ref_vision, vision, threshold=bar), metric="vision tokens centred cosine"))
+    return checks
 
 
 def generation_fidelity(
     spec: ModelSpec, role: str, pairs: list, max_new_tokens: int
-) -> tuple[list[Fidelity], dict[str, list[Fidelity]]]:
-    """The checks of the project path on ``spec`` (image dependence, log-prob error, clear-margin
-    agreement, identical greedy tokens) and of each off-by-default speed-up on top of it."""
+) -> tuple[Fidelity, list[Fidelity], dict[str, list[Fidelity]]]:
+    """On ``spec``: how much float32 depends on the image; the project path's checks (log-prob
+    error, clear-margin agreement, the vision tokens' centred cosine, identical greedy tokens);
+    and the same checks of each speed-up the policy did not give (off by default) on top of it."""
     base = BlipBaseline(spec.local_folder, vqa=role == "vqa")
     tokens = [base.generate(image, question, max_new_tokens=max_new_tokens) for image, question in pairs]
     reference = [blip_step_logprobs(base.variants.model, base.processor, image, ids, question)
@@ -118,33 +137,42 @@ def generation_fidelity(
     swapped = [blip_step_logprobs(base.variants.model, base.processor, other, ids, question)
                for other, (_, question), ids in zip(others, pairs, tokens)]
     dependence = generation_input_dependence(reference, swapped, [ids[1:] for ids in tokens])
+    ref_vision = _vision_tokens(base.variants.model, base.processor, [image for image, _ in pairs])
     project = get_model(spec, role)
     greedy = [project_tokens(spec, role, image, question, max_new_tokens, project) for image, question in pairs]
-    checks = [dependence, *_path_checks(reference, project, base.processor, pairs, tokens),
+    checks = [*_path_checks(reference, ref_vision, project, base.processor, pairs, tokens),
               identical_sequences(tokens, greedy, what="greedy tokens")]
     backend = backend_module(spec.backend)
     off: dict[str, list[Fidelity]] = {}
-    for name in getattr(backend, "OFF_BY_DEFAULT", {}):
-        speedups = (*project.speedups, name)
-        loaded = backend.load(spec, project.device, project.dtype, speedups)
-        off[name] = [dependence, *_path_checks(reference, loaded, base.processor, pairs, tokens)]
-    return checks, off
+    for name in backend.SPEEDUPS:
+        if name in project.speedups:
+            continue
+        loaded = backend.load(spec, project.device, project.dtype, (*project.speedups, name))
+        if name in loaded.speedups:  # applied here (not every speed-up applies on every machine)
+            off[name] = _path_checks(reference, ref_vision, loaded, base.processor, pairs, tokens)
+    return dependence, checks, off
 
 
 def _fidelity_and_notes(config: BenchConfig, models: BenchModels, role: str, pairs: list, tokens: int):
     checks: list[Fidelity] = []
     off: dict[str, list[Fidelity]] = {}
+    dependence: list[Fidelity] = []
     for label, spec in fidelity_specs(config, models, role).items():
-        project, held_back = generation_fidelity(spec, role, pairs, tokens)
+        depends, project, held_back = generation_fidelity(spec, role, pairs, tokens)
+        dependence += _labelled(label, [depends])
         checks += _labelled(label, project)
         for name, found in held_back.items():
             off.setdefault(name, []).extend(_labelled(label, found))
+    most = max(dependence, key=lambda check: check.value)
     notes = [
         f"fidelity on {len(pairs)} inputs per model, teacher-forced on float32's greedy tokens (up to {tokens}); "
         f"clear margin: float32's best token >= {CLEAR_MARGIN:g} nat above its second best; the random "
-        "stand-in itself is timed only (it barely depends on the image)",
+        "stand-in itself is timed only",
+        *(f"{check.metric}: {check.value:.3g} ({check.detail})" for check in dependence),
+        "a model whose output barely depends on the image checks the decoder's arithmetic only; the image side "
+        "is checked where it does, and by the vision tokens' centred cosine",
     ]
-    return checks, off, notes
+    return [most, *checks], off, notes
 
 
 def caption_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs, say: Say) -> WorkloadResult:

@@ -31,8 +31,7 @@ def test_policy_gives_speedups_only_to_auto_on_fast_cpus(fast_cpu, monkeypatch):
     assert loading.resolve_speedups(_spec("blip-vqa"), cpu) == ("vision-bfloat16", "cross-attention-bfloat16")
     assert loading.resolve_speedups(_spec("wav2vec2"), cpu) == ("time-major-features",)
     assert loading.resolve_speedups(_spec("wav2vec2-ctc"), cpu) == ("time-major-features",)
-    # no config to read ("a/b" is not cached): the packed image tower waits for a tower depth it was checked on
-    assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32",)
+    assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32", "image-packed-bfloat16")
     assert loading.resolve_speedups(_spec("open_clip"), cpu) == ("text-float32",)
     assert set(all_speedups()) == {
         "text-float32", "image-packed-bfloat16", "vision-bfloat16", "cross-attention-bfloat16", "text-int8", "time-major-features"

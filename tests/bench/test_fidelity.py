@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from mmdemo.backends import all_speedups, backend_module, blip_backend, clip_backend
+from mmdemo.backends import all_speedups, backend_module, blip_backend
 from mmdemo.bench.baselines import BlipBaseline
 from mmdemo.bench.config import (
     CLEAR_MARGIN,
@@ -183,18 +183,19 @@ def test_embedding_checks_fail_where_the_plain_cosine_flatters():
 # -------------------------------------------------------------------------------- the default set
 
 
-def test_default_speedups_exclude_every_path_that_misses_a_bar(tmp_path):
+def test_default_speedups_exclude_every_path_that_misses_a_bar():
     cpu = torch.device("cpu")
     assert "text-int8" in blip_backend.OFF_BY_DEFAULT and "text-int8" in all_speedups()
     for backend in ("blip-caption", "blip-vqa"):
         spec = ModelSpec(name=f"s-{backend}", backend=backend, checkpoint="a/b")
         given = backend_module(backend).speedups_for(spec, cpu)
         assert "vision-bfloat16" in given and not set(given) & set(blip_backend.OFF_BY_DEFAULT)
-    # CLIP's packed bfloat16 image tower: B-depth towers only (it missed the bar on ViT-L/14's 24 layers)
-    for layers, packed in ((12, True), (24, False)):
-        folder = tmp_path / f"clip-{layers}"
-        folder.mkdir()
-        (folder / "config.json").write_text(json.dumps({"model_type": "clip", "vision_config": {"num_hidden_layers": layers}}))
-        given = clip_backend.speedups_for(ModelSpec(name=f"c{layers}", backend="clip", checkpoint=str(folder)), cpu)
-        assert ("image-packed-bfloat16" in given) is packed and "text-float32" in given
-    assert clip_backend.PACKED_TOWER_MAX_LAYERS == 12
+    # every backend: what the policy names and what it holds back never overlap
+    from mmdemo.backends import MODULES
+
+    for backend in MODULES:
+        module = backend_module(backend)
+        held_back = set(getattr(module, "OFF_BY_DEFAULT", {}))
+        assert held_back <= set(module.SPEEDUPS)
+        spec = ModelSpec(name=f"s-{backend}", backend=backend, checkpoint="a/b")
+        assert not set(module.speedups_for(spec, cpu)) & held_back
