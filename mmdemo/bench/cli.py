@@ -37,6 +37,10 @@ def build_parser(prog: str = "python -m mmdemo.bench") -> argparse.ArgumentParse
     parser.add_argument("--repeats", type=int, help="timed rounds per case (default 5; --quick 3)")
     parser.add_argument("--images", type=int, help="images per image-embedding run (default 64; --quick 16)")
     parser.add_argument("--texts", type=int, help="prompts per text-embedding run (default 256; --quick 64)")
+    parser.add_argument("--fidelity-images", type=int,
+                        help="images captioned / asked per model for the generation fidelity checks (default 10; --quick 3)")
+    parser.add_argument("--l14-images", type=int,
+                        help="images of the image-l14 workload (CLIP ViT-L/14 fidelity; default 16; --quick 8)")
     parser.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=None,
                         help="also time each idea alone (default: on; off with --quick)")
     parser.add_argument("--retrieval-sizes", help="comma-separated stored-vector counts (default 100000,1000000)")
@@ -57,7 +61,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     if args.quick:
         config = config.quick()
     changes: dict = {}
-    for name in ("repeats", "images", "texts", "ablations"):
+    for name in ("repeats", "images", "texts", "fidelity_images", "l14_images", "ablations"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.retrieval_sizes:

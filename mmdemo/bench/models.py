@@ -92,6 +92,76 @@ def _build_once(kind: str, folder: Path, size: str) -> Path:
     return folder
 
 
+SHARPEN_FACTOR = 10.0
+"""How much :func:`sharpen_logits` scales the BLIP decoder's logits for the generation fidelity
+checks: a random decoder's top-1 margins are a few hundredths of a nat, so every rounding flips a
+token and its output barely depends on the image; x10 gives margins of ~1 nat."""
+
+CLIP_L14 = dict(  # openai/clip-vit-large-patch14's config (the parts that differ from CLIPConfig's defaults)
+    text_config=dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12),
+    vision_config=dict(hidden_size=1024, intermediate_size=4096, num_attention_heads=16, num_hidden_layers=24,
+                       patch_size=14, image_size=224),
+    projection_dim=768,
+)
+
+
+def sharpen_logits(model, factor: float = SHARPEN_FACTOR) -> None:
+    """Scale a BLIP text decoder's next-token logits by ``factor``, in place: its LM head's last
+    layer norm (weight and bias) is scaled, the tied word embeddings stay as they are."""
+    norm = model.text_decoder.cls.predictions.transform.LayerNorm
+    norm.weight.data.mul_(factor)
+    norm.bias.data.mul_(factor)
+
+
+def _build_sharpened(source: Path, folder: Path, *, vqa: bool) -> None:
+    from transformers import AutoProcessor, BlipForConditionalGeneration, BlipForQuestionAnswering
+
+    cls = BlipForQuestionAnswering if vqa else BlipForConditionalGeneration
+    model = cls.from_pretrained(str(source), dtype="float32").eval()
+    sharpen_logits(model)
+    model.save_pretrained(folder)
+    AutoProcessor.from_pretrained(str(source)).save_pretrained(folder)
+
+
+def _build_clip_l14(source: Path, folder: Path) -> None:
+    """CLIP ViT-L/14 with seeded random weights, the tokenizer and processor of ``source`` (the
+    bench's B/32: same vocabulary and 224-pixel preprocessing)."""
+    import torch
+    from transformers import AutoProcessor, CLIPConfig, CLIPModel
+
+    text = {**CLIPConfig.from_pretrained(str(source)).text_config.to_dict(), **CLIP_L14["text_config"]}
+    torch.manual_seed(0)
+    CLIPModel(CLIPConfig(**{**CLIP_L14, "text_config": text})).eval().save_pretrained(folder)
+    AutoProcessor.from_pretrained(str(source)).save_pretrained(folder)
+
+
+def _derived_once(kind: str, folder: Path, size: str, source: Path, build) -> Path:
+    """Run ``build(folder)`` unless a finished build of the same kind from the same source is there."""
+    marker = folder / BUILD_MARKER
+    expected = {"kind": kind, "size": size, "seed": 0, "transformers": transformers.__version__,
+                "source": str(Path(source).resolve())}
+    if not (marker.is_file() and read_json(marker) == expected):
+        logger.info("Building %s in %s", kind, folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        build(folder)
+        write_json_atomic(marker, expected)
+    return folder
+
+
+def sharpened_folder(config: BenchConfig, source: Path, *, vqa: bool) -> Path:
+    """A copy of the BLIP checkpoint at ``source`` with its logits sharpened x :data:`SHARPEN_FACTOR`,
+    built once under ``models_dir`` (next to the stand-ins)."""
+    kind = f"{'blip-vqa' if vqa else 'blip-caption'}-sharpened-{SHARPEN_FACTOR:g}x"
+    folder = Path(config.models_dir) / config.model_size / kind
+    return _derived_once(kind, folder, config.model_size, source, lambda f: _build_sharpened(source, f, vqa=vqa))
+
+
+def clip_l14_folder(config: BenchConfig, source: Path) -> Path:
+    """CLIP ViT-L/14 (its real config) with seeded random weights, built once under ``models_dir``."""
+    folder = Path(config.models_dir) / "base" / "clip-vit-l14"
+    return _derived_once("clip-vit-l14", folder, "base", source, lambda f: _build_clip_l14(source, f))
+
+
 def prepare_models(config: BenchConfig) -> BenchModels:
     """Build (once) and register the bench models, or use ``config.model_names``."""
     if config.model_names:

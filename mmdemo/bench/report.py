@@ -92,6 +92,10 @@ class BenchReport:
             lines += ["", f"Command: `{command}`"]
         if self.workloads:
             lines += ["", *_main_table(self.workloads)]
+            held_back = _off_by_default_table(self.workloads)
+            if held_back:
+                lines += ["", "Fast paths off by default (they miss a fidelity bar; checked on the same inputs, on top of "
+                          "the project path):", "", *held_back]
             ablations = _ablation_table(self.workloads)
             if ablations:
                 lines += ["", "Single ideas, timed in the same loops (speed-up over the baseline):", "", *ablations]
@@ -145,6 +149,15 @@ def _main_table(workloads: list[WorkloadResult]) -> list[str]:
             f"{r.cases['project']} | **{r.ratio():.1f}x** | {target} | {fidelity} | {'yes' if r.passed else 'NO'} |"
         )
     return lines
+
+
+def _off_by_default_table(workloads: list[WorkloadResult]) -> list[str]:
+    rows = [
+        f"| {r.name} | {name} | {'; '.join(check.summary() for check in checks)} | "
+        f"{'meets every bar' if all(c.passed for c in checks) else 'misses a bar'} |"
+        for r in workloads for name, checks in r.off_by_default.items()
+    ]
+    return ["| workload | speed-up | fidelity vs float32 | verdict |", "|---|---|---|---|", *rows] if rows else []
 
 
 def _ablation_table(workloads: list[WorkloadResult]) -> list[str]:

@@ -19,7 +19,9 @@ class WorkloadResult:
         cases: case name -> what it runs; ``"baseline"`` and ``"project"`` always, then ablations.
         timings: case name -> its timed runs.
         target: the speed-up the project path must reach over the baseline.
-        fidelity: checks of the project path against float32.
+        fidelity: checks of the project path against float32 (all must pass).
+        off_by_default: speed-up name -> the same checks of a fast path the backend keeps off by
+            default (it missed a bar): reported, not counted in :attr:`passed`.
         notes: anything a reader needs to interpret the numbers.
     """
 
@@ -29,6 +31,7 @@ class WorkloadResult:
     timings: dict[str, CaseTiming]
     target: float | None
     fidelity: list[Fidelity] = field(default_factory=list)
+    off_by_default: dict[str, list[Fidelity]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def ratio(self, case: str = "project") -> float:
@@ -46,7 +49,9 @@ class WorkloadResult:
             "timings": {name: timing.to_json() for name, timing in self.timings.items()},
             "ratios": {name: self.ratio(name) for name in self.timings if name != "baseline"},
             "target": self.target, "passed": self.passed,
-            "fidelity": [check.to_json() for check in self.fidelity], "notes": self.notes,
+            "fidelity": [check.to_json() for check in self.fidelity],
+            "off_by_default": {name: [check.to_json() for check in checks] for name, checks in self.off_by_default.items()},
+            "notes": self.notes,
         }
 
 

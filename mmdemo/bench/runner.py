@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from mmdemo.bench.app_start import measure_app_start
 from mmdemo.bench.config import MODEL_WORKLOADS, BenchConfig
-from mmdemo.bench.embedding import audio_workload, image_workload, text_workload
+from mmdemo.bench.embedding import audio_workload, image_l14_workload, image_workload, text_workload
 from mmdemo.bench.generation import caption_workload, vqa_workload
 from mmdemo.bench.inputs import make_inputs
 from mmdemo.bench.memory import measure_memory
@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_RUNNERS = {
     "image": image_workload,
+    "image-l14": image_l14_workload,
     "text": text_workload,
     "caption": caption_workload,
     "vqa": vqa_workload,
@@ -47,8 +48,9 @@ def run_bench(
         models = prepare_models(config)
     if wanted & set(MODEL_WORKLOADS):
         inputs = make_inputs(
-            images=max(config.images, config.fidelity_images), prompts=config.texts,
+            images=max(config.images, config.fidelity_images, config.l14_images), prompts=config.texts,
             clips=max(1, config.fidelity_clips), audio_seconds=config.audio_seconds, seed=config.seed,
+            labels=config.label_bank,
         )
     for name in config.workloads:
         if name in MODEL_RUNNERS:

@@ -26,7 +26,8 @@ def _spec(backend: str, **kwargs) -> ModelSpec:
 
 def test_policy_gives_speedups_only_to_auto_on_fast_cpus(fast_cpu, monkeypatch):
     cpu = torch.device("cpu")
-    assert loading.resolve_speedups(_spec("blip-caption"), cpu) == ("vision-bfloat16", "cross-attention-bfloat16", "text-int8")
+    # text-int8 is off by default: it misses the generation fidelity bar (issue 15, tests/bench/test_fidelity.py)
+    assert loading.resolve_speedups(_spec("blip-caption"), cpu) == ("vision-bfloat16", "cross-attention-bfloat16")
     assert loading.resolve_speedups(_spec("blip-vqa"), cpu) == ("vision-bfloat16", "cross-attention-bfloat16")
     assert loading.resolve_speedups(_spec("wav2vec2"), cpu) == ("time-major-features",)
     assert loading.resolve_speedups(_spec("wav2vec2-ctc"), cpu) == ("time-major-features",)
@@ -51,13 +52,13 @@ def test_no_speedups_without_bfloat16_units(monkeypatch):
 def test_blip_speedups_are_applied_and_switch_off(tiny_models, fast_cpu, monkeypatch):
     image = Image.fromarray(np.random.default_rng(3).integers(0, 255, (40, 40, 3), dtype=np.uint8))
     fast = loading.get_model(tiny_models.caption, "caption")
-    assert fast.extras["speedups"] == ("vision-bfloat16", *PACKED_CROSS, "text-int8")
+    assert fast.extras["speedups"] == ("vision-bfloat16", *PACKED_CROSS)  # no text-int8: off by default
     assert "vision-bfloat16" in fast.describe()
     assert next(fast.model.vision_model.parameters()).dtype == torch.bfloat16
     if packing_available():
         assert isinstance(fast.model.vision_model.embeddings.patch_embedding, PackedPatchEmbedding)
     assert all(isinstance(layer.self_attn, SdpaVisionAttention) for layer in fast.model.vision_model.encoder.layers)
-    assert not any(isinstance(m, torch.nn.Linear) for m in fast.model.text_decoder.modules())
+    assert not any("quantized" in type(m).__module__ for m in fast.model.text_decoder.modules())
     out = generate.caption(image, model=tiny_models.caption)
     assert out.best and 0.0 < out.captions[0].score <= 1.0
 

@@ -29,7 +29,7 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def tiny_config(tiny_models):
+def tiny_config(tiny_models, tmp_path_factory):
     names = {
         "image-text": tiny_models.clip, "caption": tiny_models.caption, "vqa": tiny_models.vqa,
         "audio": tiny_models.wav2vec2, "speech": tiny_models.speech,
@@ -37,7 +37,7 @@ def tiny_config(tiny_models):
     return BenchConfig(
         workloads=("image", "text", "caption", "vqa", "audio"), repeats=1, images=2, texts=3,
         caption_tokens=3, answer_tokens=2, audio_seconds=1.0, fidelity_images=2, fidelity_clips=2,
-        model_names=names, model_size="tiny",
+        model_names=names, model_size="tiny", models_dir=tmp_path_factory.mktemp("bench-models"), label_bank=40,
     )
 
 
@@ -50,14 +50,29 @@ def test_model_workloads_report_every_case_and_check(tiny_config):
         assert {"baseline", "project"} <= set(result.timings) and len(result.timings) > 2  # ablations ran
         assert all(len(t.wall_s) == 1 and len(t.cpu_s) == 1 for t in result.timings.values())
         assert result.ratio() > 0 and result.target and result.fidelity
-        assert all(0.0 <= check.value <= 1.0 + 1e-6 for check in result.fidelity)
-    image, text = report.workloads[0], report.workloads[1]
+    image, text, caption, vqa = report.workloads[:4]
     # The tiny image-text model is float32: the project path must equal the baseline numerically.
-    assert image.fidelity[0].metric == "mean cosine" and image.fidelity[0].value > 0.9999
-    assert image.fidelity[1].metric == "zero-shot top-1 agreement" and image.fidelity[1].n == 2
+    checks = {check.metric: check for check in image.fidelity}
+    assert checks["centred cosine"].value > 0.9999 and checks["centred cosine"].threshold == 0.995
+    assert checks["relative error (centred)"].value < 1e-3 and checks["relative error (centred)"].at_most
+    top1 = checks["zero-shot top-1 agreement"]
+    assert top1.n == 2 and top1.value == 1.0 and top1.detail.startswith("40 labels")
     assert image.ratio("ceiling: matrix products alone") > 0  # timed in the same rounds as the baseline
     assert text.fidelity[0].value > 0.9999 and text.fidelity[0].n == 3
-    assert report.workloads[2].fidelity[0].n == 2  # captions compared on fidelity_images inputs
+    # generation: checked on the sharpened stand-in and on the bundled model, 2 inputs each
+    for result in (caption, vqa):
+        metrics = [check.metric for check in result.fidelity]
+        assert len(metrics) == 9, metrics  # image dependence, then 4 checks per model
+        dependence = result.fidelity[0]
+        assert dependence.metric.startswith("bundled-") and "image dependence" in dependence.metric
+        assert dependence.passed and dependence.value > 1.0  # the trained model's output depends on the image
+        assert any("logits x10: image dependence" in note for note in result.notes)  # the random one's barely
+        assert any(m.startswith("bundled-") and "per-step log-prob error" in m for m in metrics)
+        assert any("logits x10" in m and "clear-margin" in m for m in metrics)
+        bundled = [c for c in result.fidelity if c.metric.startswith("bundled-")]
+        assert all(c.passed for c in bundled), bundled  # the project path (its speed-ups on a fast CPU)
+    data = json.loads(json.dumps(report.to_json()))
+    assert data["workloads"][2]["fidelity"][0]["threshold"] == 0.5 and "off_by_default" in data["workloads"][2]
     data = json.loads(json.dumps(report.to_json()))
     assert data["workloads"][0]["ratios"]["project"] == pytest.approx(image.ratio())
     markdown = report.markdown("python -m mmdemo.bench --quick")
@@ -114,7 +129,7 @@ def test_centred_cosine_sees_what_a_shared_direction_hides():
     assert centred_cosine(reference, scrambled).value < 0.0 and not centred_cosine(reference, scrambled).passed
     faithful = centred_cosine(reference, reference + 0.01 * torch.randn(6, 8))
     assert faithful.value > 0.99 and faithful.passed and faithful.metric == "centred cosine"
-    with pytest.raises(ValueError, match="two rows"):
+    with pytest.raises(ValueError, match="at least 2 rows"):
         centred_cosine(reference[:1], reference[:1])
 
 
