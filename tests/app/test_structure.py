@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -159,10 +160,13 @@ def test_fusion_lab_returns_each_output_by_component(demo: gr.Blocks, tiny_defau
     assert by_label["Comparison"][0][0] == "concat"
     assert by_label["Trained heads + report (zip)"].endswith(".zip")
     summary = next(v for c, v in result.items() if getattr(c, "elem_id", None) == "lab-summary")
-    assert summary.startswith("Trained 1 strategies on")
-    (heads,) = [v for c, v in result.items() if isinstance(c, gr.State)]
-    assert list(heads)[0] == "earlier/lmf" and list(heads)[1].endswith("/concat")
+    assert summary.startswith("Trained 1 strategy on")  # not "1 strategies"
+    (heads,) = [v for c, v in result.items() if isinstance(c, gr.State) and isinstance(v, dict)]
+    # named by what it is: the uploaded file, the task, the strategy and the date
+    assert list(heads)[0] == "earlier/lmf" and re.fullmatch(r"manifest\.csv · colour · concat · [\d-]+ [\d:]+", list(heads)[1])
     assert Path(heads[list(heads)[1]], "head.json").is_file()
+    report = (Path(heads[list(heads)[1]]).parents[1] / "report.md").read_text()
+    assert "- data: `manifest.csv`" in report and str(tmp_path) not in report  # not the server's path
 
 
 def test_the_bundled_world_is_embedded_by_the_bundled_models_in_any_preset(demo: gr.Blocks, monkeypatch,

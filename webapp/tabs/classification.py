@@ -9,10 +9,23 @@ import gradio as gr
 
 import mmdemo
 from mmdemo import classify
-from mmdemo.training.catalog import available_heads, load_head, resolve_head
+from mmdemo.training.catalog import available_heads, best_head, describe_heads, load_head, resolve_head
 from webapp import explain_panel, preset_notes
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
 from webapp.settings import AppSettings
+
+
+def head_dropdown(session_heads: dict[str, str] | None = None) -> gr.Dropdown:
+    """The head chooser: every head with its test accuracy beside its name (the value passed back
+    is the bare name), the best head of the newest run selected."""
+    heads = describe_heads(available_heads(session_heads))
+    return gr.Dropdown(choices=[(head.label, head.name) for head in heads], value=best_head(heads))
+
+
+def contributions_y_range(values: list[float]) -> list[float | None]:
+    """The contributions chart's y-axis: from 0 (or below it, for a negative contribution) up, so
+    that every bar is drawn from the zero line (a 0.36 bar is never an empty one)."""
+    return [min([0.0, *values]), None]
 
 
 def default_template() -> str:
@@ -73,11 +86,12 @@ class FusionHeadTab:
             note += "  \nOther tasks of this head: " + " · ".join(others)
         if prediction.transcript:
             note += f" · heard: “{prediction.transcript}”"
-        return {self.probabilities: prediction.probabilities[task], self.contributions: chart, self.note: note}
+        plot = gr.BarPlot(value=chart, y_lim=contributions_y_range(list(chart["contribution"])))
+        return {self.probabilities: prediction.probabilities[task], self.contributions: plot, self.note: note}
 
     def refresh_heads(self, session_heads: dict[str, str] | None) -> dict[gr.Component, Any]:
-        choices = list(available_heads(session_heads))
-        return {self.head: gr.Dropdown(choices=choices, value=choices[-1] if choices else None)}
+        """The head chooser after a run: its heads listed, the best head of the newest run chosen."""
+        return {self.head: head_dropdown(session_heads)}
 
 
 @dataclass(eq=False)
@@ -120,8 +134,9 @@ def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionH
         gr.Markdown("A head trained in the Fusion Lab (or a bundled one). Any input may be left empty.")
         with gr.Row():
             with gr.Column():
-                choices = list(available_heads())
-                head = gr.Dropdown(choices, value=choices[0] if choices else None, label="Fusion head")
+                initial = head_dropdown()
+                head = gr.Dropdown(initial.choices, value=initial.value, label="Fusion head (test accuracy)",
+                                   elem_id="head-choice")
                 text = gr.Textbox(label="Text")
                 image = UploadedImage(type="filepath", label="Image")
                 audio = gr.Audio(type="filepath", label="Audio")
@@ -129,7 +144,8 @@ def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionH
             with gr.Column():
                 probabilities = gr.Label(label="Label probabilities", num_top_classes=10)
                 contributions = gr.BarPlot(x="modality", y="contribution", title="Modality contributions",
-                                           label="Contributions")
+                                           label="Contributions", y_lim=contributions_y_range([]),
+                                           elem_id="head-contributions")
                 note = gr.Markdown()
         tab = FusionHeadTab(settings, head, probabilities, contributions, note)
         button.click(tab.classify_with_head, [head, text, image, audio, session_heads],
