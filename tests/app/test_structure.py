@@ -189,3 +189,23 @@ def test_the_bundled_world_is_embedded_by_the_bundled_models_in_any_preset(demo:
     finally:
         presets.use_preset(before)
     assert seen["models"] == {"text": "bundled-clip", "image": "bundled-clip", "audio": "bundled-audio"}
+
+
+def test_a_lab_run_shows_its_progress_in_one_panel(demo: gr.Blocks) -> None:
+    (target,) = event(demo, "train_fusion").show_progress_on  # one bar (and one error badge), not one per output
+    assert target.elem_id == "lab-status"
+
+
+def test_an_upload_switches_the_data_choice_and_the_world_labels_are_offered() -> None:
+    source, labels = fusion_lab.uploaded("/tmp/gradio/abc/mine.zip")
+    assert source.value == fusion_lab.UPLOAD and "claim" not in labels.placeholder
+    source, labels = fusion_lab.uploaded(None)
+    assert source.value == fusion_lab.BUNDLED_WORLD
+    assert all(task in labels.placeholder for task in ("claim", "sound_match", "verdict", "exactly_one"))
+
+
+def test_counts_are_grammatical_and_contribution_bars_start_at_zero() -> None:
+    assert [fusion_lab.plural(n, "strategy") for n in (1, 2)] == ["1 strategy", "2 strategies"]
+    assert fusion_lab.plural(1, "seed") == "1 seed"
+    assert classification.contributions_y_range([0.36, 0.4, 0.5])[0] == 0  # a 0.36 contribution is a visible bar
+    assert classification.contributions_y_range([0.2, -0.1])[0] == -0.1

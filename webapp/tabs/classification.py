@@ -156,5 +156,5 @@ def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionH
         if world and audio_examples:
             gr.Examples([["the yellow triangle is large.", world[0], audio_examples[0]],
                          ["the yellow triangle is small.", world[0], None]],
-                        inputs=[text, image, audio], label="Examples")
+                        inputs=[text, image, audio], label="Examples", elem_id="head-examples")
     return tab
