@@ -19,12 +19,13 @@ from mmdemo.evaluation.compare import Comparison
 from mmdemo.evaluation.seeds import SeedStudy
 
 CURVES = {"train_loss": "training loss", "val_loss": "validation loss", "val_accuracy": "validation accuracy"}
-MAX_CELLS_CLASSES = 4  # up to this many classes every confusion cell is a segment; above, right / wrong per class
+MAX_CELLS_CLASSES = 3  # up to this many classes every confusion cell is a segment; above, right / wrong per class
+# (a native plot's legend is one row: beyond about ten short entries it is cut off)
 METRIC_COLUMNS = ["strategy", "accuracy", "kind", "std", "95% low", "95% high", "macro-F1", "seeds"]
 CONFUSION_COLUMNS = ["strategy", "count", "cell"]
 FUSED_COLUMNS = ["PC1", "PC2", "label", "strategy"]
 ABLATION_COLUMNS = ["condition", "accuracy", "strategy"]
-ROBUSTNESS_COLUMNS = ["level", "accuracy", "curve"]
+ROBUSTNESS_COLUMNS = ["level", "accuracy", "strategy", "modality"]
 
 
 def _number(value: float) -> float | None:
@@ -61,21 +62,28 @@ def metric_frame(comparison: Comparison, study: SeedStudy | None, task: str) -> 
     return pd.DataFrame(records, columns=METRIC_COLUMNS)
 
 
+def confusion_title(comparison: Comparison, task: str) -> str:
+    """What a segment of :func:`confusion_frame` means (its legend's title)."""
+    if len(comparison.label_names[task]) <= MAX_CELLS_CLASSES:
+        return "true class → predicted class"
+    return "true class: ✓ predicted right, ✗ wrong"
+
+
 def confusion_frame(comparison: Comparison, task: str) -> pd.DataFrame:
     """One stacked bar per strategy: its scored samples split by (true, predicted) class, every cell
-    up to :data:`MAX_CELLS_CLASSES` classes, else right / wrong per true class."""
+    up to :data:`MAX_CELLS_CLASSES` classes, else right / wrong per true class (see :func:`confusion_title`)."""
     labels = comparison.label_names[task]
     records = []
     for report in comparison.strategies:
         matrix = report.evaluation.metrics[task].confusion
         for i, row in enumerate(matrix):
             if len(labels) <= MAX_CELLS_CLASSES:
-                records += [{"strategy": report.strategy, "count": int(count),
-                             "cell": f"true {labels[i]} → predicted {labels[j]}"} for j, count in enumerate(row)]
+                records += [{"strategy": report.strategy, "count": int(count), "cell": f"{labels[i]} → {labels[j]}"}
+                            for j, count in enumerate(row)]
             else:
                 right = int(row[i])
-                records += [{"strategy": report.strategy, "count": right, "cell": f"true {labels[i]}: right"},
-                            {"strategy": report.strategy, "count": int(sum(row)) - right, "cell": f"true {labels[i]}: wrong"}]
+                records += [{"strategy": report.strategy, "count": right, "cell": f"{labels[i]} ✓"},
+                            {"strategy": report.strategy, "count": int(sum(row)) - right, "cell": f"{labels[i]} ✗"}]
     return pd.DataFrame(records, columns=CONFUSION_COLUMNS)
 
 
@@ -100,10 +108,10 @@ def ablation_frame(comparison: Comparison, task: str) -> pd.DataFrame:
 
 
 def robustness_frame(study: SeedStudy | None, corruption: str, task: str) -> pd.DataFrame:
-    """Accuracy on ``task`` (mean over seeds) per corruption level, one curve per strategy and
-    corrupted modality."""
+    """Accuracy on ``task`` (mean over seeds) per corruption level of each strategy and corrupted
+    modality (filter by ``modality`` to draw one curve per strategy)."""
     points = [] if study is None else study.aggregated_robustness()
-    records = [{"level": p.level, "accuracy": round(p.accuracy, 4), "curve": f"{p.strategy} / {p.modality}"}
+    records = [{"level": p.level, "accuracy": round(p.accuracy, 4), "strategy": p.strategy, "modality": p.modality}
                for p in points if p.corruption == corruption and p.task == task]
     return pd.DataFrame(records, columns=ROBUSTNESS_COLUMNS)
 
@@ -116,26 +124,38 @@ class TaskFigures:
         task: the task drawn.
         curves: curve title -> learning curves (shared by every task).
         metrics: mean accuracy per strategy with its seed interval (:func:`metric_frame`).
-        confusion: the confusion cells per strategy (:func:`confusion_frame`).
+        confusion: the confusion cells per strategy (:func:`confusion_frame`); ``confusion_title``
+            says what a cell is.
         fused: every strategy's PCA map (:func:`fused_frame`).
         explained: strategy -> share of variance of PC1 and PC2.
         ablation: :func:`ablation_frame`.
         noise, missing: robustness curves (:func:`robustness_frame`).
+        modalities: the corrupted modalities of the robustness curves.
     """
 
     task: str
     curves: dict[str, pd.DataFrame]
     metrics: pd.DataFrame
     confusion: pd.DataFrame
+    confusion_title: str
     fused: pd.DataFrame
     explained: dict[str, tuple[float, float]]
     ablation: pd.DataFrame
     noise: pd.DataFrame
     missing: pd.DataFrame
 
+    @property
+    def modalities(self) -> list[str]:
+        return list(dict.fromkeys([*self.noise["modality"], *self.missing["modality"]]))
+
     def fused_of(self, strategy: str) -> pd.DataFrame:
         """The PCA map of one strategy."""
         return self.fused[self.fused["strategy"] == strategy].reset_index(drop=True)
+
+    def robustness_of(self, corruption: str, modality: str) -> pd.DataFrame:
+        """The ``"noise"`` or ``"missing"`` curves of every strategy with ``modality`` corrupted."""
+        frame = self.noise if corruption == "noise" else self.missing
+        return frame[frame["modality"] == modality].reset_index(drop=True)
 
 
 def task_figures(comparison: Comparison, study: SeedStudy | None, task: str) -> TaskFigures:
@@ -147,6 +167,7 @@ def task_figures(comparison: Comparison, study: SeedStudy | None, task: str) -> 
         curves=learning_curve_frames(comparison),
         metrics=metric_frame(comparison, study, task),
         confusion=confusion_frame(comparison, task),
+        confusion_title=confusion_title(comparison, task),
         fused=fused_frame(comparison, task),
         explained={report.strategy: report.projection.explained for report in comparison.strategies},
         ablation=ablation_frame(comparison, task),

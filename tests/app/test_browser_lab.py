@@ -30,9 +30,10 @@ MEASURE = """(id) => {
   const box = (e) => e.getBoundingClientRect();
   const covered = (e) => {
     if (!e) return null;
+    e.scrollIntoView({block: 'center'});
     const r = box(e);
     const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-    return !(hit && (svg.contains(hit) || hit === svg));
+    return !(hit && (svg.contains(hit) || hit === svg)) ? (hit ? hit.tagName + '.' + hit.className : 'outside') : false;
   };
   const title = svg.querySelector('.role-title');
   const legend = svg.querySelector('.role-legend');
@@ -40,6 +41,7 @@ MEASURE = """(id) => {
     ratio: box(svg).width / box(panel).width, height: box(svg).height,
     title: title ? title.textContent : '', titleCovered: covered(title),
     legend: legend ? [...legend.querySelectorAll('.role-legend-label text, text')].map(t => t.textContent) : [],
+    legendInside: legend ? box(legend).left >= box(svg).left - 1 && box(legend).right <= box(svg).right + 1 : false,
     legendCovered: covered(legend),
   };
 }"""
@@ -107,8 +109,9 @@ def test_a_multi_task_run_draws_readable_interactive_figures_for_each_task(page,
         figure = measure(page, elem_id)
         assert figure is not None, elem_id
         assert figure["ratio"] >= 0.8 and figure["height"] >= 200, (elem_id, figure)
-        assert figure["title"] and figure["titleCovered"] is False, (elem_id, figure)
-        assert figure["legend"] and figure["legendCovered"] is False, (elem_id, figure)
+        assert figure["title"] and figure["titleCovered"] is False, (elem_id, figure["title"], figure["titleCovered"])
+        assert figure["legend"] and figure["legendInside"], (elem_id, figure["legend"])  # not cut off
+        assert figure["legendCovered"] is False, (elem_id, figure["legendCovered"])
     assert "claim" in measure(page, "lab-metrics")["title"]
     shoot(page, "fusion-lab-tasks", tmp_path)
 
@@ -119,7 +122,8 @@ def test_a_multi_task_run_draws_readable_interactive_figures_for_each_task(page,
                            timeout=30_000)
     page.wait_for_function("() => document.querySelector('#lab-metrics .role-title')?.textContent.includes('verdict')",
                            timeout=30_000)
-    assert any("claim_only" in entry for entry in measure(page, "lab-confusion")["legend"])
+    confusion = measure(page, "lab-confusion")
+    assert any("claim_only" in entry for entry in confusion["legend"]) and confusion["legendInside"], confusion
     assert "verdict" in measure(page, "lab-fused")["title"]
 
     # a failed run: one error badge at most, the last good figures stay

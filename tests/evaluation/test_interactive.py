@@ -34,13 +34,16 @@ def test_each_task_has_its_own_figures(run) -> None:
     # confusion cells add up to the scored samples, per strategy, with the task's class names
     n = run.comparison.n_samples
     assert label.confusion.groupby("strategy")["count"].sum().to_dict() == {"concat": n, "gmu": n}
-    assert "true pos → predicted neg" in set(label.confusion["cell"]) and "true yes → predicted no" in set(other.confusion["cell"])
+    assert "pos → neg" in set(label.confusion["cell"]) and "yes → no" in set(other.confusion["cell"])
+    assert label.confusion_title == "true class → predicted class"
     # the PCA map: every scored sample of each strategy, coloured by that task's classes
     assert len(label.fused_of("gmu")) == n and set(label.fused["label"]) == {"neg", "pos"}
     assert set(other.fused["label"]) == {"no", "yes"}
     without_image = label.ablation[(label.ablation["condition"] == "without image")]["accuracy"]
     assert (without_image < 0.75).all()
-    assert set(label.noise["curve"]) >= {"concat / image", "gmu / text"} and label.missing["level"].max() > 0
+    assert label.modalities == ["image", "text"] and label.missing["level"].max() > 0
+    text_noise = label.robustness_of("noise", "text")
+    assert set(text_noise["modality"]) == {"text"} and set(text_noise["strategy"]) >= {"concat", "gmu", "only_text"}
     with pytest.raises(ConfigError, match="unknown task 'nope'; valid: label, other"):
         task_figures(run.comparison, run.study, "nope")
 

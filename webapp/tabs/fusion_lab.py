@@ -199,6 +199,7 @@ class FusionLabTab:
     ablation: gr.LinePlot
     map_strategy: gr.Dropdown
     fused: gr.ScatterPlot
+    corrupted: gr.Dropdown
     noise_plot: gr.LinePlot
     missing_plot: gr.LinePlot
     download: gr.File
@@ -245,8 +246,10 @@ class FusionLabTab:
             self.view: view,
         }
 
-    def show(self, view: LabView | None, task: str, strategy: str | None = None) -> dict[gr.Component, Any]:
-        """The summary and every figure of ``task`` (the PCA map of ``strategy``, default the first)."""
+    def show(self, view: LabView | None, task: str, strategy: str | None = None,
+             modality: str | None = None) -> dict[gr.Component, Any]:
+        """The summary and every figure of ``task`` (the PCA map of ``strategy`` and the robustness
+        curves of ``modality``, default the first of each)."""
         if view is None or task not in view.figures:
             return {}
         figures = view.figures[task]
@@ -256,11 +259,11 @@ class FusionLabTab:
             **{plot: figures.curves[title] for title, plot in self.curves.items()},
             self.bars: gr.BarPlot(value=figures.metrics, title=f"{task}: mean test accuracy over seeds "
                                   "(hover: std, 95 % interval, macro-F1)"),
-            self.confusion: gr.BarPlot(value=figures.confusion, title=f"{task}: test samples by true → predicted class"),
+            self.confusion: gr.BarPlot(value=figures.confusion, color_title=figures.confusion_title,
+                                       title=f"{task}: test samples of each strategy by true and predicted class"),
             self.ablation: gr.LinePlot(value=figures.ablation, title=f"{task}: accuracy with modalities removed"),
-            self.noise_plot: gr.LinePlot(value=figures.noise, title=f"{task}: feature noise"),
-            self.missing_plot: gr.LinePlot(value=figures.missing, title=f"{task}: missing modality"),
             **self.show_map(view, task, strategy),
+            **self.show_robustness(view, task, modality),
         }
 
     def show_map(self, view: LabView | None, task: str, strategy: str) -> dict[gr.Component, Any]:
@@ -276,13 +279,31 @@ class FusionLabTab:
                                        title=f"{strategy}: PCA of the fused vectors, colour = {task}"),
         }
 
-    def choose_task(self, task: str, strategy: str, view: LabView | None) -> dict[gr.Component, Any]:
+    def show_robustness(self, view: LabView | None, task: str, modality: str | None) -> dict[gr.Component, Any]:
+        """The robustness curves of every strategy on ``task`` with ``modality`` corrupted."""
+        if view is None or task not in view.figures or not view.figures[task].modalities:
+            return {}
+        figures = view.figures[task]
+        modality = modality if modality in figures.modalities else figures.modalities[0]
+        return {
+            self.corrupted: gr.Dropdown(choices=figures.modalities, value=modality),
+            self.noise_plot: gr.LinePlot(value=figures.robustness_of("noise", modality),
+                                         title=f"{task}: {modality} features with Gaussian noise"),
+            self.missing_plot: gr.LinePlot(value=figures.robustness_of("missing", modality),
+                                           title=f"{task}: {modality} missing from a share of the samples"),
+        }
+
+    def choose_task(self, task: str, strategy: str, modality: str, view: LabView | None) -> dict[gr.Component, Any]:
         """Another task of a multi-task run: its summary and figures."""
-        return self.show(view, task, strategy)
+        return self.show(view, task, strategy, modality)
 
     def choose_strategy(self, strategy: str, task: str, view: LabView | None) -> dict[gr.Component, Any]:
         """Another strategy's PCA map."""
         return self.show_map(view, task, strategy)
+
+    def choose_modality(self, modality: str, task: str, view: LabView | None) -> dict[gr.Component, Any]:
+        """The robustness curves with another modality corrupted."""
+        return self.show_robustness(view, task, modality)
 
 
 def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
@@ -323,40 +344,41 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
             table = gr.Dataframe(headers=TABLE_HEADERS, label="Comparison", interactive=False)
             seeds_table = gr.Dataframe(headers=SEED_TABLE_HEADERS, label="Across seeds, with baselines and costs",
                                        interactive=False, elem_id="lab-seeds")
-            plot = {"height": PLOT_HEIGHT, "buttons": ["fullscreen", "export"]}
-            curves = {}
-            with gr.Row():
-                for title in list(CURVES.values())[:2]:
-                    curves[title] = gr.LinePlot(x="epoch", y="value", color="strategy", title=f"Learning curves: {title}",
-                                                y_title=title, elem_id=f"lab-curve-{title.replace(' ', '-')}", **plot)
-            with gr.Row():
-                title = list(CURVES.values())[2]
-                curves[title] = gr.LinePlot(x="epoch", y="value", color="strategy", title=f"Learning curves: {title}",
-                                            y_title=title, y_lim=[0, 1], elem_id=f"lab-curve-{title.replace(' ', '-')}", **plot)
-                bars = gr.BarPlot(x="strategy", y="accuracy", color="kind", title="Mean test accuracy over seeds",
-                                  y_lim=[0, 1], sort="-y", tooltip="all", x_label_angle=-30, elem_id="lab-metrics", **plot)
-            with gr.Row():
-                confusion = gr.BarPlot(x="strategy", y="count", color="cell", title="Test samples by true → predicted class",
-                                       y_lim=[0, None], x_label_angle=-30, elem_id="lab-confusion", **plot)
-                ablation = gr.LinePlot(x="condition", y="accuracy", color="strategy", title="Modality ablation",
-                                       y_lim=[0, 1], x_label_angle=-30, elem_id="lab-ablation", **plot)
-            with gr.Row():
-                with gr.Column(scale=1, min_width=160):
-                    map_strategy = gr.Dropdown([], label="PCA map of strategy", elem_id="lab-map-strategy")
-                with gr.Column(scale=4):
-                    fused = gr.ScatterPlot(x="PC1", y="PC2", color="label", title="PCA of the fused vectors",
-                                           elem_id="lab-fused", **(plot | {"height": 360}))
-            with gr.Row():
-                noise_plot = gr.LinePlot(x="level", y="accuracy", color="curve", title="Robustness: feature noise",
-                                         x_title="noise std / feature std", y_title="accuracy", y_lim=[0, 1],
-                                         elem_id="lab-noise", **plot)
-                missing_plot = gr.LinePlot(x="level", y="accuracy", color="curve", title="Robustness: missing modality",
-                                           x_title="missing rate", y_title="accuracy", y_lim=[0, 1],
-                                           elem_id="lab-missing", **plot)
             download = gr.File(label="Trained heads + report (zip)")
+    # the figures at the page's full width: a native plot's legend is one row, and the robustness
+    # and confusion charts have many entries
+    plot = {"height": PLOT_HEIGHT, "buttons": ["fullscreen", "export"]}
+    curves = {}
+    with gr.Row():
+        for title in list(CURVES.values())[:2]:
+            curves[title] = gr.LinePlot(x="epoch", y="value", color="strategy", title=f"Learning curves: {title}",
+                                        y_title=title, elem_id=f"lab-curve-{title.replace(' ', '-')}", **plot)
+    with gr.Row():
+        title = list(CURVES.values())[2]
+        curves[title] = gr.LinePlot(x="epoch", y="value", color="strategy", title=f"Learning curves: {title}",
+                                    y_title=title, y_lim=[0, 1], elem_id=f"lab-curve-{title.replace(' ', '-')}", **plot)
+        bars = gr.BarPlot(x="strategy", y="accuracy", color="kind", title="Mean test accuracy over seeds",
+                          y_lim=[0, 1], sort="-y", tooltip="all", x_label_angle=-30, elem_id="lab-metrics", **plot)
+    confusion = gr.BarPlot(x="strategy", y="count", color="cell", title="Test samples by true and predicted class",
+                           y_lim=[0, None], elem_id="lab-confusion", **plot)
+    with gr.Row():
+        ablation = gr.LinePlot(x="condition", y="accuracy", color="strategy", title="Modality ablation",
+                               y_lim=[0, 1], x_label_angle=-30, elem_id="lab-ablation", **(plot | {"height": 380}))
+        with gr.Column():
+            map_strategy = gr.Dropdown([], label="PCA map of strategy", elem_id="lab-map-strategy")
+            fused = gr.ScatterPlot(x="PC1", y="PC2", color="label", title="PCA of the fused vectors",
+                                   elem_id="lab-fused", **plot)
+    corrupted = gr.Dropdown([], label="Robustness: corrupted modality", elem_id="lab-corrupted")
+    with gr.Row():
+        noise_plot = gr.LinePlot(x="level", y="accuracy", color="strategy", title="Robustness: feature noise",
+                                 x_title="noise std / feature std", y_title="accuracy", y_lim=[0, 1],
+                                 elem_id="lab-noise", **plot)
+        missing_plot = gr.LinePlot(x="level", y="accuracy", color="strategy", title="Robustness: missing modality",
+                                   x_title="missing rate", y_title="accuracy", y_lim=[0, 1],
+                                   elem_id="lab-missing", **plot)
     view = gr.State(None)
     tab = FusionLabTab(settings, session_heads, view, summary, task, table, seeds_table, curves, bars, confusion,
-                       ablation, map_strategy, fused, noise_plot, missing_plot, download)
+                       ablation, map_strategy, fused, corrupted, noise_plot, missing_plot, download)
     # the endpoint's parameters, in its order: gradio_client callers pass them positionally
     inputs = {
         "source": source, "samples": samples, "upload": upload, "labels": labels, "strategies": strategies,
@@ -368,12 +390,15 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
     }
     # summary first, table second and the zip last of what gradio_client callers receive (states are not sent)
     outputs = [summary, table, seeds_table, task, *curves.values(), bars, confusion, ablation, map_strategy, fused,
-               noise_plot, missing_plot, download, session_heads, view]
+               corrupted, noise_plot, missing_plot, download, session_heads, view]
     tab.trained = train.click(tab.train_fusion_lab, inputs_kwargs=inputs, outputs=outputs, api_name="train_fusion",
                               concurrency_limit=1, concurrency_id="fusion-lab",
                               show_progress_on=[status])  # one progress bar (and one error badge), not one per panel
-    redraw = [summary, *curves.values(), bars, confusion, ablation, noise_plot, missing_plot, map_strategy, fused]
-    task.input(tab.choose_task, [task, map_strategy, view], redraw, api_visibility="private", show_progress="hidden")
+    redraw = [summary, *curves.values(), bars, confusion, ablation, map_strategy, fused, corrupted, noise_plot, missing_plot]
+    task.input(tab.choose_task, [task, map_strategy, corrupted, view], redraw, api_visibility="private",
+               show_progress="hidden")
+    corrupted.input(tab.choose_modality, [corrupted, task, view], [corrupted, noise_plot, missing_plot],
+                    api_visibility="private", show_progress="hidden")
     map_strategy.input(tab.choose_strategy, [map_strategy, task, view], [map_strategy, fused],
                        api_visibility="private", show_progress="hidden")
     upload.upload(uploaded, [upload], [source, labels], api_visibility="private", show_progress="hidden")
