@@ -116,14 +116,14 @@ def test_a_multi_task_run_draws_readable_interactive_figures_for_each_task(page,
     shoot(page, "fusion-lab-tasks", tmp_path)
 
     # another task: its summary and its figures
-    page.locator("#lab-task").click()
+    page.locator("#lab-task input").click()
     page.get_by_role("option", name="verdict").click()
     page.wait_for_function("() => document.querySelector('#lab-summary').innerText.includes('task verdict')",
                            timeout=30_000)
     page.wait_for_function("() => document.querySelector('#lab-metrics .role-title')?.textContent.includes('verdict')",
                            timeout=30_000)
     confusion = measure(page, "lab-confusion")
-    assert any("claim_only" in entry for entry in confusion["legend"]) and confusion["legendInside"], confusion
+    assert any("claim_only" in entry for entry in confusion["legend"]) and confusion["legendInside"], confusion["legend"]
     assert "verdict" in measure(page, "lab-fused")["title"]
 
     # a failed run: one error badge at most, the last good figures stay
@@ -143,7 +143,7 @@ def test_the_head_chooser_shows_scores_and_contributions_start_at_zero(page, tmp
     chosen = page.locator("#head-choice input").input_value()
     # the previous test's run: the best of its heads, named by data, tasks, strategy and date, with its score
     assert chosen.startswith("bundled world · claim, sound_match, verdict, exactly_one · ") and "test accuracy" in chosen
-    page.locator("#head-choice").click()
+    page.locator("#head-choice input").click()
     page.get_by_role("option", name="bundled/world-concat — test accuracy").click()
     page.locator("#head-examples").get_by_text("the yellow triangle is large.").click()
     page.locator("button:visible", has_text="Classify").click()

@@ -238,6 +238,7 @@ class FusionLabTab:
                      for strategy, folder in run.heads.items()}
         return {
             **self.show(view, view.tasks[0]),
+            **self.clear_task_legends(),  # drawn anew by draw_task_legends, with this run's classes
             self.task: gr.Dropdown(choices=view.tasks, value=view.tasks[0], interactive=len(view.tasks) > 1),
             self.table: comparison_table(run.comparison),
             self.seed_table: seed_table(run.study),
@@ -259,8 +260,7 @@ class FusionLabTab:
             **{plot: figures.curves[title] for title, plot in self.curves.items()},
             self.bars: gr.BarPlot(value=figures.metrics, title=f"{task}: mean test accuracy over seeds "
                                   "(hover: std, 95 % interval, macro-F1)"),
-            self.confusion: gr.BarPlot(value=figures.confusion, color_title=figures.confusion_title,
-                                       title=f"{task}: test samples of each strategy by true and predicted class"),
+            self.confusion: self.confusion_plot(figures),
             self.ablation: gr.LinePlot(value=figures.ablation, title=f"{task}: accuracy with modalities removed"),
             **self.show_map(view, task, strategy),
             **self.show_robustness(view, task, modality),
@@ -292,6 +292,21 @@ class FusionLabTab:
             self.missing_plot: gr.LinePlot(value=figures.robustness_of("missing", modality),
                                            title=f"{task}: {modality} missing from a share of the samples"),
         }
+
+    @staticmethod
+    def confusion_plot(figures: TaskFigures) -> gr.BarPlot:
+        return gr.BarPlot(value=figures.confusion, color_title=figures.confusion_title,
+                          title=f"{figures.task}: test samples of each strategy by true and predicted class")
+
+    def draw_task_legends(self, task: str, strategy: str, view: LabView | None) -> dict[gr.Component, Any]:
+        """The charts coloured by the task's classes, drawn after a run (which leaves them empty)."""
+        if view is None or task not in view.figures:
+            return {}
+        return {self.confusion: self.confusion_plot(view.figures[task]), **self.show_map(view, task, strategy)}
+
+    def clear_task_legends(self) -> dict[gr.Component, Any]:
+        """Empty the charts coloured by the task's classes (see :func:`build`)."""
+        return {self.confusion: None, self.fused: None}
 
     def choose_task(self, task: str, strategy: str, modality: str, view: LabView | None) -> dict[gr.Component, Any]:
         """Another task of a multi-task run: its summary and figures."""
@@ -394,9 +409,13 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
     tab.trained = train.click(tab.train_fusion_lab, inputs_kwargs=inputs, outputs=outputs, api_name="train_fusion",
                               concurrency_limit=1, concurrency_id="fusion-lab",
                               show_progress_on=[status])  # one progress bar (and one error badge), not one per panel
+    tab.trained.then(tab.draw_task_legends, [task, map_strategy, view], [confusion, map_strategy, fused],
+                     api_visibility="private", show_progress="hidden")
     redraw = [summary, *curves.values(), bars, confusion, ablation, map_strategy, fused, corrupted, noise_plot, missing_plot]
-    task.input(tab.choose_task, [task, map_strategy, corrupted, view], redraw, api_visibility="private",
-               show_progress="hidden")
+    # a native plot keeps its colour legend when only its data changes: the charts whose classes
+    # differ between tasks are emptied first, so that they are drawn anew with the new task's legend
+    task.input(tab.clear_task_legends, None, [confusion, fused], api_visibility="private", show_progress="hidden").then(
+        tab.choose_task, [task, map_strategy, corrupted, view], redraw, api_visibility="private", show_progress="hidden")
     corrupted.input(tab.choose_modality, [corrupted, task, view], [corrupted, noise_plot, missing_plot],
                     api_visibility="private", show_progress="hidden")
     map_strategy.input(tab.choose_strategy, [map_strategy, task, view], [map_strategy, fused],
