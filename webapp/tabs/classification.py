@@ -15,11 +15,11 @@ from webapp.common import UploadedImage, concurrency, examples, require, user_er
 from webapp.settings import AppSettings
 
 
-def head_dropdown(session_heads: dict[str, str] | None = None) -> gr.Dropdown:
-    """The head chooser: every head with its test accuracy beside its name (the value passed back
-    is the bare name), the best head of the newest run selected."""
+def head_choices(session_heads: dict[str, str] | None = None) -> tuple[list[tuple[str, str]], str | None]:
+    """The head chooser's choices, each head with its test accuracy beside its name (the value passed
+    back is the bare name), and the one selected: the best head of the newest run."""
     heads = describe_heads(available_heads(session_heads))
-    return gr.Dropdown(choices=[(head.label, head.name) for head in heads], value=best_head(heads))
+    return [(head.label, head.name) for head in heads], best_head(heads)
 
 
 def contributions_y_range(values: list[float]) -> list[float | None]:
@@ -91,7 +91,8 @@ class FusionHeadTab:
 
     def refresh_heads(self, session_heads: dict[str, str] | None) -> dict[gr.Component, Any]:
         """The head chooser after a run: its heads listed, the best head of the newest run chosen."""
-        return {self.head: head_dropdown(session_heads)}
+        choices, value = head_choices(session_heads)
+        return {self.head: gr.Dropdown(choices=choices, value=value)}
 
 
 @dataclass(eq=False)
@@ -134,9 +135,8 @@ def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionH
         gr.Markdown("A head trained in the Fusion Lab (or a bundled one). Any input may be left empty.")
         with gr.Row():
             with gr.Column():
-                initial = head_dropdown()
-                head = gr.Dropdown(initial.choices, value=initial.value, label="Fusion head (test accuracy)",
-                                   elem_id="head-choice")
+                choices, value = head_choices()
+                head = gr.Dropdown(choices, value=value, label="Fusion head (test accuracy)", elem_id="head-choice")
                 text = gr.Textbox(label="Text")
                 image = UploadedImage(type="filepath", label="Image")
                 audio = gr.Audio(type="filepath", label="Audio")

@@ -331,7 +331,8 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
             upload = gr.File(label="Upload: manifest (.csv/.jsonl) or .zip with its files",
                              file_types=[".csv", ".tsv", ".jsonl", ".zip"], elem_id="lab-upload")
             labels = gr.Textbox(label=LABELS_LABEL, placeholder=WORLD_PLACEHOLDER, elem_id="lab-labels")
-            strategies = gr.CheckboxGroup(list_fusions(), value=DEFAULT_STRATEGIES, label="Fusion strategies")
+            strategies = gr.CheckboxGroup(list_fusions(), value=DEFAULT_STRATEGIES, label="Fusion strategies",
+                                          elem_id="lab-strategies")
             with gr.Accordion("Training settings", open=False):
                 epochs = gr.Slider(1, 200, value=defaults.epochs, step=1, label="Epochs", elem_id="lab-epochs")
                 batch_size = gr.Slider(8, 512, value=defaults.batch_size, step=8, label="Batch size")
