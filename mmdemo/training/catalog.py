@@ -110,10 +110,10 @@ class HeadInfo:
 
     @property
     def label(self) -> str:
-        """The name with its test score beside it."""
+        """The name with its test score beside it, first (a long name is cut at the chooser's edge)."""
         if self.test_accuracy is None:
-            return f"{self.name} (not scored)"
-        return f"{self.name} — test accuracy {self.test_accuracy:.2f}"
+            return f"not scored · {self.name}"
+        return f"test accuracy {self.test_accuracy:.2f} · {self.name}"
 
 
 def describe_head(name: str, folder: str | os.PathLike) -> HeadInfo:

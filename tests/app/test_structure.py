@@ -179,7 +179,7 @@ def test_the_bundled_world_is_embedded_by_the_bundled_models_in_any_preset(demo:
         raise MediaError("stop here")
 
     monkeypatch.setattr(fusion_lab, "run_lab", fake_run_lab)
-    monkeypatch.setattr(fusion_lab, "world_manifest", lambda folder, samples, seed: tmp_path / "manifest.csv")
+    monkeypatch.setattr(fusion_lab, "world_manifest", lambda folder, samples, seed, progress=None: tmp_path / "manifest.csv")
     before = presets.active_preset()
     presets.use_preset("offline")
     try:

@@ -130,8 +130,8 @@ def test_the_chooser_shows_each_test_score_and_picks_the_best_of_the_newest_run(
         "new lmf": scored_head(tmp_path / "run-2" / "heads" / "lmf", "lmf", None),
     }
     infos = describe_heads(heads)
-    assert [info.label for info in infos] == ["old concat — test accuracy 0.99", "new concat — test accuracy 0.60",
-                                              "new film — test accuracy 0.50", "new lmf (not scored)"]
+    assert [info.label for info in infos] == ["test accuracy 0.99 · old concat", "test accuracy 0.60 · new concat",
+                                              "test accuracy 0.50 · new film", "not scored · new lmf"]
     assert best_head(infos) == "new concat"  # not the last trained (lmf, film), not the older run's 0.99
     assert best_head(infos[:1]) == "old concat" and best_head([]) is None
     # the bundled head carries its recorded test scores
