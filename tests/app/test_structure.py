@@ -209,3 +209,15 @@ def test_counts_are_grammatical_and_contribution_bars_start_at_zero() -> None:
     assert fusion_lab.plural(1, "seed") == "1 seed"
     assert classification.contributions_y_range([0.36, 0.4, 0.5])[0] == 0  # a 0.36 contribution is a visible bar
     assert classification.contributions_y_range([0.2, -0.1])[0] == -0.1
+
+
+def test_the_contributions_axis_follows_the_values_shown(demo: gr.Blocks) -> None:
+    from gradio.components.native_plot import PlotData
+
+    fn = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "contributions_axis")
+    chart = PlotData(columns=["modality", "contribution"], data=[["text", 0.36], ["image", 0.4]],
+                     datatypes={"modality": "nominal", "contribution": "quantitative"}, mark="bar")
+    (plot,) = fn.fn(chart).values()
+    assert plot.y_lim == [0.0, None]
+    chart.data.append(["audio", -0.05])
+    assert next(iter(fn.fn(chart).values())).y_lim == [-0.05, None]

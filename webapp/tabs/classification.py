@@ -86,8 +86,15 @@ class FusionHeadTab:
             note += "  \nOther tasks of this head: " + " · ".join(others)
         if prediction.transcript:
             note += f" · heard: “{prediction.transcript}”"
-        plot = gr.BarPlot(value=chart, y_lim=contributions_y_range(list(chart["contribution"])))
-        return {self.probabilities: prediction.probabilities[task], self.contributions: plot, self.note: note}
+        return {self.probabilities: prediction.probabilities[task], self.contributions: chart, self.note: note}
+
+    def contributions_axis(self, chart: Any) -> dict[gr.Component, Any]:
+        """The contributions chart's y-axis for the values it shows (below 0 only for a negative one)."""
+        values = []
+        if chart is not None and "contribution" in chart.columns:
+            column = chart.columns.index("contribution")
+            values = [float(row[column]) for row in chart.data if row[column] is not None]
+        return {self.contributions: gr.BarPlot(y_lim=contributions_y_range(values))}
 
     def refresh_heads(self, session_heads: dict[str, str] | None) -> dict[gr.Component, Any]:
         """The head chooser after a run: its heads listed, the best head of the newest run chosen."""
@@ -150,7 +157,8 @@ def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionH
         tab = FusionHeadTab(settings, head, probabilities, contributions, note)
         button.click(tab.classify_with_head, [head, text, image, audio, session_heads],
                      [probabilities, contributions, note], api_name="classify_fusion",
-                     **concurrency(settings, "image-text"))
+                     **concurrency(settings, "image-text")).then(
+            tab.contributions_axis, [contributions], [contributions], api_visibility="private", show_progress="hidden")
         world = examples("world/scene_3.png")
         audio_examples = examples("world/sound_3.wav")
         if world and audio_examples:
