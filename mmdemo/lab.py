@@ -126,6 +126,9 @@ class TrainingConfig:
             :mod:`mmdemo.training.baselines`).
         robustness: also score the robustness curves (default True; see
             :mod:`mmdemo.evaluation.robustness`).
+        source_name: how the report and summary name the data (default None: the manifest's
+            path); the app passes the uploaded file's name or "bundled world", never its own
+            temporary path.
     """
 
     strategies: str | list[str] = "all"
@@ -141,6 +144,7 @@ class TrainingConfig:
     seeds: int = 1
     baselines: bool = True
     robustness: bool = True
+    source_name: str | None = None
 
     def validate(self) -> TrainingConfig:
         """Check the settings (raises ConfigError / UnknownStrategyError naming the bad value)."""
@@ -354,6 +358,8 @@ def run_training(
 
     report("report", EMBEDDING_SHARE + TRAINING_SHARE, "comparing the strategies")
     comparison = compare_results(results, features, subset=config.subset)
+    if config.source_name:
+        comparison.source = config.source_name
     for result, strategy in zip(results, comparison.strategies):
         metrics = {task: m.to_dict() for task, m in strategy.evaluation.metrics.items()}
         FusionHead.from_result(result, metrics).save(heads[result.strategy])
@@ -364,7 +370,7 @@ def run_training(
         folder / SUMMARY_FILE,
         {
             "source": comparison.source,
-            "manifest": None if manifest is None else str(manifest),
+            "manifest": None if manifest is None else (config.source_name or str(manifest)),
             "subset": comparison.subset,
             "n_samples": comparison.n_samples,
             "split": split_sizes,
@@ -399,14 +405,16 @@ def run_lab(
     progress: LabProgressCallback | None = None,
     seeds: int = 1,
     baselines: bool = True,
+    source_name: str | None = None,
 ) -> LabRun:
     """The Fusion Lab's run: :func:`run_training` on an uploaded or bundled-world manifest (see
     :func:`prepare_data`, :func:`world_manifest`), with paths confined to the manifest's folder
     and the run zipped for download (``LabRun.archive``); ``seeds`` and ``baselines`` as in
-    :class:`TrainingConfig` (the app passes :data:`LAB_SEEDS`)."""
+    :class:`TrainingConfig` (the app passes :data:`LAB_SEEDS`); ``source_name`` is how the report
+    names the data (the uploaded file's name, not the server's temporary path)."""
     settings = TrainingConfig(
         strategies=strategies, train=config or LAB_TRAIN_DEFAULTS, label_columns=label_columns, models=models,
-        confine_to_folder=True, archive=True, seeds=seeds, baselines=baselines,
+        confine_to_folder=True, archive=True, seeds=seeds, baselines=baselines, source_name=source_name,
     )
     return run_training(manifest, settings, out_dir=out_dir, progress=progress)
 

@@ -81,6 +81,11 @@ def test_world_manifest_is_written_once_per_size_and_seed(tmp_path):
     stamp = first.stat().st_mtime_ns
     assert world_manifest(tmp_path, samples=20, seed=3) == first and first.stat().st_mtime_ns == stamp
     assert world_manifest(tmp_path, samples=20, seed=4) != first
+    seen = []  # the generation reports its progress (the first Fusion Lab run is not stuck at 0 %)
+    world_manifest(tmp_path, samples=20, seed=5, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(k, 20) for k in range(1, 21)]
+    world_manifest(tmp_path, samples=20, seed=5, progress=seen.append)  # reused: nothing to report
+    assert len(seen) == 20
     with pytest.raises(MediaError, match="between 20 and 20,000"):
         world_manifest(tmp_path, samples=5)
 

@@ -4,18 +4,25 @@ A head folder is one that holds :data:`mmdemo.training.head.CONFIG_FILE` (``head
 :meth:`FusionHead.save <mmdemo.training.head.FusionHead.save>`). :func:`find_heads` finds them at
 or below a folder (a run's ``heads/``, the bundled ``assets/models/bundled/heads``, a folder of
 runs); :func:`available_heads` names the bundled ones ``bundled/<folder>`` and adds the caller's;
-:class:`HeadCache` keeps the loaded heads so that a head is read from disk once per process.
+:func:`head_name` names a newly trained head by what it is (data, tasks, strategy, date);
+:func:`describe_heads` reads what a chooser shows (test accuracy beside each name) and
+:func:`best_head` picks the best head of the newest run; :class:`HeadCache` keeps the loaded heads
+so that a head is read from disk once per process.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from mmdemo.errors import UnknownModelError
 from mmdemo.registry import BUNDLED_DIR
+from mmdemo.storage import read_json
 from mmdemo.training.head import CONFIG_FILE, FusionHead
 
 BUNDLED_HEADS_DIR = BUNDLED_DIR / "heads"
@@ -74,6 +81,71 @@ def resolve_head(name: str, heads: Mapping[str, str | os.PathLike]) -> Path:
         choices = ", ".join(heads) or "none"
         raise UnknownModelError(f"Unknown fusion head {name!r}; available: {choices}")
     return Path(heads[name])
+
+
+def head_name(source: str, tasks: list[str], strategy: str, when: datetime) -> str:
+    """A trained head's name by what it is: ``"bundled world · claim, verdict · concat · 2026-12-01 13:05:07"``."""
+    return f"{source} · {', '.join(tasks)} · {strategy} · {when:%Y-%m-%d %H:%M:%S}"
+
+
+@dataclass(frozen=True)
+class HeadInfo:
+    """What a head chooser shows of a saved head, read from its ``head.json`` (no weights loaded).
+
+    Attributes:
+        name: the head's name (the value a caller passes back).
+        folder: the head's folder; its parent (a run's ``heads/``) is the run it belongs to.
+        strategy: the fusion strategy.
+        tasks: the head's tasks.
+        test_accuracy: test accuracy, mean over its tasks (None when the head was saved unscored).
+        created: ISO time of creation ("" if unknown).
+    """
+
+    name: str
+    folder: Path
+    strategy: str
+    tasks: list[str]
+    test_accuracy: float | None
+    created: str
+
+    @property
+    def label(self) -> str:
+        """The name with its test score beside it, first (a long name is cut at the chooser's edge)."""
+        if self.test_accuracy is None:
+            return f"not scored · {self.name}"
+        return f"test accuracy {self.test_accuracy:.2f} · {self.name}"
+
+
+def describe_head(name: str, folder: str | os.PathLike) -> HeadInfo:
+    """The :class:`HeadInfo` of the head called ``name`` saved in ``folder`` (a folder without a
+    readable ``head.json`` is described as unscored, so a chooser can still list it)."""
+    folder = Path(folder)
+    try:
+        data = read_json(folder / CONFIG_FILE)
+    except (OSError, ValueError):
+        data = {}
+    metrics = data.get("metrics") or {}
+    scores = [m.get("accuracy") for m in metrics.values() if isinstance(m, dict)]
+    scores = [float(s) for s in scores if isinstance(s, (int, float)) and not math.isnan(s)]
+    return HeadInfo(
+        name=name, folder=folder, strategy=str(data.get("strategy", "")), tasks=list(data.get("label_names") or {}),
+        test_accuracy=sum(scores) / len(scores) if scores else None, created=str(data.get("created", "")),
+    )
+
+
+def describe_heads(heads: Mapping[str, str | os.PathLike]) -> list[HeadInfo]:
+    """One :class:`HeadInfo` per head of ``heads`` (name -> folder), in its order."""
+    return [describe_head(name, folder) for name, folder in heads.items()]
+
+
+def best_head(heads: list[HeadInfo]) -> str | None:
+    """The name of the best head (highest test accuracy; unscored heads last, then the earliest)
+    of the newest run: the run (a run's ``heads/`` folder) of the last head listed. None when empty."""
+    if not heads:
+        return None
+    newest = heads[-1].folder.parent
+    run = [head for head in heads if head.folder.parent == newest]
+    return max(run, key=lambda h: -math.inf if h.test_accuracy is None else h.test_accuracy).name
 
 
 class HeadCache:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 import shutil
 from pathlib import Path
 
@@ -50,11 +51,13 @@ def prepare_data(source: str | os.PathLike, workdir: str | os.PathLike) -> Path:
     )
 
 
-def world_manifest(cache_dir: str | os.PathLike, samples: int = 400, seed: int = 0) -> Path:
+def world_manifest(cache_dir: str | os.PathLike, samples: int = 400, seed: int = 0,
+                   progress: Callable[[int, int], None] | None = None) -> Path:
     """The manifest of ``samples`` samples of the bundled world, written once under ``cache_dir``.
 
     The world is deterministic from its seed, so a folder written earlier for the same size and
     seed is reused (its manifest is written last, so an interrupted write is never reused).
+    ``progress(done, samples)`` follows the writing (not called when the folder is reused).
     """
     low, high = WORLD_SAMPLES
     if not low <= samples <= high:
@@ -63,7 +66,7 @@ def world_manifest(cache_dir: str | os.PathLike, samples: int = 400, seed: int =
     manifest = folder / "train" / "manifest.csv"
     if manifest.is_file():
         return manifest
-    return write_split(folder, "train", samples, WorldConfig(seed=seed))
+    return write_split(folder, "train", samples, WorldConfig(seed=seed), progress=progress)
 
 
 def world_models() -> dict[str, str]:

@@ -33,6 +33,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,18 +211,22 @@ def _manifest_bytes(rows: list[dict[str, str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def write_split(out_dir: str | Path, split: str, n: int, config: WorldConfig = WorldConfig()) -> Path:
-    """Write ``n`` samples of ``split`` under ``out_dir/split``; returns the manifest's path."""
+def write_split(out_dir: str | Path, split: str, n: int, config: WorldConfig = WorldConfig(),
+                progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write ``n`` samples of ``split`` under ``out_dir/split``; returns the manifest's path.
+    ``progress(done, n)`` is called after each sample written."""
     folder = Path(out_dir) / split
     rows: list[dict[str, str]] = []
     records: list[str] = []
-    for sample in generate(split, n, config):
+    for done, sample in enumerate(generate(split, n, config), start=1):
         image_rel = f"images/{sample.stem}.png"
         audio_rel = f"audio/{sample.stem}.wav"
         atomic_write_bytes(folder / image_rel, _png_bytes(sample.image()))
         atomic_write_bytes(folder / audio_rel, _wav_bytes(sample.audio(), config.sample_rate))
         rows.append({"text": sample.claim.text, "image": image_rel, "audio": audio_rel, **sample.labels})
         records.append(json.dumps(sample.to_record(), ensure_ascii=False))
+        if progress:
+            progress(done, n)
     atomic_write_bytes(folder / "records.jsonl", ("\n".join(records) + "\n").encode("utf-8"))
     manifest = folder / "manifest.csv"
     atomic_write_bytes(manifest, _manifest_bytes(rows))

@@ -110,7 +110,7 @@ def test_fusion_lab_training_shows_the_comparison(page, tmp_path):
     page.wait_for_function(
         "() => (document.querySelector('#lab-summary')?.innerText || '').includes('Trained')", timeout=600_000
     )
-    page.wait_for_selector("#lab-curves img", timeout=60_000)
-    assert page.locator("#lab-curves img").first.is_visible()
+    page.wait_for_selector("#lab-curve-training-loss svg .role-title", timeout=60_000)  # an interactive plot
+    assert page.locator("#lab-curve-training-loss svg").first.is_visible()
     assert "Best macro-F1" in page.locator("#lab-summary").inner_text()
     shoot(page, "fusion-lab", tmp_path)

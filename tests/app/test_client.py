@@ -160,8 +160,11 @@ def test_fusion_lab_trains_and_its_heads_classify(client, media):
     assert [row[0] for row in table["data"]] == ["concat", "lmf"]
     assert archive.endswith(".zip")
     heads = client.predict(api_name="/refresh_heads")
-    names = [choice[0] for choice in heads["choices"]]
-    assert any(name.endswith("/concat") for name in names) and heads["value"].endswith("/lmf")
+    # each head named by its data, task, strategy and date (the value), its test accuracy beside it (the label);
+    # the best head of this run is chosen
+    ours = [value for _, value in heads["choices"] if value.startswith("bundled world · claim · ")]
+    assert sorted(value.split(" · ")[2] for value in ours) == ["concat", "lmf"] and heads["value"] in ours
+    assert all("test accuracy" in label for label, _ in heads["choices"])
     probabilities, contributions, note = client.predict(
         heads["value"], "the red circle is large.", handle_file(str(media["first"])), None,
         api_name="/classify_fusion",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -159,10 +160,13 @@ def test_fusion_lab_returns_each_output_by_component(demo: gr.Blocks, tiny_defau
     assert by_label["Comparison"][0][0] == "concat"
     assert by_label["Trained heads + report (zip)"].endswith(".zip")
     summary = next(v for c, v in result.items() if getattr(c, "elem_id", None) == "lab-summary")
-    assert summary.startswith("Trained 1 strategies on")
-    (heads,) = [v for c, v in result.items() if isinstance(c, gr.State)]
-    assert list(heads)[0] == "earlier/lmf" and list(heads)[1].endswith("/concat")
+    assert summary.startswith("Trained 1 strategy on")  # not "1 strategies"
+    (heads,) = [v for c, v in result.items() if isinstance(c, gr.State) and isinstance(v, dict)]
+    # named by what it is: the uploaded file, the task, the strategy and the date
+    assert list(heads)[0] == "earlier/lmf" and re.fullmatch(r"manifest\.csv · colour · concat · [\d-]+ [\d:]+", list(heads)[1])
     assert Path(heads[list(heads)[1]], "head.json").is_file()
+    report = (Path(heads[list(heads)[1]]).parents[1] / "report.md").read_text()
+    assert "- data: `manifest.csv`" in report and str(tmp_path) not in report  # not the server's path
 
 
 def test_the_bundled_world_is_embedded_by_the_bundled_models_in_any_preset(demo: gr.Blocks, monkeypatch,
@@ -175,7 +179,7 @@ def test_the_bundled_world_is_embedded_by_the_bundled_models_in_any_preset(demo:
         raise MediaError("stop here")
 
     monkeypatch.setattr(fusion_lab, "run_lab", fake_run_lab)
-    monkeypatch.setattr(fusion_lab, "world_manifest", lambda folder, samples, seed: tmp_path / "manifest.csv")
+    monkeypatch.setattr(fusion_lab, "world_manifest", lambda folder, samples, seed, progress=None: tmp_path / "manifest.csv")
     before = presets.active_preset()
     presets.use_preset("offline")
     try:
@@ -185,3 +189,35 @@ def test_the_bundled_world_is_embedded_by_the_bundled_models_in_any_preset(demo:
     finally:
         presets.use_preset(before)
     assert seen["models"] == {"text": "bundled-clip", "image": "bundled-clip", "audio": "bundled-audio"}
+
+
+def test_a_lab_run_shows_its_progress_in_one_panel(demo: gr.Blocks) -> None:
+    (target,) = event(demo, "train_fusion").show_progress_on  # one bar (and one error badge), not one per output
+    assert target.elem_id == "lab-status"
+
+
+def test_an_upload_switches_the_data_choice_and_the_world_labels_are_offered() -> None:
+    source, labels = fusion_lab.uploaded("/tmp/gradio/abc/mine.zip")
+    assert source.value == fusion_lab.UPLOAD and "claim" not in labels.placeholder
+    source, labels = fusion_lab.uploaded(None)
+    assert source.value == fusion_lab.BUNDLED_WORLD
+    assert all(task in labels.placeholder for task in ("claim", "sound_match", "verdict", "exactly_one"))
+
+
+def test_counts_are_grammatical_and_contribution_bars_start_at_zero() -> None:
+    assert [fusion_lab.plural(n, "strategy") for n in (1, 2)] == ["1 strategy", "2 strategies"]
+    assert fusion_lab.plural(1, "seed") == "1 seed"
+    assert classification.contributions_y_range([0.36, 0.4, 0.5])[0] == 0  # a 0.36 contribution is a visible bar
+    assert classification.contributions_y_range([0.2, -0.1])[0] == -0.1
+
+
+def test_the_contributions_axis_follows_the_values_shown(demo: gr.Blocks) -> None:
+    from gradio.components.native_plot import PlotData
+
+    fn = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "contributions_axis")
+    chart = PlotData(columns=["modality", "contribution"], data=[["text", 0.36], ["image", 0.4]],
+                     datatypes={"modality": "nominal", "contribution": "quantitative"}, mark="bar")
+    (plot,) = fn.fn(chart).values()
+    assert plot.y_lim == [0.0, None]
+    chart.data.append(["audio", -0.05])
+    assert next(iter(fn.fn(chart).values())).y_lim == [-0.05, None]

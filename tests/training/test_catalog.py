@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,10 @@ from mmdemo.training.catalog import (
     BUNDLED_HEADS_DIR,
     HeadCache,
     available_heads,
+    best_head,
+    describe_heads,
     find_heads,
+    head_name,
     named_heads,
     resolve_head,
 )
@@ -102,3 +107,33 @@ def test_cache_is_shared_safely_between_threads(saved_head: Path) -> None:
 def test_cache_refuses_a_folder_that_is_not_a_head(tmp_path: Path) -> None:
     with pytest.raises(IncompatibleError, match="not a fusion head folder"):
         HeadCache().load(tmp_path)
+
+
+def scored_head(folder: Path, strategy: str, accuracies: dict[str, float] | None) -> Path:
+    folder.mkdir(parents=True)
+    metrics = {task: {"accuracy": value} for task, value in (accuracies or {}).items()}
+    (folder / CONFIG_FILE).write_text(json.dumps({"strategy": strategy, "label_names": {"claim": ["false", "true"]},
+                                                  "metrics": metrics, "created": "2026-12-01T13:00:00+00:00"}))
+    return folder
+
+
+def test_heads_are_named_by_what_they_are() -> None:
+    name = head_name("bundled world", ["claim", "verdict"], "concat", datetime(2026, 12, 1, 13, 5, 7))
+    assert name == "bundled world · claim, verdict · concat · 2026-12-01 13:05:07"
+
+
+def test_the_chooser_shows_each_test_score_and_picks_the_best_of_the_newest_run(tmp_path: Path) -> None:
+    heads = {
+        "old concat": scored_head(tmp_path / "run-1" / "heads" / "concat", "concat", {"claim": 0.99}),
+        "new concat": scored_head(tmp_path / "run-2" / "heads" / "concat", "concat", {"claim": 0.7, "verdict": 0.5}),
+        "new film": scored_head(tmp_path / "run-2" / "heads" / "film", "film", {"claim": 0.5, "verdict": 0.5}),
+        "new lmf": scored_head(tmp_path / "run-2" / "heads" / "lmf", "lmf", None),
+    }
+    infos = describe_heads(heads)
+    assert [info.label for info in infos] == ["test accuracy 0.99 · old concat", "test accuracy 0.60 · new concat",
+                                              "test accuracy 0.50 · new film", "not scored · new lmf"]
+    assert best_head(infos) == "new concat"  # not the last trained (lmf, film), not the older run's 0.99
+    assert best_head(infos[:1]) == "old concat" and best_head([]) is None
+    # the bundled head carries its recorded test scores
+    (bundled,) = describe_heads(available_heads())
+    assert bundled.name == "bundled/world-concat" and 0.5 < bundled.test_accuracy < 1 and bundled.strategy == "concat"

@@ -9,10 +9,23 @@ import gradio as gr
 
 import mmdemo
 from mmdemo import classify
-from mmdemo.training.catalog import available_heads, load_head, resolve_head
+from mmdemo.training.catalog import available_heads, best_head, describe_heads, load_head, resolve_head
 from webapp import explain_panel, preset_notes
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
 from webapp.settings import AppSettings
+
+
+def head_choices(session_heads: dict[str, str] | None = None) -> tuple[list[tuple[str, str]], str | None]:
+    """The head chooser's choices, each head with its test accuracy beside its name (the value passed
+    back is the bare name), and the one selected: the best head of the newest run."""
+    heads = describe_heads(available_heads(session_heads))
+    return [(head.label, head.name) for head in heads], best_head(heads)
+
+
+def contributions_y_range(values: list[float]) -> list[float | None]:
+    """The contributions chart's y-axis: from 0 (or below it, for a negative contribution) up, so
+    that every bar is drawn from the zero line (a 0.36 bar is never an empty one)."""
+    return [min([0.0, *values]), None]
 
 
 def default_template() -> str:
@@ -75,9 +88,18 @@ class FusionHeadTab:
             note += f" · heard: “{prediction.transcript}”"
         return {self.probabilities: prediction.probabilities[task], self.contributions: chart, self.note: note}
 
+    def contributions_axis(self, chart: Any) -> dict[gr.Component, Any]:
+        """The contributions chart's y-axis for the values it shows (below 0 only for a negative one)."""
+        values = []
+        if chart is not None and "contribution" in chart.columns:
+            column = chart.columns.index("contribution")
+            values = [float(row[column]) for row in chart.data if row[column] is not None]
+        return {self.contributions: gr.BarPlot(y_lim=contributions_y_range(values))}
+
     def refresh_heads(self, session_heads: dict[str, str] | None) -> dict[gr.Component, Any]:
-        choices = list(available_heads(session_heads))
-        return {self.head: gr.Dropdown(choices=choices, value=choices[-1] if choices else None)}
+        """The head chooser after a run: its heads listed, the best head of the newest run chosen."""
+        choices, value = head_choices(session_heads)
+        return {self.head: gr.Dropdown(choices=choices, value=value)}
 
 
 @dataclass(eq=False)
@@ -120,8 +142,8 @@ def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionH
         gr.Markdown("A head trained in the Fusion Lab (or a bundled one). Any input may be left empty.")
         with gr.Row():
             with gr.Column():
-                choices = list(available_heads())
-                head = gr.Dropdown(choices, value=choices[0] if choices else None, label="Fusion head")
+                choices, value = head_choices()
+                head = gr.Dropdown(choices, value=value, label="Fusion head (test accuracy)", elem_id="head-choice")
                 text = gr.Textbox(label="Text")
                 image = UploadedImage(type="filepath", label="Image")
                 audio = gr.Audio(type="filepath", label="Audio")
@@ -129,16 +151,18 @@ def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionH
             with gr.Column():
                 probabilities = gr.Label(label="Label probabilities", num_top_classes=10)
                 contributions = gr.BarPlot(x="modality", y="contribution", title="Modality contributions",
-                                           label="Contributions")
+                                           label="Contributions", y_lim=contributions_y_range([]),
+                                           elem_id="head-contributions")
                 note = gr.Markdown()
         tab = FusionHeadTab(settings, head, probabilities, contributions, note)
         button.click(tab.classify_with_head, [head, text, image, audio, session_heads],
                      [probabilities, contributions, note], api_name="classify_fusion",
-                     **concurrency(settings, "image-text"))
+                     **concurrency(settings, "image-text")).then(
+            tab.contributions_axis, [contributions], [contributions], api_visibility="private", show_progress="hidden")
         world = examples("world/scene_3.png")
         audio_examples = examples("world/sound_3.wav")
         if world and audio_examples:
             gr.Examples([["the yellow triangle is large.", world[0], audio_examples[0]],
                          ["the yellow triangle is small.", world[0], None]],
-                        inputs=[text, image, audio], label="Examples")
+                        inputs=[text, image, audio], label="Examples", elem_id="head-examples")
     return tab
