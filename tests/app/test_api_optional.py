@@ -19,7 +19,8 @@ REQUIRED = {
     "/zero_shot": ["image"],
     "/explain_label": ["image"],
 }
-NOT_CALLED = {"/train_fusion"}  # its defaults train five strategies for minutes (tests/app/test_client.py trains)
+NOT_CALLED = {"/train_fusion"}  # optional inputs checked above, but not called: its defaults train five strategies
+# for minutes (tests/app/test_client.py trains through it)
 # Called in alphabetical order in one session: each /explain_X runs before its /explain_X_redraw (which then
 # redraws the kept map), /explain_hit before any search. Those that need an earlier step or one of several
 # inputs say so in a message.
@@ -41,7 +42,7 @@ def required_values() -> dict[str, object]:
 def test_only_the_inputs_a_person_must_give_are_required(client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     required = {name: [p["parameter_name"] for p in info["parameters"] if not p["parameter_has_default"]]
-                for name, info in endpoints.items() if name not in NOT_CALLED}
+                for name, info in endpoints.items()}
     assert required == {name: REQUIRED.get(name, []) for name in required}
 
 

@@ -207,9 +207,11 @@ class FusionLabTab:
 
     @user_errors
     def train_fusion_lab(self, progress: gr.Progress = gr.Progress(), *,
-                         session_heads: dict[str, str] | None = None, **inputs: Any) -> dict[gr.Component, Any]:
-        """Train the chosen strategies on one split and compare them."""
-        request = LabRequest.from_inputs(**inputs)
+                         session_heads: dict[str, str] | None = None, upload: Any = None,
+                         **inputs: Any) -> dict[gr.Component, Any]:
+        """Train the chosen strategies on one split and compare them (``upload``: optional, so that
+        gradio_client callers of the bundled world may leave it out)."""
+        request = LabRequest.from_inputs(upload=upload, **inputs)
         if not request.strategies:
             raise gr.Error("Choose at least one fusion strategy.", print_exception=False)
         runs_dir = self.settings.runs_dir
@@ -330,7 +332,7 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
             samples = gr.Slider(100, 5000, value=1500, step=100, label="Bundled world: samples", elem_id="lab-samples")
             upload = gr.File(label="Upload: manifest (.csv/.jsonl) or .zip with its files",
                              file_types=[".csv", ".tsv", ".jsonl", ".zip"], elem_id="lab-upload")
-            labels = gr.Textbox(label=LABELS_LABEL, placeholder=WORLD_PLACEHOLDER, elem_id="lab-labels")
+            labels = gr.Textbox("", label=LABELS_LABEL, placeholder=WORLD_PLACEHOLDER, elem_id="lab-labels")
             strategies = gr.CheckboxGroup(list_fusions(), value=DEFAULT_STRATEGIES, label="Fusion strategies",
                                           elem_id="lab-strategies")
             with gr.Accordion("Training settings", open=False):
