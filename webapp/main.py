@@ -8,6 +8,7 @@ import gradio as gr
 
 from mmdemo.status import MISSING, RoleStatus, model_status
 from webapp.settings import AppSettings
+from webapp import upkeep
 from webapp.tabs import captioning, classification, fusion_lab, image_qa, retrieval
 
 TITLE = "mmdemo: multimodal playground"
@@ -30,7 +31,7 @@ def status_markdown(settings: AppSettings) -> str:
 def build_app(settings: AppSettings) -> gr.Blocks:
     """The app's Blocks for ``settings`` (whose model settings :func:`apply_model_settings
     <webapp.settings.apply_model_settings>` has applied)."""
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=settings.share_limits.delete_cache) as demo:
         gr.Markdown("# mmdemo: a multimodal model playground")
         status = gr.Markdown(status_markdown(settings), elem_id="model-status")
         session_heads = gr.State({})
@@ -60,12 +61,15 @@ def build_app(settings: AppSettings) -> gr.Blocks:
         for listener in refreshes:
             listener(model_status_line, None, status, api_visibility="private", show_progress="hidden",
                      queue=False)
+    upkeep.install(demo, settings)  # sessions, fair use, training turns, disk caps (webapp/upkeep.py)
     return demo
 
 
 def launch(demo: gr.Blocks, settings: AppSettings) -> None:
     """Serve ``demo`` with the queue, limits, login and network settings of ``settings`` (blocks)."""
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+    if upkeep.installed(demo) is not None:
+        upkeep.installed(demo).start()
     demo.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -75,4 +79,6 @@ def launch(demo: gr.Blocks, settings: AppSettings) -> None:
         show_error=True,
         ssr_mode=False,  # see docs/SECURITY.md (CVE-2026-134825)
         run_history=False,
+        # gradio's own per-session store: a backstop above --max-sessions (webapp/sessions.py)
+        state_session_capacity=2 * settings.share_limits.max_sessions,
     )

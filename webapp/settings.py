@@ -13,6 +13,8 @@ from mmdemo import presets, registry
 from mmdemo.loading import configure_runtime
 from mmdemo.presets import choose_preset
 from mmdemo.media import MediaLimits
+from webapp import limits as share_limits_flags
+from webapp.limits import ShareLimits
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class AppSettings:
         runs_dir: where Fusion Lab runs (heads, reports) are written.
         preset_reason: why this preset was chosen (shown on the page; set by
             :func:`apply_model_settings`).
+        share_limits: disk, memory and per-visitor limits for a shared link (:class:`ShareLimits`).
     """
 
     host: str = "127.0.0.1"
@@ -53,6 +56,7 @@ class AppSettings:
     max_gallery: int = 500
     runs_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mmdemo-runs")
     preset_reason: str = ""
+    share_limits: ShareLimits = field(default_factory=ShareLimits)
 
 
 def parse_auth(values: list[str]) -> list[tuple[str, str]]:
@@ -101,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs-dir", type=Path, default=None, help="where Fusion Lab runs are written (default: a temp folder)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests one heavy model runs at once (default: 1)")
     parser.add_argument("--queue-size", type=int, default=64, help="requests that may wait; more are told the app is busy")
+    share_limits_flags.add_arguments(parser)
     return parser
 
 
@@ -118,6 +123,10 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
     if args.concurrency < 1 or args.queue_size < 1 or args.max_gallery < 1:
         parser.error("--concurrency, --queue-size and --max-gallery must be at least 1")
     overrides = {role: getattr(args, _model_dest(role)) for role in registry.ROLES if getattr(args, _model_dest(role))}
+    try:
+        limits = share_limits_flags.from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
     return AppSettings(
         host=args.host, port=args.port, share=args.share, auth=auth, preset=args.preset,
         overrides=overrides, device=args.device, dtype=args.dtype, max_file_size=args.max_file_size,
@@ -125,6 +134,7 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
         runs_dir=args.runs_dir or AppSettings().runs_dir,
         limits=MediaLimits(max_pixels=args.max_pixels, max_audio_seconds=args.max_audio_seconds,
                            max_text_chars=args.max_text_chars),
+        share_limits=limits,
     )
 
 
