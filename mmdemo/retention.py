@@ -3,8 +3,9 @@ small cache files (the embedding cache).
 
 Runs: every entry under a runs folder (one folder per run, and each generated world under
 ``worlds/``) is kept or removed by a :class:`RunsPolicy`: entries older than ``max_age_seconds``
-go, then all but the ``max_runs`` most recent runs, then the oldest until the folder holds at most
-``max_bytes``. Protected entries (a live visitor's latest run) are counted but never removed.
+go, then all but the ``max_runs`` most recent runs (protected runs take their places first), then
+the oldest until the folder holds at most ``max_bytes``. Protected entries (a live visitor's
+latest run) are counted but never removed.
 
 Removal is crash-safe: an entry is first renamed to a ``.trash-*`` name in the same folder (one
 atomic rename, after which nothing looks for it under its old name), then deleted; a process
@@ -132,10 +133,9 @@ def apply_runs_policy(runs_dir: str | os.PathLike, policy: RunsPolicy, protected
     entries = run_entries(runs_dir)
     report = RetentionReport(bytes_before=sum(e.bytes for e in entries))
     doomed: list[RunEntry] = []
-    runs_seen = 0
+    runs_seen = sum(1 for e in entries if not e.world and is_protected(e))  # protected runs take slots first
     for entry in entries:  # newest first
         if is_protected(entry):
-            runs_seen += not entry.world
             continue
         too_old = now - entry.modified > policy.max_age_seconds
         too_many = not entry.world and runs_seen >= policy.max_runs
