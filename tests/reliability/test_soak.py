@@ -1,0 +1,57 @@
+"""The soak test at CI size: 100 visitor sessions against one app with small disk caps (see
+tests/reliability/soak.py; ``python -m tests.reliability.soak`` runs it longer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability.helpers import launched_app, model_args
+from tests.reliability.soak import SoakConfig, run_soak
+
+# 100 sessions, as fast as 16 at once allow, each uploading its own image and clip to its gallery,
+# asking and searching by voice; every 20th also captions and searches by text, every 10th trains
+# (10 tiny Fusion Lab runs of ~0.3 MiB against a 2.5 MiB / 6-run cap). 320 requests.
+CI_SOAK = SoakConfig(sessions=100, minutes=0.0, concurrency=16, train_every=10, full_every=20,
+                     page_load=False, app_concurrency=2)
+# Resident memory the 90 visitors after the warm-up may add (tiny models; measured ~+100 MiB).
+RSS_GROWTH_BUDGET_MB = 350
+
+
+@pytest.fixture(scope="module")
+def soak(tmp_path_factory, app_checkpoints):
+    workdir = tmp_path_factory.mktemp("soak-app")
+    with launched_app(model_args(app_checkpoints) + CI_SOAK.app_args(), workdir) as app:
+        report = run_soak(app, CI_SOAK, tmp_path_factory.mktemp("soak-media"))
+        log = (workdir / "app.log").read_text(errors="replace")
+    print(report.summary())
+    return report, log
+
+
+def test_no_request_is_lost_or_answered_with_a_generic_error(soak):
+    report, _ = soak
+    assert len(report.calls) == CI_SOAK.expected_calls()
+    bad = [f"{c.endpoint}: {c.detail}" for c in report.calls if c.status != "ok"]
+    assert not bad, bad[:5]
+    assert len({c.visitor for c in report.calls}) == CI_SOAK.sessions
+
+
+def test_disk_under_runs_and_cache_stays_under_the_caps(soak):
+    report, log = soak
+    mib = 1 << 20
+    # the cap, plus the one run being written before the policy trims (runs are trimmed after each)
+    assert report.peak("runs_bytes") <= CI_SOAK.runs_max_mb * mib + report.largest_run_bytes, report.summary()
+    assert report.peak("cache_bytes") <= CI_SOAK.cache_max_mb * mib * 1.05, report.summary()
+    # the caps were reached: old runs were removed and cache entries evicted
+    assert "Removed Fusion Lab entry" in log and "Evicted" in log
+
+
+def test_server_memory_stays_bounded_after_warm_up(soak):
+    report, _ = soak
+    assert report.peak("rss_mb") - report.warm_rss_mb < RSS_GROWTH_BUDGET_MB, report.summary()
+
+
+def test_every_visitors_latest_result_is_still_downloadable(soak):
+    report, _ = soak
+    trainers = [v for v in range(CI_SOAK.sessions) if v % CI_SOAK.train_every == 0]
+    assert sorted(report.downloads) == trainers
+    assert all(report.downloads.values()), report.downloads
