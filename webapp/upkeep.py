@@ -192,7 +192,9 @@ class Upkeep:
         return report
 
     def start(self) -> None:
-        """Clean what a killed process left, apply the runs policy once, and start the sweeper."""
+        """Set the cache cap, clean what a killed process left, apply the runs policy once, and
+        start the sweeper (the app calls it once, before it serves)."""
+        os.environ["MMDEMO_CACHE_MAX_MB"] = f"{self.settings.share_limits.cache_max_mb:g}"  # read by default_cache()
         clean_leftovers(self.settings.runs_dir, temp_grace_seconds=0.0)
         clean_leftovers(default_cache().root)
         if self.settings.runs_dir.is_dir():
@@ -220,7 +222,6 @@ class Upkeep:
 def install(demo: gr.Blocks, settings: AppSettings) -> Upkeep:
     """Put every queued event of ``demo`` behind :class:`Upkeep`'s checks and end sessions on
     unload; returns it (also found later with :func:`installed`)."""
-    os.environ["MMDEMO_CACHE_MAX_MB"] = f"{settings.share_limits.cache_max_mb:g}"  # read by default_cache()
     upkeep = Upkeep(demo, settings)
     for block_fn in demo.fns.values():
         if block_fn.fn is None or not block_fn.queue:

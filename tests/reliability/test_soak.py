@@ -3,6 +3,10 @@ tests/reliability/soak.py; ``python -m tests.reliability.soak`` runs it longer).
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import pytest
 
 from tests.reliability.helpers import launched_app, model_args
@@ -17,18 +21,42 @@ CI_SOAK = SoakConfig(sessions=100, minutes=0.0, concurrency=16, train_every=10, 
 RSS_GROWTH_BUDGET_MB = 350
 
 
+def plant_leftovers(workdir: Path) -> list[Path]:
+    """What an app killed with SIGKILL can leave: a run half-way through its removal (renamed to
+    ``.trash-*``), the temp file of an interrupted atomic write in a run and in the cache."""
+    trash = workdir / "runs" / ".trash-0123456789ab-deadbeef" / "run" / "heads" / "concat"
+    trash.mkdir(parents=True)
+    (trash / "head.json").write_text("{")
+    run_temp = workdir / "runs" / "0123456789ab" / "run" / ".summary.json.k2j3.tmp"
+    run_temp.parent.mkdir(parents=True)
+    run_temp.write_text('{"half": ')
+    cache_temp = workdir / "cache" / "ab" / ".ab12.safetensors.x9.tmp"
+    cache_temp.parent.mkdir(parents=True)
+    cache_temp.write_bytes(b"\x00" * 100)
+    old = time.time() - 3600
+    os.utime(cache_temp, (old, old))
+    return [trash.parents[2], run_temp, cache_temp]
+
+
 @pytest.fixture(scope="module")
 def soak(tmp_path_factory, app_checkpoints):
     workdir = tmp_path_factory.mktemp("soak-app")
+    leftovers = plant_leftovers(workdir)
     with launched_app(model_args(app_checkpoints) + CI_SOAK.app_args(), workdir) as app:
+        left_after_start = [path for path in leftovers if path.exists()]
         report = run_soak(app, CI_SOAK, tmp_path_factory.mktemp("soak-media"))
         log = (workdir / "app.log").read_text(errors="replace")
     print(report.summary())
-    return report, log
+    return report, log, left_after_start
+
+
+def test_the_app_starts_cleanly_on_what_a_killed_one_left(soak):
+    *_, left_after_start = soak
+    assert not left_after_start
 
 
 def test_no_request_is_lost_or_answered_with_a_generic_error(soak):
-    report, _ = soak
+    report, *_ = soak
     assert len(report.calls) == CI_SOAK.expected_calls()
     bad = [f"{c.endpoint}: {c.detail}" for c in report.calls if c.status != "ok"]
     assert not bad, bad[:5]
@@ -36,7 +64,7 @@ def test_no_request_is_lost_or_answered_with_a_generic_error(soak):
 
 
 def test_disk_under_runs_and_cache_stays_under_the_caps(soak):
-    report, log = soak
+    report, log, _ = soak
     mib = 1 << 20
     # the cap, plus the one run being written before the policy trims (runs are trimmed after each)
     assert report.peak("runs_bytes") <= CI_SOAK.runs_max_mb * mib + report.largest_run_bytes, report.summary()
@@ -46,12 +74,12 @@ def test_disk_under_runs_and_cache_stays_under_the_caps(soak):
 
 
 def test_server_memory_stays_bounded_after_warm_up(soak):
-    report, _ = soak
+    report, *_ = soak
     assert report.peak("rss_mb") - report.warm_rss_mb < RSS_GROWTH_BUDGET_MB, report.summary()
 
 
 def test_every_visitors_latest_result_is_still_downloadable(soak):
-    report, _ = soak
+    report, *_ = soak
     trainers = [v for v in range(CI_SOAK.sessions) if v % CI_SOAK.train_every == 0]
     assert sorted(report.downloads) == trainers
     assert all(report.downloads.values()), report.downloads
