@@ -6,5 +6,8 @@ with :func:`webapp.main.build_app` and serves it with :func:`webapp.main.launch`
   uploads, per-model concurrency, example files);
 - :mod:`webapp.tabs`: one module per tab, each with ``build(settings, ...)``; handlers call mmdemo
   and return each output by its component;
-- :mod:`webapp.main`: the page (status line + tabs) and how it is served.
+- :mod:`webapp.main`: the page (status line + tabs) and how it is served;
+- :mod:`webapp.limits`, :mod:`webapp.sessions`, :mod:`webapp.fair_use`, :mod:`webapp.upkeep`: the
+  limits of a shared link (disk, sessions, per-visitor requests, the Fusion Lab's turns) and the
+  guard and sweeper that enforce them around every queued handler.
 """
