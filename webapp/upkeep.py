@@ -214,9 +214,9 @@ class Upkeep:
                 logger.warning("Upkeep sweep failed: %s", err)
                 continue
             if report.idle_sessions or (report.runs and report.runs.removed) or report.cache_evicted:
-                logger.info("Upkeep: %d idle session(s) released, %d run(s) removed, %d cache file(s) evicted",
-                            len(report.idle_sessions), len(report.runs.removed) if report.runs else 0,
-                            report.cache_evicted)
+                logger.info("Upkeep: %d idle session(s) released (%d live, %d ended so far), %d run(s) removed, "
+                            "%d cache file(s) evicted", len(report.idle_sessions), len(self.sessions),
+                            self.sessions.ended, len(report.runs.removed) if report.runs else 0, report.cache_evicted)
 
 
 def install(demo: gr.Blocks, settings: AppSettings) -> Upkeep:

@@ -195,14 +195,19 @@ class SoakReport:
         axes[1].axhline(self.warm_rss_mb, color="grey", linestyle=":", label="after warm-up")
         axes[1].set_ylabel("server RSS (MiB)")
         axes[1].legend(loc="lower right")
-        axes[2].plot(times, [s.runs_bytes / mib for s in self.samples], label="runs folder")
-        axes[2].plot(times, [s.cache_bytes / mib for s in self.samples], label="embedding cache")
-        axes[2].plot(times, [s.uploads_bytes / mib for s in self.samples], label="upload cache")
+        axes[2].plot(times, [s.runs_bytes / mib for s in self.samples], color="tab:blue", label="runs folder")
+        axes[2].plot(times, [s.uploads_bytes / mib for s in self.samples], color="tab:green",
+                     label="upload cache (age-limited)")
         axes[2].axhline(self.config.runs_max_mb, color="tab:blue", linestyle=":", label="runs cap")
-        axes[2].axhline(self.config.cache_max_mb, color="tab:orange", linestyle=":", label="cache cap")
         axes[2].set_ylabel("MiB on disk")
         axes[2].set_xlabel("seconds since start")
         axes[2].legend(loc="upper left", fontsize=8)
+        kib = axes[2].twinx()
+        kib.plot(times, [s.cache_bytes / 1024 for s in self.samples], color="tab:orange", label="embedding cache")
+        kib.axhline(self.config.cache_max_mb * 1024, color="tab:orange", linestyle=":", label="cache cap")
+        kib.set_ylabel("embedding cache (KiB)")
+        kib.set_ylim(0, self.config.cache_max_mb * 1024 * 1.3)
+        kib.legend(loc="lower right", fontsize=8)
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=90)
@@ -359,14 +364,22 @@ class Soak:
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             list(pool.map(arrive, range(self.config.sessions)))
         downloads = self.download_latest()
-        for client in self.open_clients:
-            client.close()
+        with ThreadPoolExecutor(max_workers=32) as pool:  # each close waits up to 1 s for its heartbeat
+            list(pool.map(Client.close, self.open_clients))
         time.sleep(self.config.sample_every * 2)
         stop.set()
         sampler.join()
         largest = max((folder_bytes(p) for p in (self.app.workdir / "runs").iterdir() if p.is_dir()), default=0)
         return SoakReport(self.config, sorted(self.calls, key=lambda c: c.at), self.samples, self._elapsed(),
                           self.warm_rss, largest, downloads)
+
+
+def report_from_json(data: dict) -> SoakReport:
+    """A :class:`SoakReport` back from :meth:`SoakReport.to_json` (to redraw its plot)."""
+    calls = [Call(v, e, st, at, sec) for v, e, st, at, sec in data["calls"]]
+    samples = [Sample(**s) for s in data["samples"]]
+    return SoakReport(SoakConfig(**data["config"]), calls, samples, data["wall_seconds"], data["warm_rss_mb"], 0,
+                      {int(k): v for k, v in data["downloads"].items()})
 
 
 def run_soak(app: LaunchedApp, config: SoakConfig, media_dir: Path) -> SoakReport:
@@ -382,7 +395,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-idle", default="60s", help="the app's --session-idle (default 60s)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--plot", type=Path, default=None, help="write the PNG plot here")
+    parser.add_argument("--replot", type=Path, default=None, help="only redraw --plot from this --json file")
     args = parser.parse_args(argv)
+    if args.replot:
+        report = report_from_json(json.loads(args.replot.read_text()))
+        print(report.summary())
+        print("plot:", report.plot(args.plot or args.replot.with_suffix(".png")))
+        return 0
     if not 1 <= args.sessions <= 5000 or not 0 <= args.minutes <= 120:
         parser.error("--sessions must be 1-5000 and --minutes 0-120 (the soak is bounded)")
     config = SoakConfig(sessions=args.sessions, minutes=args.minutes, concurrency=args.concurrency,
