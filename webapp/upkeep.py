@@ -207,13 +207,16 @@ class Upkeep:
         self._stop.set()
 
     def _loop(self) -> None:
+        last = (0, 0)  # (live, ended) sessions at the last log line: log when they change
         while not self._stop.wait(self.settings.share_limits.upkeep_every):
             try:
                 report = self.sweep()
             except OSError as err:  # a folder that vanished or a full disk: try again next round
                 logger.warning("Upkeep sweep failed: %s", err)
                 continue
-            if report.idle_sessions or (report.runs and report.runs.removed) or report.cache_evicted:
+            counts = (len(self.sessions), self.sessions.ended)
+            if counts != last or (report.runs and report.runs.removed) or report.cache_evicted:
+                last = counts
                 logger.info("Upkeep: %d idle session(s) released (%d live, %d ended so far), %d run(s) removed, "
                             "%d cache file(s) evicted", len(report.idle_sessions), len(self.sessions),
                             self.sessions.ended, len(report.runs.removed) if report.runs else 0, report.cache_evicted)
