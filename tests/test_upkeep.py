@@ -90,3 +90,21 @@ def test_a_session_that_ends_has_its_state_released(app):
     assert "s1" in app.upkeep.sessions and "s1" in holder
     app.upkeep.on_unload(_request("s1"))
     assert "s1" not in holder and "s1" not in app.upkeep.sessions
+
+
+def test_a_head_of_a_removed_run_gets_a_clear_message_and_loaded_heads_are_bounded(tmp_path):
+    import shutil
+
+    from mmdemo.errors import IncompatibleError
+    from mmdemo.training.catalog import BUNDLED_HEADS_DIR, HeadCache, named_heads
+
+    bundled = next(iter(named_heads(BUNDLED_HEADS_DIR, "bundled").values()))
+    copies = [shutil.copytree(bundled, tmp_path / f"run{i}" / "heads" / "concat") for i in range(3)]
+    cache = HeadCache(max_heads=2)
+    for folder in copies:
+        cache.load(folder)
+    assert len(cache) == 2  # the least recently used was dropped
+    shutil.rmtree(tmp_path / "run2")  # the retention policy removed that run
+    with pytest.raises(IncompatibleError, match="The fusion head 'concat' is no longer on the server") as err:
+        cache.load(copies[2])
+    assert str(tmp_path) not in str(err.value) and len(cache) == 1
