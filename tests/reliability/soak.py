@@ -61,6 +61,7 @@ class SoakConfig:
         session_idle: the app's ``--session-idle`` (None: its default).
         page_load: each visitor first loads the page (``/status``).
         app_concurrency: the app's ``--concurrency`` (requests one model runs at once).
+        requests_per_minute: the app's ``--requests-per-minute``, applied to loopback visitors too.
         max_runs, runs_max_mb, cache_max_mb: the app's caps (small, so they are reached).
         sample_every: seconds between memory and disk samples.
     """
@@ -76,13 +77,18 @@ class SoakConfig:
     session_idle: str | None = None
     page_load: bool = True
     app_concurrency: int = 1
+    requests_per_minute: int = 10
     sample_every: float = 0.5
 
     def app_args(self) -> list[str]:
         idle = ["--session-idle", self.session_idle] if self.session_idle else []
+        # Per-visitor limits on, for loopback too, per session only (every visitor shares 127.0.0.1):
+        # a visitor sends at most 7 requests, so none may be refused.
+        limits = ["--limit-localhost", "--requests-per-minute", str(self.requests_per_minute),
+                  "--address-requests-per-minute", "0", "--address-jobs", "0"]
         return ["--max-runs", str(self.max_runs), "--runs-max-mb", f"{self.runs_max_mb:g}",
                 "--cache-max-mb", f"{self.cache_max_mb:g}", "--upkeep-every", "5s",
-                "--concurrency", str(self.app_concurrency), *idle]
+                "--concurrency", str(self.app_concurrency), *limits, *idle]
 
     def expected_calls(self) -> int:
         """Requests the visitors send: status (if ``page_load``), answer, gallery_add and one search

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from gradio_client import Client
 
 from tests.reliability.helpers import launched_app, model_args
 from tests.reliability.soak import SoakConfig, run_soak
@@ -46,13 +47,37 @@ def soak(tmp_path_factory, app_checkpoints):
     with launched_app(model_args(app_checkpoints) + CI_SOAK.app_args(), workdir) as app:
         left_after_start = [path for path in leftovers if path.exists()]
         report = run_soak(app, CI_SOAK, tmp_path_factory.mktemp("soak-media"))
+        burst = one_visitor_bursts(app.url, CI_SOAK.requests_per_minute + 2)
         log = (workdir / "app.log").read_text(errors="replace")
     print(report.summary())
-    return report, log, left_after_start
+    return report, log, left_after_start, burst
+
+
+def one_visitor_bursts(url: str, n: int) -> list[str]:
+    """``n`` page loads in a row from one session: "ok" or the error message of each."""
+    client = Client(url, verbose=False, analytics_enabled=False)
+    answers = []
+    for _ in range(n):
+        try:
+            client.submit(api_name="/status").result(timeout=120)
+            answers.append("ok")
+        except Exception as error:  # the refusal is what this collects
+            answers.append(str(error))
+    client.close()
+    return answers
+
+
+def test_a_visitor_over_the_request_limit_is_told_to_slow_down(soak):
+    *_, burst = soak
+    limit = CI_SOAK.requests_per_minute
+    assert burst[:limit] == ["ok"] * limit
+    for message in burst[limit:]:
+        assert message.startswith(f"Slow down: this visitor has started {limit} requests in the last minute "
+                                  f"(limit {limit} per minute). Please wait"), message
 
 
 def test_the_app_starts_cleanly_on_what_a_killed_one_left(soak):
-    *_, left_after_start = soak
+    *_, left_after_start, _ = soak
     assert not left_after_start
 
 
@@ -65,7 +90,7 @@ def test_no_request_is_lost_or_answered_with_a_generic_error(soak):
 
 
 def test_disk_under_runs_and_cache_stays_under_the_caps(soak):
-    report, log, _ = soak
+    report, log, *_ = soak
     mib = 1 << 20
     # the cap, plus the one run being written before the policy trims (runs are trimmed after each)
     assert report.peak("runs_bytes") <= CI_SOAK.runs_max_mb * mib + report.largest_run_bytes, report.summary()
@@ -75,7 +100,7 @@ def test_disk_under_runs_and_cache_stays_under_the_caps(soak):
 
 
 def test_server_memory_stays_bounded_after_warm_up(soak):
-    report, log, _ = soak
+    report, log, *_ = soak
     assert report.peak("rss_mb") - report.warm_rss_mb < RSS_GROWTH_BUDGET_MB, report.summary()
     # the visitors who closed their page ended their sessions (gradio's unload): state released
     ended = [int(m) for m in re.findall(r"(\d+) ended so far", log)]
