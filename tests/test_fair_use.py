@@ -66,10 +66,12 @@ def test_jobs_at_once_and_localhost_is_not_limited_by_default():
     with limiter.admit(local), limiter.admit(local), limiter.admit(local):
         pass
     assert is_loopback("::1") and is_loopback(None) and not is_loopback("10.0.0.1")
-    strict = VisitorLimiter(ShareLimits(jobs_per_visitor=1, limit_localhost=True))
-    with strict.admit(local), pytest.raises(gr.Error, match="Slow down"):
+    strict = VisitorLimiter(ShareLimits(jobs_per_visitor=1, address_jobs=1, limit_localhost=True))
+    with strict.admit(local), pytest.raises(gr.Error, match="Slow down: this visitor has 1"):
         with strict.admit(local):
             pass
+    with strict.admit(local), strict.admit(Visitor("another local session", "127.0.0.1")):
+        pass  # loopback is one address for every local visitor: limited per session only
 
 
 def test_training_slot_alternates_between_visitors_who_wait():
@@ -146,6 +148,8 @@ def test_limits_flags_parse_and_refuse_bad_values(monkeypatch):
     assert (limits.max_runs, limits.runs_max_mb, limits.runs_max_age, limits.session_idle) == (3, 20, 7200, 300)
     assert limits.cache_max_mb == 64 and limits.limit_localhost
     assert limits.runs_policy.max_bytes == 20 * 2**20
+    assert parse_args(["--share"]).share_limits.limit_localhost  # the share tunnel arrives from 127.0.0.1
+    assert not parse_args([]).share_limits.limit_localhost
     assert parse_args(["--cache-max-mb", "8"]).share_limits.cache_max_mb == 8
     assert ShareLimits(upload_cache_max_age=7200).delete_cache == (600, 7200)
     for bad in (["--max-runs", "0"], ["--requests-per-minute", "-1"], ["--runs-max-age", "later"]):

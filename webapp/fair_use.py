@@ -5,7 +5,8 @@ training slot handed out in turns.
 the ones they have running, keyed both by the gradio session and by the client address (so a
 script opening a new session per request still meets a limit). A request over a limit gets a
 ``gr.Error`` that says "Slow down", what the limit is and how long to wait. Loopback clients are
-not limited unless asked (``ShareLimits.limit_localhost``).
+not limited unless asked (``ShareLimits.limit_localhost``, on with ``--share``: gradio's share
+tunnel delivers every public visitor from 127.0.0.1), and then only per session.
 
 :class:`FairSlot` is one slot taken in turns: when it frees, the longest-waiting run of a visitor
 other than the one who just trained goes next, so one visitor cannot hold the slot for two runs
@@ -72,7 +73,7 @@ class VisitorLimiter:
         if visitor.session:
             keys.append((f"session:{visitor.session}", self.limits.requests_per_minute,
                          self.limits.jobs_per_visitor, "this visitor has"))
-        if visitor.address:
+        if visitor.address and not is_loopback(visitor.address):  # loopback: one address for every local visitor
             keys.append((f"address:{visitor.address}", self.limits.address_requests_per_minute,
                          self.limits.address_jobs, "your network address has"))
         return keys

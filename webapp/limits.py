@@ -51,7 +51,8 @@ class ShareLimits:
         jobs_per_visitor: requests one session may have running at once (0: no limit).
         address_requests_per_minute: requests one client address may start per minute, all its sessions together.
         address_jobs: requests one client address may have running at once.
-        limit_localhost: apply the per-visitor limits to loopback clients too (off: local use is never throttled).
+        limit_localhost: apply the per-visitor (session) limits to loopback clients too (off: local
+            use is never throttled; on with ``--share``, whose tunnel delivers visitors from 127.0.0.1).
         upkeep_every: seconds between sweeps (idle sessions, runs retention, cache cap).
     """
 
@@ -109,7 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--address-jobs", type=int, default=d.address_jobs,
                        help=f"requests one client address may have running at once (default {d.address_jobs})")
     group.add_argument("--limit-localhost", action="store_true",
-                       help="apply the per-visitor limits to loopback clients too (default: local use is not limited)")
+                       help="apply the per-session limits to loopback clients too (default: off, local use is not "
+                       "limited; on with --share, whose tunnel delivers every visitor from 127.0.0.1)")
     group.add_argument("--upkeep-every", type=_duration, default=d.upkeep_every, metavar="DURATION",
                        help="time between sweeps of idle sessions, old runs and the cache (default 60s)")
 
@@ -122,7 +124,9 @@ def from_args(args: argparse.Namespace) -> ShareLimits:
         upload_cache_max_age=args.upload_cache_max_age, max_sessions=args.max_sessions,
         session_idle=args.session_idle, requests_per_minute=args.requests_per_minute,
         jobs_per_visitor=args.jobs_per_visitor, address_requests_per_minute=args.address_requests_per_minute,
-        address_jobs=args.address_jobs, limit_localhost=args.limit_localhost, upkeep_every=args.upkeep_every,
+        address_jobs=args.address_jobs, upkeep_every=args.upkeep_every,
+        # a --share link's visitors arrive through a local tunnel, from 127.0.0.1
+        limit_localhost=args.limit_localhost or bool(getattr(args, "share", False)),
     )
     if limits.max_runs < 1 or limits.max_sessions < 1:
         raise ValueError("--max-runs and --max-sessions must be at least 1")
