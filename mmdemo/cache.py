@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 # Bump when media loading or preprocessing changes what a model sees for the same content.
 PREPROCESSING_VERSION = "1"
+TEMP_PATTERN = "*/.*.tmp"  # what an interrupted atomic write of an entry leaves (mmdemo.storage)
 DEFAULT_CACHE_MAX_MB = 1024  # the cap when MMDEMO_CACHE_MAX_MB is not set (0 there: no cap)
 
 
@@ -106,7 +107,7 @@ class EmbeddingCache:
         self.misses = 0
         self._lock = threading.Lock()
         self._bytes: int | None = None  # entries' total, scanned at the first write
-        clean_leftovers(self.root)  # temp files of writes a killed process never finished
+        clean_leftovers(self.root, pattern=TEMP_PATTERN)  # temp files of writes a killed process never finished
 
     @staticmethod
     def key(content: str, model_key: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -34,6 +35,11 @@ logger = logging.getLogger(__name__)
 MIB = 1 << 20
 TRASH_PREFIX = ".trash-"
 WORLDS_DIR = "worlds"  # where the Fusion Lab writes generated worlds (mmdemo.lab.world_manifest)
+# Only folders named as the Fusion Lab names them are ever removed, so a --runs-dir pointed at a
+# folder holding anything else loses nothing else: runs (webapp/tabs/fusion_lab.py) and worlds
+# (mmdemo.training.sources.world_manifest).
+RUN_NAME = re.compile(r"[0-9a-f]{12}")
+WORLD_NAME = re.compile(r"world-seed\d+-n\d+")
 # Temporary files younger than this may belong to a write in progress in another process.
 TEMP_GRACE_SECONDS = 600.0
 
@@ -98,12 +104,12 @@ def run_entries(runs_dir: str | os.PathLike) -> list[RunEntry]:
     candidates: list[tuple[Path, bool]] = []
     if root.is_dir():
         for child in root.iterdir():
-            if child.name.startswith(".") or not child.is_dir() or child.is_symlink():
+            if not child.is_dir() or child.is_symlink():
                 continue
             if child.name == WORLDS_DIR:
                 candidates += [(world, True) for world in child.iterdir()
-                               if world.is_dir() and not world.name.startswith(".") and not world.is_symlink()]
-            else:
+                               if world.is_dir() and not world.is_symlink() and WORLD_NAME.fullmatch(world.name)]
+            elif RUN_NAME.fullmatch(child.name):
                 candidates.append((child, False))
     entries = [RunEntry(path, *tree_size(path), world=world) for path, world in candidates]
     return sorted(entries, key=lambda entry: entry.modified, reverse=True)
@@ -164,14 +170,26 @@ def apply_runs_policy(runs_dir: str | os.PathLike, policy: RunsPolicy, protected
 
 
 def clean_leftovers(root: str | os.PathLike, now: float | None = None,
-                    temp_grace_seconds: float = TEMP_GRACE_SECONDS) -> int:
+                    temp_grace_seconds: float = TEMP_GRACE_SECONDS, pattern: str | None = None) -> int:
     """Remove what an interrupted clean-up or write left under ``root``: ``.trash-*`` folders and
-    files (always) and ``.*.tmp`` files older than ``temp_grace_seconds``. Returns how many."""
+    files (always) and ``.*.tmp`` files older than ``temp_grace_seconds``. Returns how many.
+
+    ``pattern`` (e.g. ``"*/.*.tmp"`` for the cache's layout) removes only the temporary files it
+    matches, nothing else; without it every folder under ``root`` is searched (a runs folder)."""
     now = time.time() if now is None else now
     base = Path(root)
     if not base.is_dir():
         return 0
     removed = 0
+    if pattern is not None:
+        for path in base.glob(pattern):
+            try:
+                if path.is_file() and now - path.stat().st_mtime >= temp_grace_seconds:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
     for folder, dirs, files in os.walk(base):
         for name in list(dirs):
             if name.startswith(TRASH_PREFIX):
@@ -191,6 +209,26 @@ def clean_leftovers(root: str | os.PathLike, now: float | None = None,
                     continue
     if removed:
         logger.info("Removed %d leftover(s) of an interrupted write or clean-up under %s", removed, base)
+    return removed
+
+
+def clean_runs_leftovers(runs_dir: str | os.PathLike) -> int:
+    """At start: remove the ``.trash-*`` folders of an interrupted :func:`remove_tree` and the
+    temporary files (``*.tmp``) inside runs and worlds, touching nothing else under ``runs_dir``.
+    Returns how many were removed."""
+    root = Path(runs_dir)
+    removed = 0
+    for folder in (root, root / WORLDS_DIR):
+        for trash in folder.glob(f"{TRASH_PREFIX}*") if folder.is_dir() else []:
+            shutil.rmtree(trash, ignore_errors=True) if trash.is_dir() else trash.unlink(missing_ok=True)
+            removed += 1
+    for entry in run_entries(root):
+        for path in entry.path.rglob("*.tmp"):
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed += 1
+    if removed:
+        logger.info("Removed %d leftover(s) of an interrupted run, write or clean-up under %s", removed, root)
     return removed
 
 

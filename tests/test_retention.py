@@ -15,11 +15,16 @@ from mmdemo.retention import (
     MIB,
     RunsPolicy,
     apply_runs_policy,
-    clean_leftovers,
+    clean_runs_leftovers,
     evict_lru,
     remove_tree,
     run_entries,
 )
+
+
+def run_name(i: int) -> str:
+    """A run folder's name as the Fusion Lab writes it (12 hex digits)."""
+    return f"{i:012x}"
 
 
 def _run(root: Path, name: str, size: int, age_seconds: float, world: bool = False) -> Path:
@@ -33,52 +38,70 @@ def _run(root: Path, name: str, size: int, age_seconds: float, world: bool = Fal
 
 
 def test_runs_policy_keeps_the_newest_within_count_bytes_and_age(tmp_path):
-    runs = [_run(tmp_path, f"run{i}", 1000, age_seconds=10 * i) for i in range(6)]  # run0 newest
+    runs = [_run(tmp_path, run_name(i), 1000, age_seconds=10 * i) for i in range(6)]  # run 0 newest
+    (tmp_path / "notes").mkdir()  # not named like a run: never touched
     report = apply_runs_policy(tmp_path, RunsPolicy(max_runs=4, max_bytes=10**9, max_age_seconds=3600))
-    assert sorted(p.name for p in report.removed) == ["run4", "run5"]
-    assert [e.path.name for e in run_entries(tmp_path)] == ["run0", "run1", "run2", "run3"]
+    assert sorted(p.name for p in report.removed) == [run_name(4), run_name(5)]
+    assert [e.path.name for e in run_entries(tmp_path)] == [run_name(i) for i in range(4)]
 
     report = apply_runs_policy(tmp_path, RunsPolicy(max_runs=10, max_bytes=2500, max_age_seconds=3600))
-    assert sorted(p.name for p in report.removed) == ["run2", "run3"]  # oldest first until <= 2500 bytes
+    assert sorted(p.name for p in report.removed) == [run_name(2), run_name(3)]  # oldest first until <= 2500 bytes
     assert report.bytes_after == 2000
 
     report = apply_runs_policy(tmp_path, RunsPolicy(max_runs=10, max_bytes=10**9, max_age_seconds=5))
-    assert [p.name for p in report.removed] == ["run1"]  # 10 s old
-    assert runs[0].is_dir() and not any(tmp_path.glob(".trash-*"))
+    assert [p.name for p in report.removed] == [run_name(1)]  # 10 s old
+    assert runs[0].is_dir() and not any(tmp_path.glob(".trash-*")) and (tmp_path / "notes").is_dir()
 
 
 def test_protected_runs_survive_every_limit_and_worlds_count_in_bytes_not_runs(tmp_path):
-    old = _run(tmp_path, "visitors-latest", 5000, age_seconds=10_000)
-    _run(tmp_path, "new", 100, age_seconds=0)
+    old = _run(tmp_path, run_name(0xA), 5000, age_seconds=10_000)  # a live visitor's latest run
+    _run(tmp_path, run_name(0xB), 100, age_seconds=0)
     _run(tmp_path, "world-seed0-n100", 100, age_seconds=0, world=True)
     report = apply_runs_policy(tmp_path, RunsPolicy(max_runs=1, max_bytes=10_000, max_age_seconds=60),
                                protected=[old / "run" / "fusion-lab-run.zip"])
     assert old.is_dir()
-    assert [p.name for p in report.removed] == ["new"]  # one run allowed, and it is the protected one
+    assert [p.name for p in report.removed] == [run_name(0xB)]  # one run allowed, and it is the protected one
     assert (tmp_path / "worlds" / "world-seed0-n100").is_dir()
     report = apply_runs_policy(tmp_path, RunsPolicy(max_runs=5, max_bytes=1000, max_age_seconds=10**6),
                                protected=[old])
     assert [p.name for p in report.removed] == ["world-seed0-n100"] and old.is_dir()  # over the bytes: unprotected go
     report = apply_runs_policy(tmp_path, RunsPolicy(max_runs=1, max_bytes=1000, max_age_seconds=60), protected=[])
-    assert sorted(p.name for p in report.removed) == ["visitors-latest"]
+    assert sorted(p.name for p in report.removed) == [run_name(0xA)]
 
 
 def test_an_interrupted_removal_or_write_leaves_nothing_that_is_served(tmp_path):
-    folder = _run(tmp_path, "run0", 10, 0)
-    trash = tmp_path / ".trash-run1-abcd"
+    folder = _run(tmp_path, run_name(0), 10, 0)
+    trash = tmp_path / f".trash-{run_name(1)}-abcd"
     (trash / "run").mkdir(parents=True)  # a kill between the rename and the delete
-    stale = tmp_path / "run0" / "run" / ".summary.json.x1.tmp"
-    stale.write_text("{half")
-    fresh = tmp_path / "run0" / "run" / ".head.json.x2.tmp"
-    fresh.write_text("{")
-    old = time.time() - 3600
-    os.utime(stale, (old, old))
-    assert [e.path.name for e in run_entries(tmp_path)] == ["run0"]  # trash is never an entry
-    assert clean_leftovers(tmp_path) == 2
-    assert not trash.exists() and not stale.exists() and fresh.exists()  # a young temp may be in use
+    half = folder / "run" / ".summary.json.x1.tmp"
+    half.write_text("{half")
+    zip_half = folder / "run" / "fusion-lab-run.zip.tmp"
+    zip_half.write_bytes(b"PK")
+    (tmp_path / "notes").mkdir()
+    mine = tmp_path / "notes" / ".draft.tmp"  # not the Fusion Lab's: left alone
+    mine.write_text("keep")
+    assert [e.path.name for e in run_entries(tmp_path)] == [run_name(0)]  # trash is never an entry
+    assert clean_runs_leftovers(tmp_path) == 3
+    assert not trash.exists() and not half.exists() and not zip_half.exists() and mine.exists()
     remove_tree(folder)
     remove_tree(folder)  # already gone: no error
     assert not folder.exists() and not list(tmp_path.glob(".trash-*"))
+
+
+def test_cache_leftovers_are_removed_by_the_cache_layout_only(tmp_path):
+    stale = tmp_path / "ab" / ".abcd.safetensors.x1.tmp"
+    stale.parent.mkdir()
+    stale.write_bytes(b"half")
+    fresh = tmp_path / "ab" / ".abce.safetensors.x2.tmp"
+    fresh.write_bytes(b"in progress")
+    deep = tmp_path / "ab" / "cd" / ".other.tmp"
+    deep.parent.mkdir()
+    deep.write_bytes(b"not the cache's")
+    old = time.time() - 3600
+    for path in (stale, deep):
+        os.utime(path, (old, old))
+    EmbeddingCache(tmp_path)  # opening the cache cleans up
+    assert not stale.exists() and fresh.exists() and deep.exists()
 
 
 def _fill(cache: EmbeddingCache, n: int, start: int = 0) -> list[str]:

@@ -72,14 +72,14 @@ def test_public_endpoints_are_limited_per_visitor_and_private_ones_only_register
 def test_the_training_event_takes_turns_and_keeps_each_visitors_latest_run(app):
     assert app.fns["train"].concurrency_limit == TRAINING_ROOM
     train = app.fns["train"].fn
-    _call(train, _request("a"), "a-first")
-    _call(train, _request("b"), "b-first")
-    _call(train, _request("a"), "a-second")
+    _call(train, _request("a"), "00000000a001")
+    _call(train, _request("b"), "00000000b001")
+    _call(train, _request("a"), "00000000a002")
     # --max-runs 1, but the latest run of each live visitor is kept; a's first run is gone
-    assert sorted(p.name for p in app.runs.iterdir()) == ["a-second", "b-first"]
+    assert sorted(p.name for p in app.runs.iterdir()) == ["00000000a002", "00000000b001"]
     app.upkeep.on_unload(_request("b"))  # b left: its run is no longer protected
     app.upkeep.sweep()
-    assert sorted(p.name for p in app.runs.iterdir()) == ["a-second"]
+    assert sorted(p.name for p in app.runs.iterdir()) == ["00000000a002"]
 
 
 def test_a_session_that_ends_has_its_state_released(app):

@@ -39,8 +39,8 @@ from typing import Any
 import gradio as gr
 from gradio.context import LocalContext
 
-from mmdemo.cache import default_cache
-from mmdemo.retention import RetentionReport, apply_runs_policy, clean_leftovers, evict_lru
+from mmdemo.cache import TEMP_PATTERN, default_cache
+from mmdemo.retention import RetentionReport, apply_runs_policy, clean_leftovers, clean_runs_leftovers, evict_lru
 from webapp.fair_use import FairSlot, Visitor, VisitorLimiter, slow_down
 from webapp.settings import AppSettings
 from webapp.sessions import SessionRegistry
@@ -195,8 +195,8 @@ class Upkeep:
         """Set the cache cap, clean what a killed process left, apply the runs policy once, and
         start the sweeper (the app calls it once, before it serves)."""
         os.environ["MMDEMO_CACHE_MAX_MB"] = f"{self.settings.share_limits.cache_max_mb:g}"  # read by default_cache()
-        clean_leftovers(self.settings.runs_dir, temp_grace_seconds=0.0)
-        clean_leftovers(default_cache().root)
+        clean_runs_leftovers(self.settings.runs_dir)
+        clean_leftovers(default_cache().root, pattern=TEMP_PATTERN)
         if self.settings.runs_dir.is_dir():
             self.trim_runs()
         if self._thread is None:

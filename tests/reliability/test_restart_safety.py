@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from mmdemo.cache import EmbeddingCache
-from mmdemo.retention import RunsPolicy, apply_runs_policy, clean_leftovers, run_entries
+from mmdemo.retention import RunsPolicy, apply_runs_policy, clean_leftovers, clean_runs_leftovers, run_entries
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +72,7 @@ for i in range(100_000):
 
 def _runs(root: Path, n: int, files: int) -> None:
     for index in range(n):
-        folder = root / f"run{index:02d}" / "run"
+        folder = root / f"{index:012x}" / "run"
         folder.mkdir(parents=True)
         for k in range(files):
             (folder / f"f{k}.bin").write_bytes(b"x" * 64)
@@ -99,10 +99,10 @@ import time; time.sleep(60)
     assert len(left) > 1, "the kill must land before the clean-up finished"
     for entry in left:  # whatever is still listed is a whole run
         assert len(list((entry.path / "run").iterdir())) == 400, entry.path
-    clean_leftovers(root)  # the next start
+    clean_runs_leftovers(root)  # the next start
     assert not list(root.glob(".trash-*"))
     report = apply_runs_policy(root, RunsPolicy(max_runs=1, max_bytes=1 << 40, max_age_seconds=1e9))
-    assert [e.path.name for e in run_entries(root)] == ["run29"], report
+    assert [e.path.name for e in run_entries(root)] == [f"{29:012x}"], report
 
 
 def test_killed_during_gallery_saves(tmp_path):
