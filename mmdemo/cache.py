@@ -4,6 +4,10 @@ Keys hash the content (file bytes, pixels, samples or text), the model's name an
 compute dtype, and :data:`PREPROCESSING_VERSION`, so a change to any of them misses the cache rather
 than returning a stale vector. Entries are small safetensors files written atomically, two-level
 fanned out by key prefix; a corrupt entry is treated as a miss and rewritten.
+
+The folder is capped in bytes (``max_bytes``; default ``$MMDEMO_CACHE_MAX_MB`` MiB, else
+:data:`DEFAULT_CACHE_MAX_MB`): a hit marks its entry used, and a write that takes the folder over
+the cap evicts the least recently used entries (:func:`mmdemo.retention.evict_lru`).
 """
 
 from __future__ import annotations
@@ -20,12 +24,25 @@ import torch
 from PIL import Image
 from safetensors import SafetensorError, safe_open
 
+from mmdemo.retention import MIB, clean_leftovers, evict_lru, touch
 from mmdemo.storage import save_tensors_atomic
 
 logger = logging.getLogger(__name__)
 
 # Bump when media loading or preprocessing changes what a model sees for the same content.
 PREPROCESSING_VERSION = "1"
+TEMP_PATTERN = "*/.*.tmp"  # what an interrupted atomic write of an entry leaves (mmdemo.storage)
+DEFAULT_CACHE_MAX_MB = 1024  # the cap when MMDEMO_CACHE_MAX_MB is not set (0 there: no cap)
+
+
+def default_cache_max_bytes() -> int | None:
+    """``$MMDEMO_CACHE_MAX_MB`` (else :data:`DEFAULT_CACHE_MAX_MB`) in bytes; None when it is 0."""
+    configured = os.environ.get("MMDEMO_CACHE_MAX_MB", "").strip()
+    try:
+        megabytes = float(configured) if configured else DEFAULT_CACHE_MAX_MB
+    except ValueError:
+        raise ValueError(f"MMDEMO_CACHE_MAX_MB must be a number of MiB, got {configured!r}") from None
+    return None if megabytes <= 0 else int(megabytes * MIB)
 
 
 def default_cache_dir() -> Path:
@@ -78,14 +95,19 @@ class EmbeddingCache:
 
     Attributes:
         root: the folder.
+        max_bytes: most bytes the entries may hold (None: no cap); default
+            :func:`default_cache_max_bytes`.
         hits, misses: counters since creation (tests and the UI read them).
     """
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, max_bytes: int | None | str = "default") -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
+        self.max_bytes = default_cache_max_bytes() if max_bytes == "default" else max_bytes
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
+        self._bytes: int | None = None  # entries' total, scanned at the first write
+        clean_leftovers(self.root, pattern=TEMP_PATTERN)  # temp files of writes a killed process never finished
 
     @staticmethod
     def key(content: str, model_key: str) -> str:
@@ -105,6 +127,8 @@ class EmbeddingCache:
                     entry = CacheEntry(handle.get_tensor("vector"), dict(handle.metadata() or {}))
             except (SafetensorError, OSError) as err:
                 logger.warning("Ignoring unreadable cache entry %s: %s", path, err)
+        if entry is not None:
+            touch(path)  # least-recently-used order
         with self._lock:
             if entry is None:
                 self.misses += 1
@@ -114,7 +138,27 @@ class EmbeddingCache:
 
     def put(self, key: str, vector: torch.Tensor, metadata: dict[str, str] | None = None) -> None:
         tensors = {"vector": vector.detach().float().cpu().clone()}
-        save_tensors_atomic(self._path(key), tensors, metadata=metadata or None)
+        path = save_tensors_atomic(self._path(key), tensors, metadata=metadata or None)
+        if self.max_bytes is None:
+            return
+        size = path.stat().st_size
+        with self._lock:
+            if self._bytes is None:
+                self._bytes = self.size_bytes()
+            else:
+                self._bytes += size
+            if self._bytes > self.max_bytes:
+                self._bytes = evict_lru(self.root, self.max_bytes).bytes_after
+
+    def size_bytes(self) -> int:
+        """Bytes the entries hold now."""
+        total = 0
+        for entry in self.root.glob("*/*.safetensors"):
+            try:
+                total += entry.stat().st_size
+            except FileNotFoundError:
+                continue
+        return total
 
     def clear(self) -> int:
         """Delete every entry; returns how many were deleted."""
@@ -122,6 +166,8 @@ class EmbeddingCache:
         for path in self.root.glob("*/*.safetensors"):
             path.unlink(missing_ok=True)
             removed += 1
+        with self._lock:
+            self._bytes = None
         return removed
 
 
@@ -130,9 +176,11 @@ _DEFAULT_LOCK = threading.Lock()
 
 
 def default_cache() -> EmbeddingCache:
-    """The process-wide cache at :func:`default_cache_dir` (re-created if the env var changes)."""
+    """The process-wide cache at :func:`default_cache_dir`, capped at :func:`default_cache_max_bytes`
+    (re-created if either env var changes)."""
     global _DEFAULT
     with _DEFAULT_LOCK:
-        if _DEFAULT is None or _DEFAULT.root != default_cache_dir():
+        if (_DEFAULT is None or _DEFAULT.root != default_cache_dir()
+                or _DEFAULT.max_bytes != default_cache_max_bytes()):
             _DEFAULT = EmbeddingCache()
         return _DEFAULT

@@ -10,4 +10,7 @@ with :func:`webapp.main.build_app` and serves it with :func:`webapp.main.launch`
 - :mod:`webapp.mcp_tools`: the app's capabilities as MCP tools (``--mcp``), with
   :mod:`webapp.tool_inputs` (file arguments as URL, base64 or allowed path) and
   :mod:`webapp.mcp_access` (the login and the tool list of the MCP endpoint).
+- :mod:`webapp.limits`, :mod:`webapp.sessions`, :mod:`webapp.fair_use`, :mod:`webapp.upkeep`: the
+  limits of a shared link (disk, sessions, per-visitor requests, the Fusion Lab's turns) and the
+  guard and sweeper that enforce them around every queued handler.
 """

@@ -8,7 +8,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from mmdemo.status import MISSING, RoleStatus, model_status
-from webapp import mcp_tools, page_style
+from webapp import mcp_tools, page_style, upkeep
 from webapp.mcp_access import McpAccess
 from webapp.settings import AppSettings
 from webapp.share_link import PENDING, ShareLink
@@ -36,7 +36,7 @@ def build_app(settings: AppSettings, share_link: ShareLink | None = None) -> gr.
     """The app's Blocks for ``settings`` (whose model settings :func:`apply_model_settings
     <webapp.settings.apply_model_settings>` has applied); the status line reads ``share_link``
     (what :func:`launch` made of ``--share``)."""
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=settings.share_limits.delete_cache) as demo:
         gr.Markdown("# mmdemo: a multimodal model playground", elem_id="page-title")
         status = gr.Markdown(status_markdown(settings, share_link), elem_id="model-status")
         session_heads = gr.State({})
@@ -77,6 +77,7 @@ def build_app(settings: AppSettings, share_link: ShareLink | None = None) -> gr.
                      queue=False)
         if settings.mcp:
             mcp_tools.register(settings)
+    upkeep.install(demo, settings)  # sessions, fair use, training turns, disk caps (webapp/upkeep.py): last
     return demo
 
 
@@ -88,6 +89,8 @@ def launch(demo: gr.Blocks, settings: AppSettings, share_link: ShareLink | None 
     """
     share_link = share_link or ShareLink(requested=settings.share)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+    if upkeep.installed(demo) is not None:
+        upkeep.installed(demo).start()
     demo.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -104,6 +107,8 @@ def launch(demo: gr.Blocks, settings: AppSettings, share_link: ShareLink | None 
         css=page_style.CSS,
         quiet=True,
         prevent_thread_lock=True,
+        # gradio's own per-session store: a backstop above --max-sessions (webapp/sessions.py)
+        state_session_capacity=2 * settings.share_limits.max_sessions,
     )
     share_link.settle(demo.share_url, demo.local_url)
     demo.block_thread()

@@ -13,6 +13,8 @@ from mmdemo import presets, registry
 from mmdemo.loading import configure_runtime
 from mmdemo.presets import choose_preset
 from mmdemo.media import MediaLimits
+from webapp import limits as share_limits_flags
+from webapp.limits import ShareLimits
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class AppSettings:
             :func:`apply_model_settings`).
         mcp: also serve the app's capabilities as MCP tools at ``/gradio_api/mcp/`` (see
             :mod:`webapp.mcp_tools`).
+        share_limits: disk, memory and per-visitor limits for a shared link (:class:`ShareLimits`).
     """
 
     host: str = "127.0.0.1"
@@ -56,6 +59,7 @@ class AppSettings:
     runs_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "mmdemo-runs")
     preset_reason: str = ""
     mcp: bool = False
+    share_limits: ShareLimits = field(default_factory=ShareLimits)
 
 
 def env_host() -> str:
@@ -131,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-size", type=int, default=64, help="requests that may wait; more are told the app is busy")
     parser.add_argument("--mcp", action="store_true", help="also serve the app's tools to AI agents over MCP at "
                         "/gradio_api/mcp/ (or set MMDEMO_MCP=1)")
+    share_limits_flags.add_arguments(parser)
     return parser
 
 
@@ -153,6 +158,10 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
     except ValueError as err:
         parser.error(str(err))
     overrides = {role: getattr(args, _model_dest(role)) for role in registry.ROLES if getattr(args, _model_dest(role))}
+    try:
+        limits = share_limits_flags.from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
     return AppSettings(
         host=args.host or env_host(), port=port, share=args.share, auth=auth, preset=args.preset,
         mcp=args.mcp or env_flag("MMDEMO_MCP"),
@@ -161,6 +170,7 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
         runs_dir=args.runs_dir or AppSettings().runs_dir,
         limits=MediaLimits(max_pixels=args.max_pixels, max_audio_seconds=args.max_audio_seconds,
                            max_text_chars=args.max_text_chars),
+        share_limits=limits,
     )
 
 

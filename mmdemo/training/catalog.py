@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from mmdemo.errors import UnknownModelError
+from mmdemo.errors import IncompatibleError, UnknownModelError
 from mmdemo.registry import BUNDLED_DIR
 from mmdemo.storage import read_json
 from mmdemo.training.head import CONFIG_FILE, FusionHead
@@ -148,20 +149,34 @@ def best_head(heads: list[HeadInfo]) -> str | None:
     return max(run, key=lambda h: -math.inf if h.test_accuracy is None else h.test_accuracy).name
 
 
-class HeadCache:
-    """Loaded heads by folder, each read from disk once; safe to share between threads."""
+MAX_LOADED_HEADS = 64  # heads kept loaded at once; the least recently used is dropped first
 
-    def __init__(self) -> None:
-        self._heads: dict[Path, FusionHead] = {}
+
+class HeadCache:
+    """Loaded heads by folder, each read from disk once, at most ``max_heads`` at a time (least
+    recently used dropped); a head whose folder was removed (e.g. an old Fusion Lab run, see
+    :mod:`mmdemo.retention`) is dropped too. Safe to share between threads."""
+
+    def __init__(self, max_heads: int = MAX_LOADED_HEADS) -> None:
+        self._heads: OrderedDict[Path, FusionHead] = OrderedDict()
         self._lock = threading.Lock()
+        self.max_heads = max_heads
 
     def load(self, folder: str | os.PathLike) -> FusionHead:
-        """The head saved in ``folder`` (IncompatibleError when it is not a head folder)."""
+        """The head saved in ``folder`` (IncompatibleError when it is not, or no longer, a head folder)."""
         key = Path(folder).resolve()
+        if not key.is_dir():
+            with self._lock:
+                self._heads.pop(key, None)
+            raise IncompatibleError(f"The fusion head {key.name!r} is no longer on the server (old Fusion Lab runs "
+                                    "are removed after a while); train it again in the Fusion Lab.")
         with self._lock:
             head = self._heads.get(key)
             if head is None:
                 head = self._heads[key] = FusionHead.load(key)
+            self._heads.move_to_end(key)
+            while len(self._heads) > self.max_heads:
+                self._heads.popitem(last=False)
             return head
 
     def clear(self) -> None:
