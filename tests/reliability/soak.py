@@ -320,7 +320,7 @@ class Soak:
             result = self._call(visitor, client, "train_fusion", "upload", 100, handle_file(str(media.data_set)), "",
                                 ["concat"], 2, 8, "adamw", 0.001, "none", 0.0001, 0.0, 0.0, 0.0, 0, visitor, 1, False)
             if result is not None:
-                download = result[10]
+                download = result[-1]  # the zip is the last output a client receives
                 with self._lock:
                     self.latest[visitor] = download["url"] if isinstance(download, dict) else str(download)
         if self.config.closes(visitor):

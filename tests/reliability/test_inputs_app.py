@@ -128,7 +128,7 @@ def test_data_set_through_the_fusion_lab(case, shared_app, client, bad_inputs, t
         assert server_answers(client)
     else:
         summary, table, *_ = call_train(client, path)
-        assert summary.startswith("Trained 1 strategies")
+        assert summary.startswith("Trained 1 strategy on")
         rows = table["data"] if isinstance(table, dict) else table
         assert [row[0] for row in rows] == ["concat"]
 
