@@ -18,8 +18,12 @@ from mmdemo.backends.base import LoadedModel
 from mmdemo.errors import MediaError
 from mmdemo.loading import get_model
 from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
+from mmdemo.world.phrasing import is_cannot_tell
 
 STRATEGIES = ("greedy", "beam", "sample")
+
+# What a generated "cannot tell" becomes: a notice that the question has no answer in the picture.
+CANNOT_TELL_MESSAGE = "cannot tell: the model finds no answer to this question in the picture"
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,10 @@ class CaptionOutput:
 class AnswerOutput:
     """An answer to a question about an image; ``confidence`` in (0, 1].
 
-    ``method`` and ``classes`` as for :class:`CaptionOutput`; ``answerable`` is False when a
-    label-based model cannot answer the question (``answer`` then says so; ``confidence`` is 0).
+    ``method`` and ``classes`` as for :class:`CaptionOutput`; ``answerable`` is False when the
+    model cannot answer the question, and ``answer`` then says so: a label-based model (``confidence``
+    is 0), or a generative one whose answer is "cannot tell" (the bundled VQA model is trained to
+    answer so a question outside its world; ``confidence`` is then how sure it is of that).
     """
 
     answer: str
@@ -164,6 +170,8 @@ def answer(
     if loaded.spec.backend == "conse-vqa":  # offline preset: answers from labels
         return _label_answer(loaded, picture, question)
     reply = backend_module(loaded.spec.backend).answer_question(loaded, picture, question, max_new_tokens)
+    if is_cannot_tell(reply.text):
+        return AnswerOutput(CANNOT_TELL_MESSAGE, reply.score, question, loaded.spec.name, answerable=False)
     # An empty answer (the model ended at once) is returned as it is; the UI says so.
     return AnswerOutput(reply.text, reply.score, question, loaded.spec.name)
 

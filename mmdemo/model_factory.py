@@ -368,8 +368,11 @@ def build_small_clip(
         },
         projection_dim=shape.projection_dim,
     )
+    # Any picture is resized to the square input, no centre crop (which would cut off the sides of
+    # a wide picture): the policy of mmdemo.world.render.to_model_input.
     image_processor = CLIPImageProcessor(
-        size={"shortest_edge": shape.image_size},
+        size={"height": shape.image_size, "width": shape.image_size},
+        do_center_crop=False,
         crop_size={"height": shape.image_size, "width": shape.image_size},
         image_mean=list(image_mean),
         image_std=list(image_std),

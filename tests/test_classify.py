@@ -44,3 +44,17 @@ def test_labels_outside_a_word_level_vocabulary_are_refused_not_scored_alike():
         zero_shot_classify(image, "cat, dog, car, airplane", model="bundled-clip")
     result = zero_shot_classify(image, "red circle, blue square", model="bundled-clip")  # known words still work
     assert len(result.probabilities) == 2
+
+
+def test_labels_a_closed_wordpiece_vocabulary_never_saw_as_words_are_refused():
+    """A WordPiece vocabulary built from a closed world reads "cat" as pieces ("c ##at"): no unknown
+    token, yet no word the model ever saw, so it cannot know the label either."""
+    from types import SimpleNamespace
+
+    from mmdemo.backends.base import unknown_labels
+    from mmdemo.vocab import build_wordpiece_tokenizer
+
+    tokenizer = build_wordpiece_tokenizer(["a red circle.", "a blue square on the left."] * 3, style="clip", vocab_size=200)
+    loaded = SimpleNamespace(tokenizer=tokenizer)
+    assert tokenizer.unk_token_id not in tokenizer("cat", add_special_tokens=False)["input_ids"]
+    assert unknown_labels(loaded, ["cat", "hot dog", "red circle", "red cat", "circle"]) == ["cat", "hot dog"]

@@ -27,3 +27,24 @@ def test_words_and_bad_style():
     assert words_of(["Red, red. BLUE"]) == [",", ".", "blue", "red"]
     with pytest.raises(ValueError, match="clip"):
         build_word_tokenizer(["x"], style="gpt")
+
+
+def test_wordpiece_splits_unseen_words_into_pieces_and_keeps_special_ids(tmp_path):
+    from mmdemo.vocab import build_wordpiece_tokenizer
+
+    corpus = ["what colour is the red circle?", "what color is the shape?", "cannot tell"] * 5
+    tokenizer = build_wordpiece_tokenizer(corpus, style="bert", vocab_size=300)
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert loaded.convert_tokens_to_ids(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]) == [0, 1, 2, 3, 4, 5]
+    tokens = loaded.tokenize("What ANIMAL is this? Café!")
+    assert tokens[:1] == ["what"] and loaded.unk_token not in tokens  # accents stripped, pieces for the rest
+    assert [t for t in tokens if t.startswith("##")]
+    assert "colour" in loaded.tokenize("colour") and "color" in loaded.tokenize("color")
+    assert loaded.decode(loaded("cannot tell").input_ids, skip_special_tokens=True) == "cannot tell"
+    assert loaded.tokenize("😀") == [loaded.unk_token]  # outside the alphabet: the only unknown
+    clip = build_wordpiece_tokenizer(["a red circle."], style="clip", vocab_size=200)
+    ids = clip("a cat").input_ids
+    assert ids[0] == clip.bos_token_id and ids[-1] == clip.eos_token_id and clip.unk_token_id not in ids
+    with pytest.raises(ValueError, match="clip"):
+        build_wordpiece_tokenizer(["x"], style="gpt")

@@ -285,24 +285,40 @@ def load_checked(spec: ModelSpec, model_class: Any, expected: Sequence[str], mod
     return model
 
 
+CLOSED_VOCABULARY_MAX = 5000  # tokenizers this small were built from one closed world (the bundled ones)
+
+
 def unknown_labels(loaded: LoadedModel, labels: Sequence[str]) -> list[str]:
-    """The labels whose every token is the model tokenizer's unknown token (word-level vocabularies such
-    as the bundled CLIP's); subword tokenizers (CLIP's BPE, BERT's WordPiece) almost never have any."""
+    """The labels the model cannot know: every token is the unknown token (word-level vocabularies)
+    or, for a closed vocabulary (at most :data:`CLOSED_VOCABULARY_MAX` tokens, like the bundled
+    models' WordPiece built from the shapes world), no word of the label is a whole token of it:
+    such a word only splits into pieces the model never saw as a word. Large hub vocabularies
+    (CLIP's BPE, BERT's WordPiece) almost never have any."""
     tokenizer = loaded.tokenizer
     unk = getattr(tokenizer, "unk_token_id", None)
     if unk is None or not callable(tokenizer):
         return []
+    closed = len(tokenizer) <= CLOSED_VOCABULARY_MAX
     unknown = []
     for label in labels:
         ids = tokenizer(label, add_special_tokens=False)["input_ids"]
         if ids and all(token == unk for token in ids):
             unknown.append(label)
+        elif closed and not any(_whole_token(tokenizer, word, unk) for word in label.split()):
+            unknown.append(label)
     return unknown
+
+
+def _whole_token(tokenizer, word: str, unk: int) -> bool:
+    ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+    return len(ids) == 1 and ids[0] != unk
 
 
 def known_words(loaded: LoadedModel, limit: int = 12) -> list[str]:
     """A few words of the model tokenizer's vocabulary (no special tokens, no punctuation), sorted."""
     tokenizer = loaded.tokenizer
     special = set(getattr(tokenizer, "all_special_tokens", ()))
-    words = sorted(word for word in tokenizer.get_vocab() if word not in special and word.isalpha())
+    words = sorted(
+        word for word in tokenizer.get_vocab() if word not in special and word.isalpha() and len(word) > 2
+    )
     return words[:limit]

@@ -50,10 +50,10 @@ class Localisation:
 def shape_box(shape, side: int) -> tuple[float, float, float, float]:
     """(left, top, right, bottom) in pixels of ``shape`` drawn on a ``side`` x ``side`` canvas:
     its centre plus or minus the largest vertex radius the renderer uses (1.26 r, the square's)."""
-    from mmdemo.world.render import RADIUS, shape_centre
+    from mmdemo.world.render import shape_centre, shape_radius
 
     cx, cy = shape_centre(shape)
-    half = 1.26 * RADIUS[shape.size]
+    half = 1.26 * shape_radius(shape)
     return ((cx - half) * side, (cy - half) * side, (cx + half) * side, (cy + half) * side)
 
 

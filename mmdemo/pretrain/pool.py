@@ -7,6 +7,13 @@ batch with exactly the arithmetic of the saved image processors (rescale by 1/25
 the CLIP mean and std; no resize, the pool is rendered at the processors' size). Captions exist at
 every :data:`~mmdemo.world.text.DETAILS` level with integer description ids, so a batch can tell
 which texts are true of which images. Sounds are synthesised on demand (:meth:`TrainingPool.sounds`).
+
+After the split's samples, a pool may hold *varied* pairs (:func:`build_pool`'s ``varied``): scenes
+in a free layout (:func:`~mmdemo.world.scenes.sample_free_scene`: any place in the column, any size
+within its band, any rotation, any light tint) drawn in a random :class:`~mmdemo.world.render.RenderStyle`
+(canvas size and aspect, outlines, hard edges, blur, noise, JPEG, colour ranges) and resized to
+the model input as the processors resize any picture (:func:`~mmdemo.world.render.to_model_input`).
+``TrainingPool.varied_from`` is the index of the first one; the audio stage uses the plain ones.
 """
 
 from __future__ import annotations
@@ -21,8 +28,8 @@ from PIL import Image
 
 from mmdemo.pretrain.configs import IMAGE_MEAN, IMAGE_STD
 from mmdemo.world.dataset import SPLITS, WorldConfig, description_split, generate
-from mmdemo.world.render import render_scene
-from mmdemo.world.scenes import Scene, vary_scene
+from mmdemo.world.render import render_scene, sample_style, to_model_input
+from mmdemo.world.scenes import Scene, sample_free_scene, vary_scene
 from mmdemo.world.sound import synthesize
 from mmdemo.world.text import DETAILS, describe, description_key
 
@@ -53,6 +60,7 @@ class TrainingPool:
         description_ids: int64 [N, len(DETAILS)]; equal ids at a level mean equal captions there.
         config: the world's settings (seed, sizes).
         split: the split the pool was drawn from.
+        varied_from: index of the first varied (free-layout, styled) item; ``len(pool)`` when none.
     """
 
     scenes: list[Scene]
@@ -61,6 +69,11 @@ class TrainingPool:
     description_ids: torch.Tensor
     config: WorldConfig
     split: str
+    varied_from: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.varied_from is None:
+            self.varied_from = len(self.scenes)
 
     def __len__(self) -> int:
         return len(self.scenes)
@@ -91,8 +104,25 @@ def _near_miss(scene: Scene, split: str, rng: np.random.Generator) -> Scene:
             return other
 
 
-def build_pool(n: int, config: WorldConfig = WorldConfig(), split: str = "train") -> TrainingPool:
-    """``n // 2`` samples of ``split`` and a near miss of each (rounded down to whole pairs), rendered."""
+def _varied_pairs(n: int, config: WorldConfig, split: str) -> tuple[list[Scene], list[Image.Image]]:
+    """``n // 2`` free-layout scenes and a near miss of each, each drawn in its own random style."""
+    scenes: list[Scene] = []
+    images: list[Image.Image] = []
+    for k in range(n // 2):
+        rng = np.random.default_rng([config.seed, SPLITS.index(split), k, 11])
+        while True:
+            scene = sample_free_scene(rng)
+            if description_split(scene) in (None, split):
+                break
+        for item in (scene, _near_miss(scene, split, rng)):
+            scenes.append(item)
+            images.append(to_model_input(render_scene(item, style=sample_style(rng)), config.image_size))
+    return scenes, images
+
+
+def build_pool(n: int, config: WorldConfig = WorldConfig(), split: str = "train", varied: int = 0) -> TrainingPool:
+    """``n // 2`` samples of ``split`` and a near miss of each (rounded down to whole pairs), rendered;
+    then ``varied // 2`` varied pairs (free layouts in random styles)."""
     start = time.perf_counter()
     split_id = SPLITS.index(split) if split in SPLITS else None
     base = generate(split, n // 2, config)
@@ -100,12 +130,18 @@ def build_pool(n: int, config: WorldConfig = WorldConfig(), split: str = "train"
     for sample in base:
         rng = np.random.default_rng([config.seed, split_id, sample.index, 5])
         scenes += [sample.scene, _near_miss(sample.scene, split, rng)]
-    images = torch.stack([image_tensor(render_scene(s, config.image_size)) for s in scenes]) if scenes else torch.empty(0, 3, config.image_size, config.image_size, dtype=torch.uint8)
+    pictures = [render_scene(s, config.image_size) for s in scenes]
+    varied_from = len(scenes)
+    if varied > 0:
+        more_scenes, more_pictures = _varied_pairs(varied, config, split)
+        scenes += more_scenes
+        pictures += more_pictures
+    images = torch.stack([image_tensor(p) for p in pictures]) if scenes else torch.empty(0, 3, config.image_size, config.image_size, dtype=torch.uint8)
     captions = [[describe(s, detail) for s in scenes] for detail in DETAILS]
     ids = torch.zeros(len(scenes), len(DETAILS), dtype=torch.long)
     for level, detail in enumerate(DETAILS):
         table: dict[tuple, int] = {}
         for i, scene in enumerate(scenes):
             ids[i, level] = table.setdefault(description_key(scene, detail), len(table))
-    logger.info("built a pool of %d %s scenes in %.1f s", len(scenes), split, time.perf_counter() - start)
-    return TrainingPool(scenes, images, captions, ids, config, split)
+    logger.info("built a pool of %d %s scenes (%d varied) in %.1f s", len(scenes), split, len(scenes) - varied_from, time.perf_counter() - start)
+    return TrainingPool(scenes, images, captions, ids, config, split, varied_from)

@@ -40,7 +40,7 @@ from mmdemo.pretrain.pool import build_pool
 from mmdemo.pretrain.train_audio import train_audio
 from mmdemo.pretrain.train_blip import train_blip
 from mmdemo.pretrain.train_clip import train_clip
-from mmdemo.storage import save_tensors_atomic, write_json_atomic
+from mmdemo.storage import read_json, save_tensors_atomic, write_json_atomic
 from mmdemo.world.dataset import WorldConfig
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,19 @@ class PretrainConfig:
         seed: seeds the world, the sampling of batches and the initial weights.
         models: which of :data:`MODEL_NAMES` to train (caption and vqa train together).
         pool_size: training samples drawn and rendered once, shared by every stage.
+        varied_pool: free-layout scenes in random drawing styles added to the pool (see
+            :mod:`mmdemo.pretrain.pool`), for BLIP (and CLIP with ``clip_varied``).
+        blip_fresh_varied: share of each BLIP batch made of varied scenes drawn and rendered at that
+            step (never the same picture twice; a fixed varied pool is learnt by heart).
+        blip_wordpiece: BLIP gets the WordPiece tokenizer instead of the world's word-level one.
+
+    The defaults are the shipped checkpoints' (the plain world only). :func:`varied_config` turns
+    on everything the varied world adds (the experimental run of issue 16; see the README).
+        clip_varied: CLIP trains on the varied pool items too (the shipped CLIP did not).
+        clip_reworded: share of CLIP's texts reworded as people write captions (shipped: 0).
+        clip_wordpiece: CLIP gets a WordPiece tokenizer (shipped: the world's word-level one).
+        vqa_varied: share of VQA questions (about the picture) phrased as people ask.
+        vqa_out_of_world: share of VQA questions from outside the world, answered "cannot tell".
         sound_bank: how many of the pool's sounds the audio stage synthesises up front.
         clip, audio, blip: optimisation of each stage.
         clip_shape, audio_shape, blip_shape: the architectures.
@@ -74,6 +87,14 @@ class PretrainConfig:
     seed: int = 0
     models: tuple[str, ...] = MODEL_NAMES
     pool_size: int = 10_000
+    varied_pool: int = 0
+    blip_fresh_varied: float = 0.0
+    blip_wordpiece: bool = False
+    clip_varied: bool = False
+    clip_reworded: float = 0.0
+    clip_wordpiece: bool = False
+    vqa_varied: float = 0.0
+    vqa_out_of_world: float = 0.0
     sound_bank: int = 6_000
     clip: StageConfig = StageConfig(steps=600, batch_size=128, lr=2e-3)
     audio: StageConfig = StageConfig(steps=200, batch_size=128, lr=2e-3)
@@ -97,13 +118,19 @@ class PretrainConfig:
             raise ValueError(f"pool_size must be >= 2, got {self.pool_size}")
 
 
+def varied_config(config: PretrainConfig) -> PretrainConfig:
+    """``config`` with BLIP trained on the varied world too: half of every batch fresh varied
+    scenes, 70 % reworded and 8 % out-of-world questions, the WordPiece tokenizer."""
+    return replace(config, blip_fresh_varied=0.5, vqa_varied=0.7, vqa_out_of_world=0.08, blip_wordpiece=True)
+
+
 def smoke_config(
     out: Path, seed: int = 0, models: tuple[str, ...] = MODEL_NAMES, with_figures: bool = True
 ) -> PretrainConfig:
     """A run of a few steps on a few samples with the real architectures, for tests."""
     stage = StageConfig(steps=2, batch_size=8, lr=1e-3, log_every=1)
     return PretrainConfig(
-        out=out, seed=seed, models=models, pool_size=16, sound_bank=16,
+        out=out, seed=seed, models=models, pool_size=16, varied_pool=8, sound_bank=16,
         clip=stage, audio=stage, blip=stage, gallery_size=4 if with_figures else 0, caption_scenes=2,
     )
 
@@ -175,13 +202,14 @@ def pretrain(config: PretrainConfig, command: str = "") -> PretrainResult:
     stage_seconds: dict[str, float] = {}
     with cpu_settings(config.threads):
         tick = time.perf_counter()
-        pool = build_pool(config.pool_size, world, "train")
+        pool = build_pool(config.pool_size, world, "train", varied=config.varied_pool)
         stage_seconds["data"] = time.perf_counter() - tick
 
         clip = clip_processor = None
         if "clip" in config.models:
             clip, clip_processor, logs["clip"] = train_clip(
-                pool, config.clip, config.seed, config.clip_shape, hard_negatives=config.clip_hard_negatives
+                pool, config.clip, config.seed, config.clip_shape, hard_negatives=config.clip_hard_negatives,
+                reworded=config.clip_reworded, varied=config.clip_varied, wordpiece=config.clip_wordpiece,
             )
             folders["clip"] = _save_pretrained(out / "clip", clip, clip_processor)
             stage_seconds["clip"] = logs["clip"].seconds
@@ -218,6 +246,10 @@ def pretrain(config: PretrainConfig, command: str = "") -> PretrainResult:
                 teacher=clip if config.blip_teacher else None,
                 questions_per_image=config.questions_per_image,
                 share_text=config.blip_share_text,
+                varied_questions=config.vqa_varied,
+                out_of_world=config.vqa_out_of_world,
+                fresh_varied=config.blip_fresh_varied,
+                wordpiece=config.blip_wordpiece,
             )
             if want_caption:
                 folders["caption"] = _save_pretrained(out / "caption", captioner, blip_processor)
@@ -245,24 +277,27 @@ def pretrain(config: PretrainConfig, command: str = "") -> PretrainResult:
             logger.info("held-out figures:\n%s", metrics.summary())
 
     result = PretrainResult(folders, logs, metrics, train_seconds, stage_seconds)
-    write_json_atomic(
-        out / "pretrain.json",
-        {
-            "command": command,
-            "config": _jsonable(asdict(config)),
-            "train_seconds": round(train_seconds, 1),
-            "stage_seconds": {k: round(v, 1) for k, v in stage_seconds.items()},
-            "losses": {name: log.losses for name, log in logs.items()},
-            "metrics": metrics.to_dict() if metrics else None,
-            "machine": {
-                "cpu_threads": config.threads or torch.get_num_threads(),
-                "cpu_count": os.cpu_count(),
-                "platform": platform.platform(),
-                "torch": torch.__version__,
-                "transformers": transformers.__version__,
-            },
+    record = {
+        "command": command,
+        "config": _jsonable(asdict(config)),
+        "train_seconds": round(train_seconds, 1),
+        "stage_seconds": {k: round(v, 1) for k, v in stage_seconds.items()},
+        "losses": {name: log.losses for name, log in logs.items()},
+        "metrics": metrics.to_dict() if metrics else None,
+        "machine": {
+            "cpu_threads": config.threads or torch.get_num_threads(),
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
         },
-    )
+    }
+    previous = out / "pretrain.json"
+    if set(config.models) != set(MODEL_NAMES) and previous.is_file():
+        # A partial run: the other folders come from an earlier run; keep its record (its own
+        # earlier runs included) so every shipped folder's settings and times stay on file.
+        record["earlier_run"] = read_json(previous)
+    write_json_atomic(previous, record)
     return result
 
 
@@ -302,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=None, help="batch size of every stage (default: 128)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--gallery-size", type=int, default=defaults.gallery_size, help="held-out gallery for the figures; 0 skips them (default: %(default)s)")
+    parser.add_argument("--varied", action="store_true", help="train BLIP on the varied world too (reworded and out-of-world questions, WordPiece tokenizer, fresh varied drawings)")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a few samples into a temporary folder (checks the program works)")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     return parser
@@ -311,7 +347,8 @@ def config_from_args(args: argparse.Namespace) -> PretrainConfig:
     models = tuple(name.strip() for name in args.models.split(",") if name.strip())
     if args.smoke:
         out = args.out or Path(tempfile.mkdtemp(prefix="mmdemo-pretrain-smoke-"))
-        return smoke_config(out, args.seed, models)
+        smoke = smoke_config(out, args.seed, models)
+        return varied_config(smoke) if args.varied else smoke
     config = PretrainConfig(
         out=args.out or DEFAULT_OUT,
         seed=args.seed,
@@ -320,6 +357,8 @@ def config_from_args(args: argparse.Namespace) -> PretrainConfig:
         gallery_size=args.gallery_size,
         threads=args.threads,
     )
+    if args.varied:
+        config = varied_config(config)
     batch = {"batch_size": args.batch_size} if args.batch_size else {}
     return replace(
         config,

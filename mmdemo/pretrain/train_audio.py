@@ -46,12 +46,16 @@ def audio_features(
 
 
 @torch.no_grad()
-def clip_targets(model: CLIPModel, processor: CLIPProcessor, pool: TrainingPool, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """CLIP's normalised image embeddings [N, D] and sound-level caption embeddings [N, D] of the pool."""
+def clip_targets(
+    model: CLIPModel, processor: CLIPProcessor, pool: TrainingPool, batch: int = 256, limit: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CLIP's normalised image embeddings [N, D] and sound-level caption embeddings [N, D] of the
+    pool's first ``limit`` items (all by default)."""
     images, texts = [], []
     captions = pool.captions[SOUND_LEVEL_INDEX]
-    for start in range(0, len(pool), batch):
-        stop = min(start + batch, len(pool))
+    total = len(pool) if limit is None else min(limit, len(pool))
+    for start in range(0, total, batch):
+        stop = min(start + batch, total)
         images.append(model.get_image_features(pixel_values=pixel_values(pool.images[start:stop])).pooler_output)
         texts.append(clip_text_features(model, processor, captions[start:stop]))
     return F.normalize(torch.cat(images), dim=-1), F.normalize(torch.cat(texts), dim=-1)
@@ -66,10 +70,11 @@ def train_audio(
     shape: AudioShape = AudioShape(),
     sound_bank: int = 6000,
 ) -> tuple[Wav2Vec2Model, Wav2Vec2FeatureExtractor, nn.Linear, StageLog]:
-    """Train a fresh audio encoder and projection into ``clip``'s space on the first ``sound_bank`` pool sounds."""
+    """Train a fresh audio encoder and projection into ``clip``'s space on the first ``sound_bank`` pool sounds
+    (plain scenes only: sounds do not depend on how a scene is drawn)."""
     clip.eval()
-    image_targets, text_targets = clip_targets(clip, clip_processor, pool)
-    n = min(len(pool), sound_bank) // 2 * 2  # whole pairs
+    n = min(pool.varied_from, sound_bank) // 2 * 2  # whole pairs of plain scenes
+    image_targets, text_targets = clip_targets(clip, clip_processor, pool, limit=n)
     clips = np.stack(pool.sounds(range(n))).astype(np.float16)  # [n, samples], half to save memory
     logger.info("audio: %d sounds synthesised, CLIP targets computed", n)
 

@@ -9,8 +9,11 @@ through the models' own submodules exactly as ``generate`` uses them:
   ``text_decoder`` over ``[DEC] answer [SEP]`` cross-attending to every question token (``generate``
   passes an all-ones mask there, so training does too).
 
-Every step asks a fresh question about each sample (families drawn uniformly), so the VQA model
-sees far more question-answer pairs than the pool has samples.
+Every step asks fresh questions about each sample (families drawn uniformly), so the VQA model
+sees far more question-answer pairs than the pool has samples. A share of them (``varied``) is
+phrased as people ask (:func:`~mmdemo.world.phrasing.ask_varied`), and a share (``out_of_world``)
+is a question no picture of shapes answers (:func:`~mmdemo.world.phrasing.ask_out_of_world`),
+answered :data:`~mmdemo.world.phrasing.CANNOT_TELL`.
 
 When a trained CLIP is at hand, the shared vision tower is also *distilled* from CLIP's vision
 tower: a linear map of BLIP's image tokens regresses CLIP's (layer-normalised) tokens, computed
@@ -38,8 +41,11 @@ from transformers import (
 from mmdemo.model_factory import BlipShape
 from mmdemo.pretrain.configs import build_blip
 from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
-from mmdemo.pretrain.pool import TrainingPool, pixel_values
-from mmdemo.world.text import ask
+from mmdemo.pretrain.pool import TrainingPool, image_tensor, pixel_values
+from mmdemo.world.phrasing import ask_out_of_world, ask_varied
+from mmdemo.world.render import render_scene, sample_style, to_model_input
+from mmdemo.world.scenes import Scene, sample_free_scene
+from mmdemo.world.text import QA, ask, describe
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +124,24 @@ def teacher_tokens(teacher: CLIPModel, pool: TrainingPool, batch: int = 256) -> 
     return torch.cat(parts)
 
 
+def training_question(scene: Scene, rng: np.random.Generator, varied: float, out_of_world: float) -> QA:
+    """One VQA training pair: out of the world with probability ``out_of_world``, else a question
+    about ``scene``, reworded with probability ``varied``, canonical otherwise."""
+    roll = rng.random()
+    if roll < out_of_world:
+        return ask_out_of_world(rng)
+    if roll < out_of_world + (1.0 - out_of_world) * varied:
+        return ask_varied(scene, rng)
+    return ask(scene, rng)
+
+
+def fresh_varied_batch(n: int, rng: np.random.Generator, size: int) -> tuple[list[Scene], torch.Tensor]:
+    """``n`` free-layout scenes drawn now, each rendered in a random style and resized to the input."""
+    scenes = [sample_free_scene(rng) for _ in range(n)]
+    images = [image_tensor(to_model_input(render_scene(scene, style=sample_style(rng)), size)) for scene in scenes]
+    return scenes, torch.stack(images)  # [n, 3, size, size] uint8
+
+
 def train_blip(
     pool: TrainingPool,
     config: StageConfig,
@@ -128,17 +152,28 @@ def train_blip(
     teacher: CLIPModel | None = None,
     questions_per_image: int = 2,
     share_text: bool = False,
+    varied_questions: float = 0.0,
+    out_of_world: float = 0.0,
+    teacher_plain_only: bool = True,
+    fresh_varied: float = 0.0,
+    wordpiece: bool = False,
 ) -> tuple[BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor, StageLog]:
     """Train a fresh captioner and/or VQA model on ``pool`` (both share the vision tower).
 
     ``teacher``: a trained CLIP whose vision tower the shared tower is distilled from (optional).
     ``questions_per_image``: questions asked about each image per step (the tower runs once).
+    ``varied_questions``, ``out_of_world``: shares of reworded and of out-of-world questions.
+    ``teacher_plain_only``: distil on the pool's plain scenes only (a CLIP trained on the plain world
+    is no teacher for drawings it never saw).
+    ``fresh_varied``: the share of every batch made of varied scenes drawn and rendered afresh at
+    that step (:func:`fresh_varied_batch`), so no varied picture is seen twice and none can be learnt
+    by heart; the rest comes from the pool. ``wordpiece``: the WordPiece tokenizer.
     """
     if not (caption or vqa):
         raise ValueError("train_blip needs caption=True or vqa=True")
     targets = teacher_tokens(teacher, pool) if teacher is not None else None
     torch.manual_seed(seed)
-    captioner, answerer, processor = build_blip(shape, share_text)
+    captioner, answerer, processor = build_blip(shape, share_text, wordpiece)
     distill = None
     if targets is not None:
         if targets.shape[1] != (shape.image_size // shape.patch_size) ** 2 + 1:
@@ -147,19 +182,35 @@ def train_blip(
     captioner.train()
     answerer.train()
     rng = np.random.default_rng([seed, 3])
+    distill_below = pool.varied_from if teacher_plain_only else len(pool)
     n = len(pool)
-    batch_size = min(config.batch_size, n)
+    fresh = int(round(fresh_varied * config.batch_size))
+    batch_size = min(config.batch_size - fresh, n)
 
     def step_loss(step: int) -> dict[str, torch.Tensor]:
         idx = rng.choice(n, size=batch_size, replace=False)
-        image_embeds = captioner.vision_model(pixel_values=pixel_values(pool.images[idx])).last_hidden_state
+        scenes = [pool.scenes[i] for i in idx]
+        captions = [pool.captions[0][i] for i in idx]
+        images = pool.images[idx]
+        if fresh:
+            new_scenes, new_images = fresh_varied_batch(fresh, rng, pool.config.image_size)
+            scenes, images = scenes + new_scenes, torch.cat([images, new_images])
+            captions = captions + [describe(scene) for scene in new_scenes]
+        image_embeds = captioner.vision_model(pixel_values=pixel_values(images)).last_hidden_state
         losses = {}
         if distill is not None:
-            losses["distill"] = F.mse_loss(distill(image_embeds), targets[torch.from_numpy(idx)])
+            plain = torch.from_numpy(idx < distill_below)  # the teacher knows the plain world only
+            if plain.any():
+                rows = torch.from_numpy(idx)[plain]
+                losses["distill"] = F.mse_loss(distill(image_embeds[: len(idx)][plain]), targets[rows])
         if caption:
-            losses["caption"] = caption_loss(captioner, processor, image_embeds, [pool.captions[0][i] for i in idx])
+            losses["caption"] = caption_loss(captioner, processor, image_embeds, captions)
         if vqa:
-            pairs = [ask(pool.scenes[i], rng) for i in idx for _ in range(questions_per_image)]
+            pairs = [
+                training_question(scene, rng, varied_questions, out_of_world)
+                for scene in scenes
+                for _ in range(questions_per_image)
+            ]
             repeated = image_embeds.repeat_interleave(questions_per_image, dim=0)  # [B, T, H] -> [B * q, T, H]
             losses["vqa"] = vqa_loss(
                 answerer, processor, repeated, [qa.question for qa in pairs], [qa.answer for qa in pairs]

@@ -3,7 +3,9 @@
 Each step draws a batch of pool scenes and, per sample, a caption level (the full caption most of
 the time, otherwise one without sizes, without columns, or with colours and kinds only). A text is
 a positive for every image in the batch that it describes correctly (same description id at the
-text's level), so partial captions do not punish true matches.
+text's level), so partial captions do not punish true matches. A share of the texts
+(``reworded``) is reworded as people write (:func:`~mmdemo.world.phrasing.vary_caption`: "a picture
+of ...", "to the left", capitals, no full stop), with the same meaning and description id.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mmdemo.pretrain.configs import build_clip
 from mmdemo.pretrain.contrastive import symmetric_nce
 from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
 from mmdemo.pretrain.pool import TrainingPool, pixel_values
+from mmdemo.world.phrasing import vary_caption
 from mmdemo.world.text import DETAILS
 
 LEVEL_WEIGHTS = (0.55, 0.15, 0.15, 0.15)  # DETAILS order: full, no size, no position, sound level
@@ -35,13 +38,20 @@ def train_clip(
     seed: int,
     shape: ClipShape = ClipShape(),
     hard_negatives: bool = False,
+    reworded: float = 0.0,
+    varied: bool = False,
+    wordpiece: bool = False,
 ) -> tuple[CLIPModel, CLIPProcessor, StageLog]:
     """Train a fresh CLIP on ``pool``; returns the model (eval mode), its processor and the log.
 
     With ``hard_negatives``, batches consist of whole pool pairs (a scene and its near miss).
+    ``reworded``: the share of texts reworded (:func:`~mmdemo.world.phrasing.vary_caption`).
+    ``varied``: also train on the pool's varied items (else only its plain scenes);
+    ``wordpiece``: a WordPiece tokenizer instead of the world's word-level vocabulary.
     """
     torch.manual_seed(seed)
-    model, processor = build_clip(shape)
+    model, processor = build_clip(shape, wordpiece=wordpiece)
+    n = len(pool) if varied else pool.varied_from
     model.train()
     rng = np.random.default_rng([seed, 1])
 
@@ -49,10 +59,13 @@ def train_clip(
         if hard_negatives:
             idx = pool.pair_batch(rng, config.batch_size)
         else:
-            idx = rng.choice(len(pool), size=min(config.batch_size, len(pool)), replace=False)
+            idx = rng.choice(n, size=min(config.batch_size, n), replace=False)
         batch_size = len(idx)
         levels = rng.choice(len(DETAILS), size=batch_size, p=LEVEL_WEIGHTS)
-        texts = [pool.captions[level][i] for level, i in zip(levels, idx)]
+        texts = [
+            vary_caption(pool.scenes[i], DETAILS[level], rng) if reworded and rng.random() < reworded else pool.captions[level][i]
+            for level, i in zip(levels, idx)
+        ]
         image = F.normalize(model.get_image_features(pixel_values=pixel_values(pool.images[idx])).pooler_output, dim=-1)
         text = F.normalize(clip_text_features(model, processor, texts), dim=-1)
         ids = pool.description_ids[torch.from_numpy(idx)]  # [B, levels]

@@ -9,6 +9,10 @@ background tint) that only changes pixels:
 - ``size``: one of :data:`SIZES` (small, large);
 - ``position``: one of :data:`POSITIONS`, the column the shape stands in (left, middle, right).
 
+:func:`sample_scene` draws the plain world (the data set's scenes: a 3x3 grid, little jitter);
+:func:`sample_free_scene` a free layout (any place within the column, any radius within the size's
+band :data:`SIZE_BANDS`, any rotation, any light tint), which pretraining mixes in.
+
 No two shapes of a scene share both colour and kind, so "the red circle" always names one shape.
 The *description* of a scene (:meth:`Scene.key`) is its attributes without nuisance: two scenes with
 the same key get the same caption.
@@ -55,6 +59,9 @@ class Shape:
         dx: horizontal offset from the column centre, fraction of the canvas side.
         dy: vertical offset from the canvas centre, fraction of the canvas side.
         angle: rotation in degrees (ignored for circles).
+        radius: radius as a fraction of the canvas's shorter side; None: the plain world's radius of
+            ``size`` (:data:`mmdemo.world.render.RADIUS`). Free layouts draw it within
+            :data:`SIZE_BANDS`, so the size label stays exact.
     """
 
     kind: str
@@ -64,6 +71,7 @@ class Shape:
     dx: float = 0.0
     dy: float = 0.0
     angle: float = 0.0
+    radius: float | None = None
 
     def __post_init__(self) -> None:
         for value, valid, what in (
@@ -142,6 +150,7 @@ class Scene:
                     "dx": round(s.dx, 6),
                     "dy": round(s.dy, 6),
                     "angle": round(s.angle, 4),
+                    **({"radius": round(s.radius, 6)} if s.radius is not None else {}),
                 }
                 for s in self.shapes
             ],
@@ -186,6 +195,80 @@ def sample_scene(rng: np.random.Generator, count: int | None = None) -> Scene:
     return Scene(shapes=tuple(shapes), background=background)  # type: ignore[arg-type]
 
 
+# Free layouts (:func:`sample_free_scene`): any place within the shape's column, any size within its
+# band, any rotation. Bands of radii (fractions of the canvas's shorter side) with a gap between them.
+SIZE_BANDS: dict[str, tuple[float, float]] = {"small": (0.06, 0.1), "large": (0.13, 0.25)}
+MULTI_LARGE_MAX = 0.17  # the largest radius when a scene holds more than one shape
+COLUMN_MARGIN = 0.03  # a centre keeps this far (canvas fraction) from its column's borders
+_EXTENT = 1.3  # a shape's reach from its centre, in radii (the star and triangle tips reach 1.25)
+
+
+def _free_shape(rng: np.random.Generator, kind: str, colour: str, column: int, crowded: bool) -> Shape | None:
+    size = SIZES[int(rng.integers(len(SIZES)))]
+    low, high = SIZE_BANDS[size]
+    if crowded and size == "large":
+        high = MULTI_LARGE_MAX
+    radius = float(rng.uniform(low, high))
+    reach = _EXTENT * radius
+    left = max(column / len(POSITIONS) + COLUMN_MARGIN, reach)
+    right = min((column + 1) / len(POSITIONS) - COLUMN_MARGIN, 1.0 - reach)
+    if left >= right:
+        return None
+    x = float(rng.uniform(left, right))
+    y = float(rng.uniform(reach, 1.0 - reach))
+    return Shape(
+        kind=kind, colour=colour, size=size, position=POSITIONS[column],
+        dx=x - (column + 0.5) / len(POSITIONS), dy=y - 0.5,
+        angle=float(rng.uniform(-180.0, 180.0)), radius=radius,
+    )
+
+
+def _overlap(a: Shape, b: Shape) -> bool:
+    ax, bx = a.dx + (POSITIONS.index(a.position) + 0.5) / len(POSITIONS), b.dx + (POSITIONS.index(b.position) + 0.5) / len(POSITIONS)
+    distance = float(np.hypot(ax - bx, a.dy - b.dy))
+    return distance < _EXTENT * ((a.radius or 0.0) + (b.radius or 0.0))
+
+
+def light_tint(rng: np.random.Generator) -> tuple[int, int, int]:
+    """A light background: white, grey or a pale tint of any hue."""
+    import colorsys
+
+    rgb = colorsys.hsv_to_rgb(float(rng.random()), float(rng.uniform(0.0, 0.12)), float(rng.uniform(0.86, 1.0)))
+    return tuple(int(round(255 * c)) for c in rgb)  # type: ignore[return-value]
+
+
+def sample_free_scene(rng: np.random.Generator, count: int | None = None) -> Scene:
+    """A scene in a free layout: 1-3 shapes (one half of the time unless ``count`` is given) anywhere
+    in distinct columns, at any size within their size's band and any rotation, not overlapping,
+    on a light background of any tint. Every label (kind, colour, size, column) stays exact."""
+    if count is None:
+        count = 1 if rng.random() < 0.5 else int(rng.integers(2, MAX_SHAPES + 1))
+    if not 1 <= count <= MAX_SHAPES:
+        raise ValueError(f"count must be between 1 and {MAX_SHAPES}, got {count}")
+    while True:
+        columns = sorted(rng.choice(len(POSITIONS), size=count, replace=False).tolist())
+        shapes: list[Shape] = []
+        used: set[tuple[str, str]] = set()
+        for column in columns:
+            while True:
+                kind = KINDS[int(rng.integers(len(KINDS)))]
+                colour = COLOUR_NAMES[int(rng.integers(len(COLOUR_NAMES)))]
+                if (colour, kind) not in used:
+                    break
+            for _ in range(50):
+                shape = _free_shape(rng, kind, colour, column, crowded=count > 1)
+                if shape is not None and not any(_overlap(shape, other) for other in shapes):
+                    break
+            else:
+                shape = None
+            if shape is None:
+                break
+            used.add((colour, kind))
+            shapes.append(shape)
+        if len(shapes) == count:
+            return Scene(shapes=tuple(shapes), background=light_tint(rng))
+
+
 def perturb_scene(scene: Scene, rng: np.random.Generator) -> Scene:
     """The scene with one shape's colour or kind changed, so its sound differs from the original's.
 
@@ -227,6 +310,8 @@ def vary_scene(scene: Scene, rng: np.random.Generator) -> Scene:
             new = replace(old, size="large" if old.size == "small" else "small")
         else:
             new = replace(old, position=free[int(rng.integers(len(free)))])
+        if old.radius is not None and new.size != old.size:  # a free shape: a radius of its new size
+            new = replace(new, radius=float(rng.uniform(*SIZE_BANDS[new.size])))
         if new.key != old.key and new.name not in taken:
             break
     shapes = sorted(

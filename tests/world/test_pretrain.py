@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from transformers import (
     AutoFeatureExtractor,
     AutoProcessor,
@@ -25,6 +26,7 @@ from mmdemo.pretrain.program import PretrainConfig, main, pretrain, smoke_config
 from mmdemo.pretrain.train_blip import decoder_inputs
 from mmdemo.storage import load_tensors
 from mmdemo.world.dataset import generate
+from mmdemo.world.render import to_model_input
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +114,16 @@ def test_training_inputs_match_the_saved_processors():
         theirs = processor(images=image, return_tensors="pt")["pixel_values"]
         assert torch.allclose(ours, theirs, atol=1e-5)
     assert pool.images.shape == (4, 3, 96, 96)
+    wide = Image.new("RGB", (240, 120), (250, 250, 250))
+    wide.paste((220, 38, 38), (0, 0, 60, 120))  # the left quarter red
+    for processor in (clip_processor, blip_processor):  # any size: squashed to the input, not cropped
+        theirs = processor(images=wide, return_tensors="pt")["pixel_values"]
+        ours = pixel_values(image_tensor(to_model_input(wide))[None])
+        assert theirs.shape == (1, 3, 96, 96) and (theirs - ours).abs().mean() < 0.05
+        assert theirs[0, 0, 48, 5] > 1.0  # the red left edge is still there
+    varied = build_pool(4, varied=4)
+    assert len(varied) == 8 and varied.varied_from == 4 and varied.images.shape == (8, 3, 96, 96)
+    assert all(scene.shapes[0].radius is not None for scene in varied.scenes[4:])
     tokenizer = blip_processor.tokenizer
     dec = tokenizer.convert_tokens_to_ids("[DEC]")
     ids, mask, labels = decoder_inputs(tokenizer, ["yes", "a red circle on the left."], dec)

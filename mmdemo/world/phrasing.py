@@ -1,0 +1,370 @@
+"""Words about scenes the way people write them: varied questions, varied captions, and questions
+the world cannot answer.
+
+:mod:`mmdemo.world.text` has one canonical template per caption form and question family (what the
+data set on disk and its test split use). Pretraining also draws from here, so the bundled models
+read what people type:
+
+- :func:`ask_varied`: a question of a family in one of many phrasings (word order, "color" or
+  "colour", "shape"/"object"/"thing"/"figure", "this"/"it", "which", "what kind of", polite and terse
+  forms), with the same typed one-word answer as the canonical question;
+- :func:`ask_out_of_world`: a question no picture of shapes answers ("what breed is the dog?",
+  "what time is it?"), answered :data:`CANNOT_TELL`;
+- :func:`vary_caption`: a caption or partial description reworded ("a picture of ...",
+  "to the left", "in the centre") with the same meaning;
+- :func:`surface`: capitals and trailing punctuation, or none;
+- :func:`question_corpus` / :func:`caption_corpus`: the texts the bundled WordPiece tokenizers
+  are trained on.
+
+Held-out tests write their own phrasings by hand and check that these generators never produce them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmdemo.world.scenes import COLOUR_NAMES, KINDS, POSITIONS, SIZES, Scene, Shape, sample_free_scene, sample_scene
+from mmdemo.world.text import COUNT_WORDS, DETAILS, PLURAL, QA, Detail, _absent_name, claim, describe, question_families
+
+CANNOT_TELL = "cannot tell"  # the answer to a question the picture cannot answer
+OUT_OF_WORLD = "out-of-world"  # the family name of such questions
+
+PLACES: dict[str, tuple[str, ...]] = {
+    "left": ("on the left", "at the left", "to the left", "on the left side", "in the left part"),
+    "middle": ("in the middle", "in the centre", "in the center", "at the centre", "in the middle part"),
+    "right": ("on the right", "at the right", "to the right", "on the right side", "in the right part"),
+}
+NOUNS: tuple[str, ...] = ("shape", "object", "thing", "figure", "item")
+NOUN_PLURALS: tuple[str, ...] = ("shapes", "objects", "things", "figures", "items")
+COLOUR_WORDS: tuple[str, ...] = ("colour", "color")
+SHAPE_WORDS: tuple[str, ...] = ("shape", "kind of shape", "type of shape", "sort of shape", "kind of figure", "form")
+
+# Out-of-world questions: things, people and topics a picture of flat shapes says nothing about.
+# (Held-out tests use other words: "animal", "weather", "president", "meaning", "capital", ...)
+OFF_NOUNS: tuple[str, ...] = (
+    "dog", "cat", "horse", "bird", "fish", "cow", "sheep", "lion", "tiger", "bear", "elephant", "monkey",
+    "car", "bus", "truck", "bicycle", "plane", "boat", "train", "motorbike", "rocket",
+    "person", "man", "woman", "child", "baby", "boy", "girl", "teacher", "doctor", "player", "king",
+    "tree", "flower", "plant", "grass", "forest", "garden", "house", "building", "city", "street",
+    "bridge", "church", "mountain", "river", "lake", "beach", "sea", "sky", "cloud", "sun", "moon",
+    "planet", "food", "pizza", "apple", "banana", "cake", "bread", "coffee", "tea", "wine", "soup",
+    "book", "movie", "song", "band", "game", "computer", "phone", "camera", "television", "clock",
+    "chair", "table", "bed", "door", "window", "shirt", "hat", "shoe", "dress", "bag", "ball",
+    "team", "sport", "country", "language", "flag", "company", "brand", "artist", "author", "photo",
+)
+OFF_FRAMES: tuple[str, ...] = (
+    "what {n} is this", "what kind of {n} is this", "what type of {n} is shown", "is this a {n}",
+    "what is the {n} doing", "how old is the {n}", "who owns the {n}", "where is the {n} from",
+    "what is the name of the {n}", "why is the {n} here", "when was the {n} made", "what does the {n} eat",
+    "is the {n} happy", "what colour is the {n}", "what color is the {n}", "how much does the {n} cost",
+    "which {n} is the best", "what is the {n} made of", "who made the {n}", "what size is the {n}",
+    "where is the {n}", "what shape is the {n}", "is there a {n}", "how many {n}s are there",
+    "do you like the {n}", "what is the {n} called", "can the {n} swim", "is the {n} real",
+)
+OFF_QUESTIONS: tuple[str, ...] = (
+    "who are you", "what time is it", "what day is it today", "how are you", "what year is it", "why",
+    "who drew this", "what is your name", "tell me a joke", "what should i do", "who won the game",
+    "what is the temperature", "how far away is the moon", "what is love", "what happens next",
+    "where was this taken", "who took this photo", "what is the price", "is it going to rain",
+    "what season is it", "what is the score", "which team is winning", "what is the time", "why is this here",
+    "what does it smell like", "what sound does it make", "how heavy is it", "who is that",
+    "what is the story", "what city is this", "what country is this", "what is happening",
+    "how do i cook rice", "what is the best movie", "do you like music", "what is the answer",
+    "how tall is the tower", "what is the speed of light", "who invented the telephone",
+    "what is two plus two", "when is the party", "what are they eating", "is this food healthy",
+)
+
+_CAP_STYLES = ("lower", "sentence", "upper", "title")
+_CAP_WEIGHTS = (0.45, 0.43, 0.06, 0.06)
+_ENDINGS = ("?", "", ".", " ?", "??", "!")
+_ENDING_WEIGHTS = (0.55, 0.25, 0.08, 0.06, 0.03, 0.03)
+
+
+def _pick(rng: np.random.Generator, items) -> object:
+    items = list(items)
+    return items[int(rng.integers(len(items)))]
+
+
+def surface(text: str, rng: np.random.Generator, question: bool = True) -> str:
+    """``text`` with random capitals and trailing punctuation (or none)."""
+    text = text.rstrip("?.! ")
+    style = _CAP_STYLES[int(rng.choice(len(_CAP_STYLES), p=_CAP_WEIGHTS))]
+    if style == "sentence":
+        text = text[:1].upper() + text[1:]
+    elif style == "upper":
+        text = text.upper()
+    elif style == "title":
+        text = text.title()
+    if question:
+        ending = _ENDINGS[int(rng.choice(len(_ENDINGS), p=_ENDING_WEIGHTS))]
+    else:
+        ending = str(_pick(rng, (".", "", ".", "!")))
+    return text + ending
+
+
+# Harmless words people add to a question about the picture: a question about the picture stays one
+# even with words the model has never seen, so "unknown words" alone never mean "out of the world".
+FILLER_PREFIXES: tuple[str, ...] = (
+    "so, ", "hey, ", "ok, ", "tell me, ", "i wonder, ", "quick question: ", "do you know ", "now, ",
+    "question: ", "looking at the picture, ", "in this image, ", "just curious, ", "one more: ",
+)
+FILLER_SUFFIXES: tuple[str, ...] = (
+    " here", " in this picture", " in the image", " in the drawing", " exactly", " you see",
+    " in this photo", " on the canvas", " right now", " do you think", " in the picture shown",
+    " that is drawn", " being shown", " by the way",
+)
+
+
+def _filler(text: str, rng: np.random.Generator) -> str:
+    roll = rng.random()
+    if roll < 0.15:
+        return str(_pick(rng, FILLER_PREFIXES)) + text
+    if roll < 0.3:
+        return text + str(_pick(rng, FILLER_SUFFIXES))
+    return text
+
+
+def _polite(text: str, rng: np.random.Generator) -> str:
+    text = _filler(text, rng)
+    roll = rng.random()
+    if roll < 0.08:
+        return "please, " + text
+    if roll < 0.14:
+        return text + ", please"
+    if roll < 0.2:
+        return "can you tell me " + text if not text.startswith(("is ", "are ", "do ", "does ", "can ")) else text
+    return text
+
+
+def _choice(start: str, answer: str, options: tuple[str, ...], rng: np.random.Generator, article: str) -> str:
+    """``start`` + two to four options, the answer among them: "is it a circle or a star"."""
+    others = [o for o in options if o != answer]
+    count = int(rng.integers(1, 4))
+    chosen = [answer] + [str(o) for o in rng.choice(others, size=count, replace=False)]
+    order = rng.permutation(len(chosen))
+    words = [article + chosen[i] for i in order]
+    return start + (", ".join(words[:-1]) + " or " + words[-1])
+
+
+def _place(position: str, rng: np.random.Generator) -> str:
+    return str(_pick(rng, PLACES[position]))
+
+
+# --------------------------------------------------------------------------- referring expressions
+
+
+def _refs_without_colour(scene: Scene, shape: Shape, rng: np.random.Generator) -> str:
+    """A way to point at ``shape`` that does not give its colour away (for colour questions)."""
+    options = [f"the {str(_pick(rng, NOUNS))} {_place(shape.position, rng)}", f"the {shape.kind} {_place(shape.position, rng)}"]
+    if sum(s.kind == shape.kind for s in scene.shapes) == 1:
+        options += [f"the {shape.kind}", f"that {shape.kind}", f"this {shape.kind}"]
+    if scene.count == 1:
+        options += ["it", "this", "the shape", f"this {_pick(rng, NOUNS)}", f"the {_pick(rng, NOUNS)}", "that"]
+    return str(_pick(rng, options))
+
+
+def _refs_without_kind(scene: Scene, shape: Shape, rng: np.random.Generator) -> str:
+    """A way to point at ``shape`` that does not give its kind away (for shape questions)."""
+    noun = str(_pick(rng, NOUNS + ("one",)))
+    options = [f"the {str(_pick(rng, NOUNS))} {_place(shape.position, rng)}", f"the {shape.colour} {noun} {_place(shape.position, rng)}"]
+    if sum(s.colour == shape.colour for s in scene.shapes) == 1:
+        options += [f"the {shape.colour} {noun}", f"the {shape.colour} {noun}", f"the {shape.colour}"]
+    if scene.count == 1:
+        options += ["it", "this", "this thing", f"this {_pick(rng, NOUNS)}", f"the {_pick(rng, NOUNS)}", "that"]
+    return str(_pick(rng, options))
+
+
+def _refs_full(scene: Scene, shape: Shape, rng: np.random.Generator) -> str:
+    """A way to point at ``shape`` by colour and kind (or, alone in the scene, by "it")."""
+    options = [f"the {shape.name}", f"the {shape.name}", f"that {shape.name}"]
+    if scene.count == 1:
+        options += ["it", "this", f"the {_pick(rng, NOUNS)}", f"this {_pick(rng, NOUNS)}"]
+    return str(_pick(rng, options))
+
+
+# --------------------------------------------------------------------------- question families
+
+
+def _colour(scene: Scene, rng: np.random.Generator) -> QA:
+    shape: Shape = _pick(rng, scene.shapes)  # type: ignore[assignment]
+    ref, word = _refs_without_colour(scene, shape, rng), str(_pick(rng, COLOUR_WORDS))
+    templates = [
+        f"what {word} is {ref}", f"which {word} is {ref}", f"what is the {word} of {ref}",
+        f"what {word} does {ref} have", f"tell me the {word} of {ref}", f"{ref}: what {word}",
+        f"{ref} is what {word}", f"what {word} has {ref}", f"in what {word} is {ref} drawn",
+        f"what {word} is {ref} painted in", f"name the {word} of {ref}", f"{word} of {ref}",
+        f"which {word} does {ref} use", f"what {word} is {ref} filled with", f"say the {word} of {ref}",
+        _choice(f"is {ref} ", shape.colour, COLOUR_NAMES, rng, ""),
+    ]
+    if scene.count == 1:
+        templates += [f"what {word} is it", f"what {word} is this", f"{word}", f"what {word}", f"which {word}", f"what's the {word}"]
+    return QA(_polite(str(_pick(rng, templates)), rng), shape.colour, "colour")
+
+
+def _shape(scene: Scene, rng: np.random.Generator) -> QA:
+    shape: Shape = _pick(rng, scene.shapes)  # type: ignore[assignment]
+    ref, word = _refs_without_kind(scene, shape, rng), str(_pick(rng, SHAPE_WORDS))
+    templates = [
+        f"what {word} is {ref}", f"which {word} is {ref}", f"what is the {word} of {ref}",
+        f"what {word} does {ref} have", f"tell me the {word} of {ref}", f"{ref}: what {word}",
+        f"{ref} is what {word}", f"what is {ref}", f"what kind of {_pick(rng, NOUNS)} is {ref}",
+        f"name the {word} of {ref}", f"{word} of {ref}", f"which kind of {_pick(rng, NOUNS)} is {ref}",
+        f"what {word} is shown {_place(shape.position, rng)}", f"what {word} has {ref}", f"say the {word} of {ref}",
+        _choice(f"is {ref} ", shape.kind, KINDS, rng, "a "),
+    ]
+    if scene.count == 1:
+        templates += [f"what {word} is it", f"what {word} is this", f"{word}", f"what {word}", "what is this", "what is it", "what is drawn", f"what's the {word}"]
+    return QA(_polite(str(_pick(rng, templates)), rng), shape.kind, "shape")
+
+
+def _count(scene: Scene, rng: np.random.Generator) -> QA:
+    roll = rng.random()
+    if roll < 0.4:
+        noun, n = str(_pick(rng, NOUN_PLURALS)), scene.count
+    elif roll < 0.7:
+        kind = str(_pick(rng, KINDS))
+        noun, n = PLURAL[kind], sum(s.kind == kind for s in scene.shapes)
+    else:
+        colour = str(_pick(rng, COLOUR_NAMES))
+        noun, n = f"{colour} {_pick(rng, NOUN_PLURALS)}", sum(s.colour == colour for s in scene.shapes)
+    templates = [
+        f"how many {noun} are there", f"how many {noun} do you see", f"how many {noun} can you see",
+        f"how many {noun} are in the picture", f"count the {noun}", f"number of {noun}",
+        f"how many {noun}", f"what is the number of {noun}", f"how many {noun} are shown",
+    ]
+    return QA(_polite(str(_pick(rng, templates)), rng), COUNT_WORDS[n], "count")
+
+
+def _position(scene: Scene, rng: np.random.Generator) -> QA:
+    shape: Shape = _pick(rng, scene.shapes)  # type: ignore[assignment]
+    ref = str(_pick(rng, [f"the {shape.name}", f"the {shape.name}", f"that {shape.name}", f"a {shape.name}"]))
+    templates = [
+        f"where is {ref}", f"where is {ref} located", f"in which part is {ref}", f"where's {ref}",
+        f"which side is {ref} on", f"{ref}: where", f"where can you see {ref}", f"where do you find {ref}",
+        f"what is the position of {ref}", f"where is {ref} placed", f"{ref} is where",
+    ]
+    return QA(_polite(str(_pick(rng, templates)), rng), shape.position, "position")
+
+
+def _size(scene: Scene, rng: np.random.Generator) -> QA:
+    shape: Shape = _pick(rng, scene.shapes)  # type: ignore[assignment]
+    ref = _refs_full(scene, shape, rng)
+    templates = [
+        f"what size is {ref}", f"how big is {ref}", f"is {ref} small or large", f"is {ref} large or small",
+        f"how large is {ref}", f"what is the size of {ref}", f"{ref}: small or large", f"size of {ref}",
+        f"is {ref} big or small", f"which size is {ref}",
+    ]
+    return QA(_polite(str(_pick(rng, templates)), rng), shape.size, "size")
+
+
+def _yes_no(scene: Scene, rng: np.random.Generator) -> QA:
+    want_yes = rng.random() < 0.5
+    answer = "yes" if want_yes else "no"
+    roll = rng.random()
+    if roll < 0.45:
+        name = _pick(rng, scene.shapes).name if want_yes else " ".join(_absent_name(scene, rng))  # type: ignore[union-attr]
+        templates = [f"is there a {name}", f"do you see a {name}", f"can you see a {name}", f"is a {name} present",
+                     f"does the picture contain a {name}", f"is there any {name}", f"any {name}"]
+        if scene.count == 1:
+            templates += [f"is this a {name}", f"is it a {name}"]
+        return QA(str(_pick(rng, templates)), answer, "yes/no")
+    if roll < 0.7:
+        shape: Shape = _pick(rng, scene.shapes)  # type: ignore[assignment]
+        size = shape.size if want_yes else ("large" if shape.size == "small" else "small")
+        ref = _refs_full(scene, shape, rng)
+        return QA(str(_pick(rng, [f"is {ref} {size}", f"is {ref} a {size} one"])), answer, "yes/no")
+    position = str(_pick(rng, POSITIONS))
+    answer = "yes" if scene.at(position) is not None else "no"
+    place = _place(position, rng)
+    templates = [f"is there a {_pick(rng, NOUNS)} {place}", f"is there anything {place}", f"is something {place}"]
+    return QA(str(_pick(rng, templates)), answer, "yes/no")
+
+
+_FAMILIES = {
+    "colour": _colour, "shape": _shape, "count": _count, "position": _position, "size": _size, "yes/no": _yes_no,
+}
+
+
+def ask_varied(scene: Scene, rng: np.random.Generator, family: str | None = None) -> QA:
+    """A question of ``family`` (drawn uniformly unless given) in a random phrasing, with its answer."""
+    if family is None:
+        family = str(_pick(rng, question_families()))
+    if family not in _FAMILIES:
+        raise ValueError(f"Unknown question family {family!r}; valid: {list(_FAMILIES)}")
+    qa = _FAMILIES[family](scene, rng)
+    return QA(surface(qa.question, rng), qa.answer, qa.kind)
+
+
+def ask_out_of_world(rng: np.random.Generator) -> QA:
+    """A question no picture of the world answers, answered :data:`CANNOT_TELL`."""
+    if rng.random() < 0.65:
+        text = str(_pick(rng, OFF_FRAMES)).format(n=_pick(rng, OFF_NOUNS))
+    else:
+        text = str(_pick(rng, OFF_QUESTIONS))
+    return QA(surface(_polite(text, rng), rng), CANNOT_TELL, OUT_OF_WORLD)
+
+
+def is_cannot_tell(answer: str) -> bool:
+    """True when ``answer`` is the world's "cannot tell" (any case, spaces or final punctuation)."""
+    return " ".join(answer.lower().replace("can't", "cannot").replace("can not", "cannot").split()).strip(" .!?") == CANNOT_TELL
+
+
+# --------------------------------------------------------------------------- captions
+
+
+_CAPTION_PREFIXES = ("", "", "", "a picture of ", "an image of ", "a drawing of ", "there is ", "this shows ",
+                     "i see ", "a photo of ", "here is ")
+
+
+def vary_caption(scene: Scene, detail: Detail, rng: np.random.Generator) -> str:
+    """A description of ``scene`` at ``detail`` reworded: same shapes, same meaning."""
+    phrases = []
+    for shape in scene.shapes:
+        words = ["a"]
+        if detail.size:
+            words.append(shape.size)
+        words += [shape.colour, shape.kind]
+        if detail.position:
+            words.append(_place(shape.position, rng))
+        phrases.append(" ".join(words))
+    if len(phrases) == 1:
+        body = phrases[0]
+    else:
+        last = str(_pick(rng, (" and ", ", and ", " and ", ", ")))
+        body = ", ".join(phrases[:-1]) + last + phrases[-1]
+    return surface(str(_pick(rng, _CAPTION_PREFIXES)) + body, rng, question=False)
+
+
+# --------------------------------------------------------------------------- tokenizer corpora
+
+
+def _corpus_scenes(n: int, seed: int) -> list[Scene]:
+    rng = np.random.default_rng([seed, 99])
+    return [sample_scene(rng) if i % 2 else sample_free_scene(rng) for i in range(n)]
+
+
+def caption_corpus(n: int = 400, seed: int = 0) -> list[str]:
+    """Captions, reworded captions and claims: what the bundled CLIP's tokenizer is trained on."""
+    rng = np.random.default_rng([seed, 98])
+    texts: list[str] = []
+    for scene in _corpus_scenes(n, seed):
+        for detail in DETAILS:
+            texts += [describe(scene, detail), vary_caption(scene, detail, rng).lower()]
+        texts.append(claim(scene, rng, true=bool(rng.random() < 0.5)).text)
+    texts += [" ".join(SIZES), " ".join(POSITIONS), " ".join(COUNT_WORDS), " ".join(PLURAL.values())]
+    return texts
+
+
+def question_corpus(n: int = 400, seed: int = 0) -> list[str]:
+    """Captions, questions of every family and phrasing, answers and out-of-world questions: what
+    the bundled BLIP's tokenizer is trained on."""
+    rng = np.random.default_rng([seed, 97])
+    texts = caption_corpus(n, seed)
+    for scene in _corpus_scenes(n, seed):
+        for family in question_families():
+            qa = ask_varied(scene, rng, family)
+            texts += [qa.question.lower(), qa.answer]
+        texts.append(ask_out_of_world(rng).question.lower())
+    texts += [CANNOT_TELL, "yes no", " ".join(COLOUR_NAMES), " ".join(KINDS)]
+    texts += [frame.format(n=noun) for frame in OFF_FRAMES[:1] for noun in OFF_NOUNS] + list(OFF_QUESTIONS)
+    return texts

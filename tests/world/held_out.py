@@ -1,0 +1,181 @@
+"""Held-out drawings and questions for the bundled models: nothing here comes from the world's generator.
+
+- :func:`draw_single_shape`: one shape drawn with PIL's ``ImageDraw`` primitives (``ellipse``,
+  ``rectangle``, ``regular_polygon``, a hand-made star), in web colours (``"crimson"``,
+  ``"dodgerblue"``, ...), on a canvas of another size and aspect ratio, at any place and scale,
+  filled or outlined, hard-edged or smoothed;
+- :data:`COLOUR_QUESTIONS`, :data:`SHAPE_QUESTIONS`, :data:`OUT_OF_WORLD_QUESTIONS`: written by
+  hand; the tests check that the world's generators never produce any of them.
+
+``python -m tests.world.held_out`` prints the figures the README reports (from the repository root).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageColor, ImageDraw
+
+# Web colour names (CSS / PIL) per world colour name: another program's palette.
+PALETTE: dict[str, tuple[str, ...]] = {
+    "red": ("red", "crimson", "firebrick", "#e03030"),
+    "orange": ("orange", "darkorange", "#f57c1f", "#ff8c1a"),
+    "yellow": ("gold", "yellow", "#f2d22e", "#ffe135"),
+    "green": ("green", "forestgreen", "limegreen", "seagreen"),
+    "blue": ("blue", "dodgerblue", "royalblue", "#1f5fbf"),
+    "purple": ("purple", "darkviolet", "blueviolet", "mediumorchid"),
+}
+BACKGROUNDS = ("white", "#fafaf5", "#f0f4fa", "#f5efe6", "#e8e8e8", "ivory")
+KINDS = ("circle", "square", "triangle", "star")
+
+COLOUR_QUESTIONS: tuple[str, ...] = (
+    "Which colour has this been drawn in?",
+    "What's the color of this figure?",
+    "Tell me what colour you see.",
+    "colour of the drawing?",
+    "What colour is used here?",
+    "Could you name its color?",
+)
+SHAPE_QUESTIONS: tuple[str, ...] = (
+    "What shape do you see?",
+    "Which geometric shape is drawn here?",
+    "Tell me the shape in the picture.",
+    "what kind of shape is shown?",
+    "Circle, square, triangle or star: which one is it?",
+    "Name the shape, please.",
+)
+OUT_OF_WORLD_QUESTIONS: tuple[str, ...] = (
+    "What is the meaning of life?",
+    "What animal is this?",
+    "Who is the president of France?",
+    "What is the capital of Italy?",
+    "What's the weather like today?",
+    "How old is this person?",
+    "Who painted this picture?",
+    "What breed is the dog?",
+    "What language do they speak here?",
+    "How much does a coffee cost in Paris?",
+    "Why is the sky blue?",
+    "Which football team won the cup?",
+    "What is your favourite food?",
+    "Where do penguins live?",
+    "When was the photo taken?",
+    "Is the cat sleeping?",
+    "What emotion does this show?",
+    "Who wrote Hamlet?",
+    "What is seven times eight?",
+    "What song is playing?",
+)
+
+
+@dataclass(frozen=True)
+class Drawing:
+    image: Image.Image
+    colour: str
+    kind: str
+
+
+def _star(cx: float, cy: float, r: float, inner: float, rotation: float) -> list[tuple[float, float]]:
+    points = []
+    for i in range(10):
+        radius = r if i % 2 == 0 else r * inner
+        theta = math.radians(rotation) + math.pi * i / 5 - math.pi / 2
+        points.append((cx + radius * math.cos(theta), cy + radius * math.sin(theta)))
+    return points
+
+
+def draw_single_shape(rng: np.random.Generator) -> Drawing:
+    """One random shape drawn by this module's own renderer (see the module docstring)."""
+    width = int(rng.integers(120, 321))
+    height = int(np.clip(width * rng.uniform(0.75, 1.34), 100, 360))
+    colour, kind = str(rng.choice(list(PALETTE))), str(rng.choice(KINDS))
+    rgb = ImageColor.getrgb(str(rng.choice(PALETTE[colour])))
+    smooth = 2 if rng.random() < 0.5 else 1
+    image = Image.new("RGB", (width * smooth, height * smooth), ImageColor.getrgb(str(rng.choice(BACKGROUNDS))))
+    draw = ImageDraw.Draw(image)
+    side = min(width, height) * smooth
+    r = side * float(rng.uniform(0.12, 0.3))
+    cx = float(rng.uniform(1.1 * r, width * smooth - 1.1 * r))
+    cy = float(rng.uniform(1.1 * r, height * smooth - 1.1 * r))
+    outline = int(rng.integers(3, 6)) * smooth if rng.random() < 0.25 else 0
+    style = {"outline": rgb, "width": outline} if outline else {"fill": rgb}
+    if kind == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), **style)
+    elif kind == "square":
+        if rng.random() < 0.5:
+            half = r * 0.85
+            draw.rectangle((cx - half, cy - half, cx + half, cy + half), **style)
+        else:
+            draw.regular_polygon((cx, cy, r), 4, rotation=float(rng.uniform(0, 90)), **style)
+    elif kind == "triangle":
+        draw.regular_polygon((cx, cy, r), 3, rotation=float(rng.uniform(-30, 30)), **style)
+    else:
+        points = _star(cx, cy, r, float(rng.uniform(0.38, 0.5)), float(rng.uniform(-20, 20)))
+        draw.polygon(points, **style)
+    if smooth > 1:
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    return Drawing(image, colour, kind)
+
+
+def drawings(n: int, seed: int = 2024) -> list[Drawing]:
+    rng = np.random.default_rng(seed)
+    return [draw_single_shape(rng) for _ in range(n)]
+
+
+def normalised(text: str) -> str:
+    return " ".join(text.lower().replace("'", " ' ").replace("?", " ").replace(".", " ").replace(",", " ").split())
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+@dataclass
+class HeldOutFigures:
+    caption_colour_kind: float
+    vqa_colour: float
+    vqa_shape: float
+    out_of_world_cannot_tell: float
+    drawings: int
+    questions_per_family: int
+
+
+def figures(n: int = 60, caption=None, answer=None, raw_answer=None) -> HeldOutFigures:
+    """The held-out figures for model functions ``caption(images) -> texts`` and
+    ``answer(images, questions) -> answers`` (raw model answers, before the app's notice)."""
+    from mmdemo.world.phrasing import is_cannot_tell
+    from mmdemo.world.text import parse_caption
+
+    made = drawings(n)
+    images = [d.image for d in made]
+    texts = caption(images)
+    caption_ok = []
+    for text, drawing in zip(texts, made):
+        parsed = parse_caption(text)
+        caption_ok.append(len(parsed) == 1 and parsed[0]["colour"] == drawing.colour and parsed[0]["kind"] == drawing.kind)
+    pairs = [(d, q, d.colour) for d in made for q in COLOUR_QUESTIONS] + [(d, q, d.kind) for d in made for q in SHAPE_QUESTIONS]
+    given = answer([d.image for d, _, _ in pairs], [q for _, q, _ in pairs])
+    right = [g.strip().lower().rstrip(".") == want for g, (_, _, want) in zip(given, pairs)]
+    colour_right, shape_right = right[: n * len(COLOUR_QUESTIONS)], right[n * len(COLOUR_QUESTIONS) :]
+    oow = [(made[i % n].image, q) for i, q in enumerate(OUT_OF_WORLD_QUESTIONS * 3)]
+    oow_given = answer([im for im, _ in oow], [q for _, q in oow])
+    return HeldOutFigures(
+        caption_colour_kind=float(np.mean(caption_ok)),
+        vqa_colour=float(np.mean(colour_right)),
+        vqa_shape=float(np.mean(shape_right)),
+        out_of_world_cannot_tell=float(np.mean([is_cannot_tell(g) for g in oow_given])),
+        drawings=n,
+        questions_per_family=len(COLOUR_QUESTIONS),
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    from mmdemo.pretrain.evaluate import saved_model_functions
+    from mmdemo.pretrain.program import DEFAULT_OUT
+
+    folder = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUT
+    functions = saved_model_functions(folder)
+    print(figures(200, caption=functions["caption"], answer=functions["answer"]))
