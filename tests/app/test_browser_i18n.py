@@ -1,0 +1,107 @@
+"""The page in the visitor's language (webapp/i18n.py), in a real headless Chromium: a ``zh-CN``
+browser gets the Chinese words (tab names, labels) while the model's output stays as the model
+said it; ``--lang zh-CN`` gives Chinese to an English browser; an English browser gets English.
+Also, without a browser: the API description keeps its English labels and a forced language is
+checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmdemo.world.text import caption_names_scene
+from tests.app.server import running_app
+from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS
+from webapp.i18n import ZH_CN, t, translations
+
+TABS = ["Captioning", "Image QA", "Classification", "Retrieval", "Fusion Lab"]
+TABS_ZH = ["图像描述", "图像问答", "分类", "检索", "融合实验室"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: install it with `apt-get install -y chromium` (.ci/run does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def chinese_app_url(tmp_path_factory: pytest.TempPathFactory):
+    workdir = tmp_path_factory.mktemp("chinese-app")
+    with running_app(["--preset", "bundled", "--lang", "zh-CN", "--runs-dir", str(workdir / "runs")], workdir) as url:
+        yield url
+
+
+def open_page(browser, url: str, locale: str):
+    context = browser.new_context(locale=locale, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#model-status")
+    return page
+
+
+def tab_names(page) -> list[str]:
+    page.wait_for_function("(n) => document.querySelectorAll('[role=tab]').length >= n", arg=len(TABS))
+    return [name.strip() for name in page.get_by_role("tab").all_inner_texts()][: len(TABS)]
+
+
+@pytest.mark.browser
+def test_a_chinese_browser_gets_chinese_words_and_the_models_own_output(browser, app_url, example_scene):
+    page = open_page(browser, app_url, "zh-CN")
+    assert tab_names(page) == TABS_ZH
+    assert "多模态模型演示场" in page.locator("#page-title").inner_text()
+    assert "全部描述（最佳在前）" in page.locator("#caption-table").inner_text()  # the result table's label
+    image, scene = example_scene(2)
+    page.locator("#caption-image input[type=file]").set_input_files(str(image))
+    page.wait_for_selector("#caption-image img", timeout=30_000)
+    page.get_by_role("button", name="描述", exact=True).click()
+    page.wait_for_function(
+        "() => (document.querySelector('#caption-output textarea')?.value || '').length > 0", timeout=120_000
+    )
+    caption = page.locator("#caption-output textarea").input_value()
+    assert caption_names_scene(caption, scene), caption  # the model's English caption, untranslated
+    assert "描述" in page.locator("#caption-output").inner_text()  # the output's label
+    page.context.close()
+
+
+@pytest.mark.browser
+def test_an_english_browser_gets_english(browser, app_url):
+    page = open_page(browser, app_url, "en-US")
+    assert tab_names(page) == TABS
+    assert "All captions (best first)" in page.locator("#caption-table").inner_text()
+    page.context.close()
+
+
+@pytest.mark.browser
+def test_lang_zh_cn_gives_chinese_to_an_english_browser(browser, chinese_app_url):
+    page = open_page(browser, chinese_app_url, "en-US")
+    assert tab_names(page) == TABS_ZH
+    page.get_by_role("tab", name="检索").click()
+    page.get_by_role("button", name="搜索", exact=True).wait_for()
+    page.context.close()
+
+
+def test_forced_languages_and_missing_translations():
+    assert translations("zh-CN").translations_dict["en"] == ZH_CN  # every locale falls back to en
+    english_only = translations("en").translations_dict
+    assert english_only["zh-CN"]["Captioning"] == "Captioning"
+    assert translations("auto").translations_dict["zh-CN"]["Captioning"] == "图像描述"
+    with pytest.raises(ValueError, match="zh-CN"):
+        translations("fr")
+    with pytest.raises(KeyError, match="Not a UI string"):
+        t("Not a UI string")
+
+
+def test_the_api_description_keeps_english_labels(tmp_path):
+    from webapp.main import build_app
+    from webapp.settings import AppSettings, apply_model_settings
+
+    demo = build_app(apply_model_settings(AppSettings(preset="bundled", runs_dir=tmp_path)))
+    parameters = demo.get_api_info()["named_endpoints"]["/caption"]["parameters"]
+    assert [(p["parameter_name"], p["label"]) for p in parameters[:2]] == [("image", "Image"), ("strategy", "Strategy")]
