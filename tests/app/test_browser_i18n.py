@@ -6,6 +6,7 @@ checked."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -98,10 +99,45 @@ def test_forced_languages_and_missing_translations():
         t("Not a UI string")
 
 
-def test_the_api_description_keeps_english_labels(tmp_path):
+@pytest.fixture(scope="module")
+def bundled_page(tmp_path_factory: pytest.TempPathFactory):
+    """The page's Blocks on the bundled preset, built in this process."""
     from webapp.main import build_app
     from webapp.settings import AppSettings, apply_model_settings
 
-    demo = build_app(apply_model_settings(AppSettings(preset="bundled", runs_dir=tmp_path)))
-    parameters = demo.get_api_info()["named_endpoints"]["/caption"]["parameters"]
+    return build_app(apply_model_settings(AppSettings(preset="bundled", runs_dir=tmp_path_factory.mktemp("runs"))))
+
+
+def test_the_api_description_keeps_english_labels(bundled_page):
+    parameters = bundled_page.get_api_info()["named_endpoints"]["/caption"]["parameters"]
     assert [(p["parameter_name"], p["label"]) for p in parameters[:2]] == [("image", "Image"), ("strategy", "Strategy")]
+
+
+# shown only on another preset (offline) or after a control changes
+NOT_ON_THE_BUNDLED_PAGE = {
+    "Label-based caption from ImageNet classes (EfficientNet-Lite0), not a caption model.",
+    "Offline preset: maps are Grad-CAM of the ImageNet classifier (the class behind the label, query or caption).",
+    "Captions (beam / sample)",
+}
+
+
+def translation_keys(value) -> set[str]:
+    """The translation keys in a page config (as objects, their dicts or their ``__i18n__`` strings)."""
+    from gradio.i18n import I18nData
+
+    if isinstance(value, I18nData):
+        return {value.key}
+    if isinstance(value, str) and value.startswith("__i18n__"):
+        return {json.loads(value.removeprefix("__i18n__"))["key"]}
+    if isinstance(value, dict):
+        if value.get("__type__") == "translation_metadata":
+            return {value["key"]}
+        return set().union(*map(translation_keys, value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*map(translation_keys, value))
+    return set()
+
+
+def test_every_translation_is_of_a_string_on_the_page(bundled_page):
+    assert translation_keys(bundled_page.config) == set(ZH_CN) - NOT_ON_THE_BUNDLED_PAGE
+    assert not [text for text in ZH_CN.values() if set(text) & set("{}<>")]  # ICU message syntax
