@@ -183,3 +183,12 @@ def keep_api_labels_english(demo: gr.Blocks) -> None:
         return _english_labels(get_api_info(*args, **kwargs))
 
     demo.get_api_info = english_api_info
+
+
+def english_example_headers(demo: gr.Blocks) -> None:
+    """The column headers of ``demo``'s example tables (``gr.Examples``) in English: gradio takes
+    them from the inputs' labels, and its example table shows a translated label as its raw key
+    data (gradio 6.31), not as the words."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Dataset):
+            block.headers = [english(header) for header in block.headers]

@@ -78,6 +78,7 @@ def build_app(settings: AppSettings, share_link: ShareLink | None = None) -> gr.
                      queue=False)
         if settings.mcp:
             mcp_tools.register(settings)
+        i18n.english_example_headers(demo)
     i18n.keep_api_labels_english(demo)  # gradio_client and MCP see the English labels
     upkeep.install(demo, settings)  # sessions, fair use, training turns, disk caps (webapp/upkeep.py): last
     return demo

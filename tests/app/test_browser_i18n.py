@@ -57,6 +57,7 @@ def test_a_chinese_browser_gets_chinese_words_and_the_models_own_output(browser,
     page = open_page(browser, app_url, "zh-CN")
     assert tab_names(page) == TABS_ZH
     assert "多模态模型演示场" in page.locator("#page-title").inner_text()
+    assert "__i18n__" not in page.locator("body").inner_text()  # no raw key data (e.g. examples' headers)
     assert "全部描述（最佳在前）" in page.locator("#caption-table").inner_text()  # the result table's label
     image, scene = example_scene(2)
     page.locator("#caption-image input[type=file]").set_input_files(str(image))
