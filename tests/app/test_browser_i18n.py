@@ -142,3 +142,16 @@ def translation_keys(value) -> set[str]:
 def test_every_translation_is_of_a_string_on_the_page(bundled_page):
     assert translation_keys(bundled_page.config) == set(ZH_CN) - NOT_ON_THE_BUNDLED_PAGE
     assert not [text for text in ZH_CN.values() if set(text) & set("{}<>")]  # ICU message syntax
+
+
+def test_lang_flag_and_environment(monkeypatch):
+    from webapp.settings import parse_args
+
+    monkeypatch.delenv("MMDEMO_LANG", raising=False)
+    assert parse_args([]).lang == "auto"
+    assert parse_args(["--lang", "zh-CN"]).lang == "zh-CN"
+    monkeypatch.setenv("MMDEMO_LANG", "zh-CN")
+    assert parse_args([]).lang == "zh-CN" and parse_args(["--lang", "en"]).lang == "en"  # the flag wins
+    monkeypatch.setenv("MMDEMO_LANG", "fr")
+    with pytest.raises(SystemExit):
+        parse_args([])
