@@ -34,6 +34,7 @@ from mmdemo.explain.blip import DEFAULT_ANSWER_METHOD, DEFAULT_CAPTION_METHOD
 from mmdemo.explain.clip import DEFAULT_TOWER_METHOD
 from mmdemo.registry import resolve_spec
 from webapp.common import concurrency, require, user_error, user_errors
+from webapp.i18n import t
 from webapp.settings import AppSettings
 
 COLORMAP = "jet"
@@ -330,25 +331,25 @@ class ExplainPanel:
 def build_panel(settings: AppSettings, role: str, what: str, target_label: str | None) -> ExplainPanel:
     """The panel's components (in an accordion), for a ``role`` model; ``target_label``: its dropdown's label."""
     methods, default = method_choices(role)
-    with gr.Accordion("Explain: where in the image? (heatmap)", open=False):
+    with gr.Accordion(t("Explain: where in the image? (heatmap)"), open=False):
         with gr.Row():
             with gr.Column(scale=1):
                 target = (gr.Dropdown([], value=None, label=target_label, allow_custom_value=True)
                           if target_label else None)
-                method = gr.Dropdown(methods, value=default, label="Method (default: the best measured)",
+                method = gr.Dropdown(methods, value=default, label=t("Method (default: the best measured)"),
                                      allow_custom_value=False)
-                opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="Overlay opacity")
-                button = gr.Button("Explain")
+                opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label=t("Overlay opacity"))
+                button = gr.Button(t("Explain"))
                 if resolve_spec(None, role).backend in OFFLINE_BACKENDS:
-                    gr.Markdown("Offline preset: maps are Grad-CAM of the ImageNet classifier "
-                                "(the class behind the label, query or caption).")
+                    gr.Markdown(t("Offline preset: maps are Grad-CAM of the ImageNet classifier "
+                                  "(the class behind the label, query or caption)."))
             with gr.Column(scale=2):
-                overlay = gr.Image(type="pil", format="png", label="Relevance overlay", interactive=False,
+                overlay = gr.Image(type="pil", format="png", label=t("Relevance overlay"), interactive=False,
                                    elem_id=f"explain-{what}-overlay")
-                gr.Image(colour_scale(), label="Colour scale: least relevant (left) to most relevant (right)",
+                gr.Image(colour_scale(), label=t("Colour scale: least relevant (left) to most relevant (right)"),
                          interactive=False, height=60, buttons=[])
                 info = gr.Markdown(elem_id=f"explain-{what}-info")
-                raw = gr.File(label="Raw map (.npy, float32, the image's height x width)")
+                raw = gr.File(label=t("Raw map (.npy, float32, the image's height x width)"))
     return ExplainPanel(settings, role, what, target, method, opacity, button, overlay, info, raw, gr.State(None))
 
 
@@ -392,7 +393,7 @@ def redraw_hit(panel: ExplainPanel):
 
 
 def add_to_captioning(settings: AppSettings, image: gr.Image, caption: gr.Textbox) -> ExplainPanel:
-    panel = build_panel(settings, "caption", "word", "Word of the caption")
+    panel = build_panel(settings, "caption", "word", t("Word of the caption"))
     panel.button.click(panel.explain_caption, [image, caption, panel.target, panel.method, panel.opacity, panel.kept],
                        panel.outputs(), api_name="explain_caption", **concurrency(settings, "explain-caption"))
     panel.target.select(panel.explain_caption, [image, caption, panel.target, panel.method, panel.opacity, panel.kept],
@@ -413,7 +414,7 @@ def add_to_image_qa(settings: AppSettings, image: gr.Image, question: gr.Textbox
 def add_to_zero_shot(settings: AppSettings, image: gr.Image, labels: gr.Textbox, template: gr.Textbox,
                      default_template: Callable[[], str]) -> ExplainPanel:
     """``default_template``: the prompt template an empty ``template`` means."""
-    panel = build_panel(settings, "image-text", "label", "Label")
+    panel = build_panel(settings, "image-text", "label", t("Label"))
     panel.default_template = default_template
     panel.button.click(panel.explain_label, [image, labels, template, panel.target, panel.method, panel.opacity,
                                              panel.kept],
@@ -430,7 +431,7 @@ def add_to_zero_shot(settings: AppSettings, image: gr.Image, labels: gr.Textbox,
 
 def add_to_retrieval(settings: AppSettings, search: Any, last_search: gr.State) -> ExplainPanel:
     """``search``: the search event (its last output is ``last_search``, a :class:`LastSearch`)."""
-    panel = build_panel(settings, "image-text", "hit", "Hit of the last search")
+    panel = build_panel(settings, "image-text", "hit", t("Hit of the last search"))
     panel.button.click(panel.explain_hit, [panel.target, panel.method, panel.opacity, last_search, panel.kept],
                        panel.outputs(), api_name="explain_hit", **concurrency(settings, "explain-image-text"))
     panel.target.select(panel.explain_hit, [panel.target, panel.method, panel.opacity, last_search, panel.kept],

@@ -8,7 +8,8 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from mmdemo.status import MISSING, RoleStatus, model_status
-from webapp import mcp_tools, page_style, upkeep
+from webapp import i18n, mcp_tools, page_style, upkeep
+from webapp.i18n import t
 from webapp.mcp_access import McpAccess
 from webapp.settings import AppSettings
 from webapp.share_link import PENDING, ShareLink
@@ -37,21 +38,21 @@ def build_app(settings: AppSettings, share_link: ShareLink | None = None) -> gr.
     <webapp.settings.apply_model_settings>` has applied); the status line reads ``share_link``
     (what :func:`launch` made of ``--share``)."""
     with gr.Blocks(title=TITLE, delete_cache=settings.share_limits.delete_cache) as demo:
-        gr.Markdown("# mmdemo: a multimodal model playground", elem_id="page-title")
+        gr.Markdown(t("# mmdemo: a multimodal model playground"), elem_id="page-title")
         status = gr.Markdown(status_markdown(settings, share_link), elem_id="model-status")
         session_heads = gr.State({})
         with gr.Tabs() as tabs:
-            with gr.Tab("Captioning"):
+            with gr.Tab(t("Captioning")):
                 caption_tab = captioning.build(settings)
-            with gr.Tab("Image QA"):
+            with gr.Tab(t("Image QA")):
                 qa_tab = image_qa.build(settings)
-            with gr.Tab("Classification"):
+            with gr.Tab(t("Classification")):
                 with gr.Tabs():
                     classify_tabs = classification.build(settings, session_heads)
                     heads = classify_tabs.fusion_head
-            with gr.Tab("Retrieval"):
+            with gr.Tab(t("Retrieval")):
                 retrieval_tab = retrieval.build(settings)
-            with gr.Tab("Fusion Lab"):
+            with gr.Tab(t("Fusion Lab")):
                 lab = fusion_lab.build(settings, session_heads)
         lab.trained.then(heads.refresh_heads, [session_heads], [heads.head], api_name="refresh_heads")
 
@@ -77,6 +78,8 @@ def build_app(settings: AppSettings, share_link: ShareLink | None = None) -> gr.
                      queue=False)
         if settings.mcp:
             mcp_tools.register(settings)
+        i18n.english_example_headers(demo)
+    i18n.keep_api_labels_english(demo)  # gradio_client and MCP see the English labels
     upkeep.install(demo, settings)  # sessions, fair use, training turns, disk caps (webapp/upkeep.py): last
     return demo
 
@@ -105,6 +108,7 @@ def launch(demo: gr.Blocks, settings: AppSettings, share_link: ShareLink | None 
         app_kwargs={"middleware": [Middleware(McpAccess, auth=settings.auth, api_names=mcp_tools.API_NAMES)]}
         if settings.mcp else None,
         css=page_style.CSS,
+        i18n=i18n.translations(settings.lang),  # the page's words (webapp/i18n.py)
         quiet=True,
         prevent_thread_lock=True,
         # gradio's own per-session store: a backstop above --max-sessions (webapp/sessions.py)

@@ -14,6 +14,7 @@ from mmdemo.loading import configure_runtime
 from mmdemo.presets import choose_preset
 from mmdemo.media import MediaLimits
 from webapp import limits as share_limits_flags
+from webapp.i18n import LANGS
 from webapp.limits import ShareLimits
 
 
@@ -41,6 +42,8 @@ class AppSettings:
         mcp: also serve the app's capabilities as MCP tools at ``/gradio_api/mcp/`` (see
             :mod:`webapp.mcp_tools`).
         share_limits: disk, memory and per-visitor limits for a shared link (:class:`ShareLimits`).
+        lang: the page's language: ``auto`` (the browser's: Simplified Chinese for ``zh-CN``,
+            else English), ``en`` or ``zh-CN`` (see :mod:`webapp.i18n`).
     """
 
     host: str = "127.0.0.1"
@@ -60,6 +63,7 @@ class AppSettings:
     preset_reason: str = ""
     mcp: bool = False
     share_limits: ShareLimits = field(default_factory=ShareLimits)
+    lang: str = "auto"
 
 
 def env_host() -> str:
@@ -135,12 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-size", type=int, default=64, help="requests that may wait; more are told the app is busy")
     parser.add_argument("--mcp", action="store_true", help="also serve the app's tools to AI agents over MCP at "
                         "/gradio_api/mcp/ (or set MMDEMO_MCP=1)")
+    parser.add_argument("--lang", default=None, choices=list(LANGS),
+                        help="the page's language (default: MMDEMO_LANG, else auto = the browser's: Simplified "
+                        "Chinese for zh-CN, else English)")
     share_limits_flags.add_arguments(parser)
     return parser
 
 
 def parse_args(argv: list[str] | None = None) -> AppSettings:
-    """The settings a command line (and ``MMDEMO_AUTH``, ``MMDEMO_MCP``, ``GRADIO_SERVER_NAME``,
+    """The settings a command line (and ``MMDEMO_AUTH``, ``MMDEMO_MCP``, ``MMDEMO_LANG``, ``GRADIO_SERVER_NAME``,
     ``GRADIO_SERVER_PORT`` / ``PORT``) asks for; exits with usage on a bad value."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -158,6 +165,9 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
     except ValueError as err:
         parser.error(str(err))
     overrides = {role: getattr(args, _model_dest(role)) for role in registry.ROLES if getattr(args, _model_dest(role))}
+    lang = args.lang or os.environ.get("MMDEMO_LANG") or "auto"
+    if lang not in LANGS:
+        parser.error(f"MMDEMO_LANG={lang!r} is not one of {', '.join(LANGS)}")
     try:
         limits = share_limits_flags.from_args(args)
     except ValueError as err:
@@ -170,7 +180,7 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
         runs_dir=args.runs_dir or AppSettings().runs_dir,
         limits=MediaLimits(max_pixels=args.max_pixels, max_audio_seconds=args.max_audio_seconds,
                            max_text_chars=args.max_text_chars),
-        share_limits=limits,
+        share_limits=limits, lang=lang,
     )
 
 

@@ -16,6 +16,7 @@ from mmdemo.explain.benchmark import shape_box
 from mmdemo.world.dataset import make_sample
 from tests.app.conftest import EXAMPLES
 from tests.app.server import ROOT
+from webapp.i18n import english
 
 # The explain endpoints and their parameters, as clients pass them (test_client / test_structure add them).
 EXPLAIN_PARAMETERS = {
@@ -188,7 +189,7 @@ def test_the_offline_preset_explains_through_its_imagenet_classifier(tmp_path, a
     face = (60, 20, 380, 290)  # the cat's face in skimage's chelsea (tests/explain/test_conse.py)
 
     def on_the_cat(result: dict) -> bool:
-        (raw,) = [v for c, v in result.items() if c.label and c.label.startswith("Raw map")]
+        (raw,) = [v for c, v in result.items() if c.label and english(c.label).startswith("Raw map")]
         relevance = np.load(raw)
         ys, xs = np.nonzero(relevance >= relevance.max() - 1e-6)
         return relevance.shape == (300, 451) and face[0] <= xs.mean() < face[2] and face[1] <= ys.mean() < face[3]

@@ -19,6 +19,7 @@ from tests.app.server import ROOT
 from tests.app.test_client import EXPECTED_ENDPOINTS
 from tests.app.test_explain import EXPLAIN_PARAMETERS
 from webapp import common, main, settings
+from webapp.i18n import english
 from webapp.main import build_app
 from webapp.settings import AppSettings, parse_args, parse_auth
 from webapp.tabs import captioning, classification, fusion_lab, image_qa, retrieval
@@ -156,7 +157,7 @@ def test_fusion_lab_returns_each_output_by_component(demo: gr.Blocks, tiny_defau
     fn = event(demo, "train_fusion")
     result = fn.fn(session_heads={"earlier/lmf": "/x"}, **lab_inputs(upload=str(tmp_path / "manifest.csv")))
     assert isinstance(result, dict) and set(result) == set(fn.outputs)
-    by_label = {getattr(component, "label", None): value for component, value in result.items()}
+    by_label = {english(getattr(component, "label", None)): value for component, value in result.items()}
     assert by_label["Comparison"][0][0] == "concat"
     assert by_label["Trained heads + report (zip)"].endswith(".zip")
     summary = next(v for c, v in result.items() if getattr(c, "elem_id", None) == "lab-summary")

@@ -10,6 +10,7 @@ import gradio as gr
 import mmdemo
 from webapp import decoding_controls, explain_panel, preset_notes
 from webapp.common import UploadedImage, concurrency, require, result_table, user_errors
+from webapp.i18n import t
 from webapp.settings import AppSettings
 
 
@@ -71,10 +72,10 @@ def class_rows(out: mmdemo.CaptionOutput) -> list[list]:
 def build_notes(label_based: bool) -> gr.Dataframe:
     """The note on what wrote the caption (by preset) and the table of recognised classes."""
     if label_based:
-        gr.Markdown(preset_notes.LABEL_CAPTION_NOTE, elem_id="caption-note")
+        gr.Markdown(t(preset_notes.LABEL_CAPTION_NOTE), elem_id="caption-note")
     elif preset_notes.shapes_world_only():
-        gr.Markdown(preset_notes.SHAPES_WORLD_NOTE, elem_id="caption-note")
-    return gr.Dataframe(headers=["recognised class", "probability"], label="Recognised ImageNet classes",
+        gr.Markdown(t(preset_notes.SHAPES_WORLD_NOTE), elem_id="caption-note")
+    return gr.Dataframe(headers=["recognised class", "probability"], label=t("Recognised ImageNet classes"),
                         interactive=False, visible=False, elem_id="caption-classes")
 
 
@@ -84,7 +85,7 @@ def wire_decoding_controls(strategy: gr.Radio, num_captions: gr.Slider, num_beam
     def follow_strategy(chosen: str, count: float, beams: float) -> dict[gr.Component, Any]:
         request = decoding_controls.adjust(chosen, int(count), int(beams))
         return {num_captions: gr.Slider(value=request.num_captions, interactive=chosen != "greedy",
-                                        label=GREEDY_CAPTIONS_LABEL if chosen == "greedy" else CAPTIONS_LABEL),
+                                        label=t(GREEDY_CAPTIONS_LABEL if chosen == "greedy" else CAPTIONS_LABEL)),
                 num_beams: gr.Slider(value=request.num_beams)}
 
     for event in (strategy.change, num_captions.release):
@@ -100,23 +101,23 @@ def build(settings: AppSettings) -> CaptioningTab:
     label_based = preset_notes.label_based("caption")  # no prefix, no decoding: captions from classes
     with gr.Row():
         with gr.Column():
-            image = UploadedImage(type="filepath", label="Image", sources=["upload", "clipboard", "webcam"],
+            image = UploadedImage(type="filepath", label=t("Image"), sources=["upload", "clipboard", "webcam"],
                                   elem_id="caption-image")
-            prefix = gr.Textbox(value="", label="Text prefix (optional: the caption continues it)",
+            prefix = gr.Textbox(value="", label=t("Text prefix (optional: the caption continues it)"),
                                 visible=not label_based)
-            with gr.Accordion("Decoding", open=False, visible=not label_based):
-                strategy = gr.Radio(["greedy", "beam", "sample"], value="greedy", label="Strategy")
-                num_captions = gr.Slider(1, 5, value=1, step=1, label=GREEDY_CAPTIONS_LABEL,
+            with gr.Accordion(t("Decoding"), open=False, visible=not label_based):
+                strategy = gr.Radio(["greedy", "beam", "sample"], value="greedy", label=t("Strategy"))
+                num_captions = gr.Slider(1, 5, value=1, step=1, label=t(GREEDY_CAPTIONS_LABEL),
                                          interactive=False)
-                num_beams = gr.Slider(1, 10, value=3, step=1, label="Beams")
-                max_new_tokens = gr.Slider(5, 60, value=30, step=1, label="Max new tokens")
-                top_p = gr.Slider(0.1, 1.0, value=0.9, step=0.05, label="top-p (sample)")
-                temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.1, label="Temperature (sample)")
-                seed = gr.Number(value=0, precision=0, label="Seed (sample)")
-            button = gr.Button("Caption", variant="primary")
+                num_beams = gr.Slider(1, 10, value=3, step=1, label=t("Beams"))
+                max_new_tokens = gr.Slider(5, 60, value=30, step=1, label=t("Max new tokens"))
+                top_p = gr.Slider(0.1, 1.0, value=0.9, step=0.05, label=t("top-p (sample)"))
+                temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.1, label=t("Temperature (sample)"))
+                seed = gr.Number(value=0, precision=0, label=t("Seed (sample)"))
+            button = gr.Button(t("Caption"), variant="primary")
         with gr.Column():
-            best = gr.Textbox(label="Caption", elem_id="caption-output")
-            table = result_table(["caption", "score"], "All captions (best first)", ["82%", "18%"],
+            best = gr.Textbox(label=t("Caption"), elem_id="caption-output")
+            table = result_table(["caption", "score"], t("All captions (best first)"), ["82%", "18%"],
                                  elem_id="caption-table")
             note = gr.Markdown(visible=False, elem_id="caption-decoding-note")
             classes = build_notes(label_based)
@@ -134,5 +135,5 @@ def build(settings: AppSettings) -> CaptioningTab:
     example_images = preset_notes.example_images(["scene_2.png", "scene_3.png", "scene_1.png"],
                                                  ["chelsea.jpg", "coffee.jpg", "rocket.jpg"])
     if example_images:
-        gr.Examples([[path] for path in example_images], inputs=[image], label="Examples", elem_id="caption-examples")
+        gr.Examples([[path] for path in example_images], inputs=[image], label=t("Examples"), elem_id="caption-examples")
     return tab

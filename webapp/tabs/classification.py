@@ -12,6 +12,7 @@ from mmdemo import classify
 from mmdemo.training.catalog import available_heads, best_head, describe_heads, load_head, resolve_head
 from webapp import explain_panel, preset_notes
 from webapp.common import UploadedImage, concurrency, examples, require, user_errors
+from webapp.i18n import t
 from webapp.settings import AppSettings
 
 
@@ -116,16 +117,16 @@ def build(settings: AppSettings, session_heads: gr.State) -> ClassificationTab:
 
 
 def build_zero_shot(settings: AppSettings) -> ZeroShotTab:
-    with gr.Tab("Zero-shot"):
+    with gr.Tab(t("Zero-shot")):
         with gr.Row():
             with gr.Column():
-                image = UploadedImage(type="filepath", label="Image", elem_id="zero-shot-image")
-                labels = gr.Textbox(label="Labels (comma-separated)", value=preset_notes.zero_shot_labels(),
+                image = UploadedImage(type="filepath", label=t("Image"), elem_id="zero-shot-image")
+                labels = gr.Textbox(label=t("Labels (comma-separated)"), value=preset_notes.zero_shot_labels(),
                                     elem_id="zero-shot-labels")
-                template = gr.Textbox(label="Prompt template", value=default_template())
-                button = gr.Button("Classify", variant="primary")
+                template = gr.Textbox(label=t("Prompt template"), value=default_template())
+                button = gr.Button(t("Classify"), variant="primary")
             with gr.Column():
-                result = gr.Label(label="Label probabilities", num_top_classes=10, elem_id="zero-shot-output")
+                result = gr.Label(label=t("Label probabilities"), num_top_classes=10, elem_id="zero-shot-output")
         tab = ZeroShotTab(settings, result)
         button.click(tab.zero_shot, [image, labels, template], [result], api_name="zero_shot",
                      **concurrency(settings, "image-text"))
@@ -133,25 +134,25 @@ def build_zero_shot(settings: AppSettings) -> ZeroShotTab:
         example_images = preset_notes.example_images(["scene_2.png", "scene_3.png"],
                                                      ["chelsea.jpg", "coffee.jpg", "rocket.jpg", "astronaut.jpg"])
         if example_images:
-            gr.Examples([[p] for p in example_images], inputs=[image], label="Examples")
+            gr.Examples([[p] for p in example_images], inputs=[image], label=t("Examples"))
     return tab
 
 
 def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionHeadTab:
-    with gr.Tab("Fusion head (text + image + audio)"):
-        gr.Markdown("A head trained in the Fusion Lab (or a bundled one). Any input may be left empty.")
+    with gr.Tab(t("Fusion head (text + image + audio)")):
+        gr.Markdown(t("A head trained in the Fusion Lab (or a bundled one). Any input may be left empty."))
         with gr.Row():
             with gr.Column():
                 choices, value = head_choices()
-                head = gr.Dropdown(choices, value=value, label="Fusion head (test accuracy)", elem_id="head-choice")
-                text = gr.Textbox(label="Text")
-                image = UploadedImage(type="filepath", label="Image")
-                audio = gr.Audio(type="filepath", label="Audio")
-                button = gr.Button("Classify", variant="primary")
+                head = gr.Dropdown(choices, value=value, label=t("Fusion head (test accuracy)"), elem_id="head-choice")
+                text = gr.Textbox(label=t("Text"))
+                image = UploadedImage(type="filepath", label=t("Image"))
+                audio = gr.Audio(type="filepath", label=t("Audio"))
+                button = gr.Button(t("Classify"), variant="primary")
             with gr.Column():
-                probabilities = gr.Label(label="Label probabilities", num_top_classes=10)
+                probabilities = gr.Label(label=t("Label probabilities"), num_top_classes=10)
                 contributions = gr.BarPlot(x="modality", y="contribution", title="Modality contributions",
-                                           label="Contributions", y_lim=contributions_y_range([]),
+                                           label=t("Contributions"), y_lim=contributions_y_range([]),
                                            elem_id="head-contributions")
                 note = gr.Markdown()
         tab = FusionHeadTab(settings, head, probabilities, contributions, note)
@@ -164,5 +165,5 @@ def build_fusion_head(settings: AppSettings, session_heads: gr.State) -> FusionH
         if world and audio_examples:
             gr.Examples([["the yellow triangle is large.", world[0], audio_examples[0]],
                          ["the yellow triangle is small.", world[0], None]],
-                        inputs=[text, image, audio], label="Examples", elem_id="head-examples")
+                        inputs=[text, image, audio], label=t("Examples"), elem_id="head-examples")
     return tab

@@ -28,6 +28,7 @@ from mmdemo.training.sources import world_models
 from mmdemo.training.trainer import TrainConfig
 from mmdemo.world.tasks import TASKS
 from webapp.common import require, result_table, user_errors
+from webapp.i18n import t
 from webapp.settings import AppSettings
 
 BUNDLED_WORLD, UPLOAD = "bundled world", "upload"
@@ -328,40 +329,40 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
     defaults = LAB_TRAIN_DEFAULTS
     with gr.Row():
         with gr.Column(scale=1):
-            source = gr.Radio([BUNDLED_WORLD, UPLOAD], value=BUNDLED_WORLD, label="Data", elem_id="lab-source")
-            samples = gr.Slider(100, 5000, value=1500, step=100, label="Bundled world: samples", elem_id="lab-samples")
-            upload = gr.File(label="Upload: manifest (.csv/.jsonl) or .zip with its files",
+            source = gr.Radio([BUNDLED_WORLD, UPLOAD], value=BUNDLED_WORLD, label=t("Data"), elem_id="lab-source")
+            samples = gr.Slider(100, 5000, value=1500, step=100, label=t("Bundled world: samples"), elem_id="lab-samples")
+            upload = gr.File(label=t("Upload: manifest (.csv/.jsonl) or .zip with its files"),
                              file_types=[".csv", ".tsv", ".jsonl", ".zip"], elem_id="lab-upload")
-            labels = gr.Textbox("", label=LABELS_LABEL, placeholder=WORLD_PLACEHOLDER, elem_id="lab-labels")
-            strategies = gr.CheckboxGroup(list_fusions(), value=DEFAULT_STRATEGIES, label="Fusion strategies",
+            labels = gr.Textbox("", label=t(LABELS_LABEL), placeholder=WORLD_PLACEHOLDER, elem_id="lab-labels")
+            strategies = gr.CheckboxGroup(list_fusions(), value=DEFAULT_STRATEGIES, label=t("Fusion strategies"),
                                           elem_id="lab-strategies")
-            with gr.Accordion("Training settings", open=False):
-                epochs = gr.Slider(1, 200, value=defaults.epochs, step=1, label="Epochs", elem_id="lab-epochs")
-                batch_size = gr.Slider(8, 512, value=defaults.batch_size, step=8, label="Batch size")
-                optimizer = gr.Dropdown(list(OPTIMIZERS), value=defaults.optimizer, label="Optimizer")
-                lr = gr.Number(value=defaults.lr, label="Learning rate")
-                schedule = gr.Dropdown(list(SCHEDULES), value=defaults.schedule, label="LR schedule")
-                weight_decay = gr.Number(value=defaults.weight_decay, label="Weight decay (L2)")
+            with gr.Accordion(t("Training settings"), open=False):
+                epochs = gr.Slider(1, 200, value=defaults.epochs, step=1, label=t("Epochs"), elem_id="lab-epochs")
+                batch_size = gr.Slider(8, 512, value=defaults.batch_size, step=8, label=t("Batch size"))
+                optimizer = gr.Dropdown(list(OPTIMIZERS), value=defaults.optimizer, label=t("Optimizer"))
+                lr = gr.Number(value=defaults.lr, label=t("Learning rate"))
+                schedule = gr.Dropdown(list(SCHEDULES), value=defaults.schedule, label=t("LR schedule"))
+                weight_decay = gr.Number(value=defaults.weight_decay, label=t("Weight decay (L2)"))
                 l1 = gr.Number(value=defaults.l1, label="L1")
-                feature_noise = gr.Slider(0, 1, value=defaults.feature_noise, step=0.05, label="Feature noise")
+                feature_noise = gr.Slider(0, 1, value=defaults.feature_noise, step=0.05, label=t("Feature noise"))
                 modality_dropout = gr.Slider(0, 0.9, value=defaults.modality_dropout, step=0.05,
-                                             label="Modality dropout")
-                patience = gr.Slider(0, 50, value=defaults.patience, step=1, label="Early-stopping patience (0: off)")
-                seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
-                seeds = gr.Slider(1, 10, value=LAB_SEEDS, step=1, label="Seeds (seed, seed + 1, ...)",
+                                             label=t("Modality dropout"))
+                patience = gr.Slider(0, 50, value=defaults.patience, step=1, label=t("Early-stopping patience (0: off)"))
+                seed = gr.Number(value=defaults.seed, precision=0, label=t("Seed"))
+                seeds = gr.Slider(1, 10, value=LAB_SEEDS, step=1, label=t("Seeds (seed, seed + 1, ...)"),
                                   elem_id="lab-seed-count")
-                baselines = gr.Checkbox(value=True, label="Single-modality baselines")
-            train = gr.Button("Train and compare", variant="primary")
+                baselines = gr.Checkbox(value=True, label=t("Single-modality baselines"))
+            train = gr.Button(t("Train and compare"), variant="primary")
         with gr.Column(scale=2):
-            status = gr.Markdown("Choose the data and the strategies, then **Train and compare**; the figures "
+            status = gr.Markdown(t("Choose the data and the strategies, then **Train and compare**; the figures "
                                  "below are interactive (hover for values, drag to pan, scroll to zoom, "
-                                 "click a legend entry to pick a line). The zip holds the same figures as PNG.",
+                                 "click a legend entry to pick a line). The zip holds the same figures as PNG."),
                                  elem_id="lab-status")
             summary = gr.Markdown(elem_id="lab-summary")
-            task = gr.Dropdown([], label="Task (a multi-task run: choose one)", interactive=False, elem_id="lab-task")
-            table = result_table(TABLE_HEADERS, "Comparison")
-            seeds_table = result_table(SEED_TABLE_HEADERS, "Across seeds, with baselines and costs", elem_id="lab-seeds")
-            download = gr.File(label="Trained heads + report (zip)")
+            task = gr.Dropdown([], label=t("Task (a multi-task run: choose one)"), interactive=False, elem_id="lab-task")
+            table = result_table(TABLE_HEADERS, t("Comparison"))
+            seeds_table = result_table(SEED_TABLE_HEADERS, t("Across seeds, with baselines and costs"), elem_id="lab-seeds")
+            download = gr.File(label=t("Trained heads + report (zip)"))
     # the figures at the page's full width: a native plot's legend is one row, and the robustness
     # and confusion charts have many entries
     plot = {"height": PLOT_HEIGHT, "buttons": ["fullscreen", "export"]}
@@ -382,10 +383,10 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
         ablation = gr.LinePlot(x="condition", y="accuracy", color="strategy", title="Modality ablation",
                                y_lim=[0, 1], x_label_angle=-30, elem_id="lab-ablation", **(plot | {"height": 380}))
         with gr.Column():
-            map_strategy = gr.Dropdown([], label="PCA map of strategy", elem_id="lab-map-strategy")
+            map_strategy = gr.Dropdown([], label=t("PCA map of strategy"), elem_id="lab-map-strategy")
             fused = gr.ScatterPlot(x="PC1", y="PC2", color="label", title="PCA of the fused vectors",
                                    elem_id="lab-fused", **plot)
-    corrupted = gr.Dropdown([], label="Robustness: corrupted modality", elem_id="lab-corrupted")
+    corrupted = gr.Dropdown([], label=t("Robustness: corrupted modality"), elem_id="lab-corrupted")
     with gr.Row():
         noise_plot = gr.LinePlot(x="level", y="accuracy", color="strategy", title="Robustness: feature noise",
                                  x_title="noise std / feature std", y_title="accuracy", y_lim=[0, 1],

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.i18n import I18nData
 
 import mmdemo
 from webapp import explain_panel, preset_notes
 from webapp.common import UploadedImage, concurrency, require, user_errors
+from webapp.i18n import t
 from webapp.settings import AppSettings
 
 
@@ -57,13 +59,13 @@ class ImageQATab:
 def build(settings: AppSettings) -> ImageQATab:
     with gr.Row():
         with gr.Column():
-            image = UploadedImage(type="filepath", label="Image", elem_id="qa-image")
-            question = gr.Textbox(label="Question", placeholder=question_placeholder(), elem_id="qa-question")
-            button = gr.Button("Answer", variant="primary")
+            image = UploadedImage(type="filepath", label=t("Image"), elem_id="qa-image")
+            question = gr.Textbox(label=t("Question"), placeholder=question_placeholder(), elem_id="qa-question")
+            button = gr.Button(t("Answer"), variant="primary")
         with gr.Column():
-            answer = gr.Textbox(label="Answer", elem_id="answer-output")
-            confidence = gr.Number(label="Confidence")
-            history = gr.Chatbot(label="Questions about this image", height=300)
+            answer = gr.Textbox(label=t("Answer"), elem_id="answer-output")
+            confidence = gr.Number(label=t("Confidence"))
+            history = gr.Chatbot(label=t("Questions about this image"), height=300)
             build_note()
     tab = ImageQATab(settings, answer, confidence, history)
     inputs, outputs = [image, question, history], [answer, confidence, history]
@@ -75,12 +77,12 @@ def build(settings: AppSettings) -> ImageQATab:
                  queue=False, show_progress="hidden")
     example_rows = examples_by_preset()
     if example_rows:
-        gr.Examples(example_rows, inputs=[image, question], label="Examples", elem_id="qa-examples")
+        gr.Examples(example_rows, inputs=[image, question], label=t("Examples"), elem_id="qa-examples")
     return tab
 
 
-def question_placeholder() -> str:
-    return preset_notes.LABEL_QUESTION_HINT if preset_notes.label_based("vqa") else "What colour is the shape?"
+def question_placeholder() -> str | I18nData:
+    return preset_notes.LABEL_QUESTION_HINT if preset_notes.label_based("vqa") else t("What colour is the shape?")
 
 
 def build_note() -> None:
@@ -88,7 +90,7 @@ def build_note() -> None:
     if preset_notes.label_based("vqa"):
         gr.Markdown(preset_notes.LABEL_ANSWER_NOTE, elem_id="qa-note")
     elif preset_notes.shapes_world_only():
-        gr.Markdown(preset_notes.SHAPES_WORLD_NOTE, elem_id="qa-note")
+        gr.Markdown(t(preset_notes.SHAPES_WORLD_NOTE), elem_id="qa-note")
 
 
 def examples_by_preset() -> list[list[str]]:

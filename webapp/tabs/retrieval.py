@@ -14,6 +14,7 @@ from mmdemo.retrieval import RetrievalIndex
 from mmdemo import presets
 from webapp import explain_panel, preset_notes
 from webapp.common import EXAMPLES_DIR, UploadedImage, concurrency, examples, result_table, user_error, user_errors
+from webapp.i18n import t
 from webapp.settings import AppSettings
 
 GALLERY_DIR = EXAMPLES_DIR / "world"
@@ -152,26 +153,26 @@ def build(settings: AppSettings) -> RetrievalTab:
     index = gr.State(None)
     with gr.Row():
         with gr.Column():
-            query_text = gr.Textbox(label="Query text", placeholder=text_queries()[0], elem_id="retrieval-query")
-            query_image = UploadedImage(type="filepath", label="…or query image")
-            query_audio = gr.Audio(type="filepath", label="…or query audio", elem_id="retrieval-audio")
+            query_text = gr.Textbox(label=t("Query text"), placeholder=text_queries()[0], elem_id="retrieval-query")
+            query_image = UploadedImage(type="filepath", label=t("…or query image"))
+            query_audio = gr.Audio(type="filepath", label=t("…or query audio"), elem_id="retrieval-audio")
             with gr.Row():
-                k = gr.Slider(1, 20, value=5, step=1, label="Top k")
-                modality = gr.Radio(MODALITY_FILTERS, value="any", label="Return")
-            search = gr.Button("Search", variant="primary")
+                k = gr.Slider(1, 20, value=5, step=1, label=t("Top k"))
+                modality = gr.Radio(MODALITY_FILTERS, value="any", label=t("Return"))
+            search = gr.Button(t("Search"), variant="primary")
         with gr.Column():
-            results = gr.Gallery(label="Image results", columns=5, height=260, elem_id="retrieval-gallery")
-            table = result_table(["rank", "score", "modality", "item"], "All results", ["12%", "16%", "18%", "54%"],
+            results = gr.Gallery(label=t("Image results"), columns=5, height=260, elem_id="retrieval-gallery")
+            table = result_table(["rank", "score", "modality", "item"], t("All results"), ["12%", "16%", "18%", "54%"],
                                  elem_id="retrieval-table")
             heard = gr.Markdown(visible=False, elem_id="retrieval-heard")
     transcript = gr.State(None)
-    with gr.Accordion("Gallery: add your own images, audio and texts", open=False):
+    with gr.Accordion(t("Gallery: add your own images, audio and texts"), open=False):
         summary = gr.Markdown(f"The gallery starts with the examples ({', '.join(f.name for f in gallery_folders())}).")
-        files = gr.File(file_count="multiple", label="Images / audio / .txt files")
-        texts = gr.Textbox(label="Texts (one per line)", lines=3)
+        files = gr.File(file_count="multiple", label=t("Images / audio / .txt files"))
+        texts = gr.Textbox(label=t("Texts (one per line)"), lines=3)
         with gr.Row():
-            add = gr.Button("Add to gallery")
-            reset = gr.Button("Reset gallery")
+            add = gr.Button(t("Add to gallery"))
+            reset = gr.Button(t("Reset gallery"))
     last_search = gr.State(None)
     tab = RetrievalTab(settings, index, results, table, summary, transcript, heard, last_search)
     searched = search.click(tab.retrieval_search, [query_text, query_image, query_audio, k, modality, index],
@@ -182,12 +183,12 @@ def build(settings: AppSettings) -> RetrievalTab:
     add.click(tab.retrieval_add, [files, texts, index], [summary, index], api_name="gallery_add",
               **concurrency(settings, "image-text"))
     reset.click(tab.retrieval_reset, [index], [summary, index], api_name="gallery_reset")
-    gr.Examples([[query] for query in text_queries()], inputs=[query_text], label="Text queries",
+    gr.Examples([[query] for query in text_queries()], inputs=[query_text], label=t("Text queries"),
                 elem_id="retrieval-text-examples")
     query_examples = preset_notes.example_images(["scene_1.png"], ["chelsea.jpg"])
     if query_examples:
-        gr.Examples([[p] for p in query_examples], inputs=[query_image], label="Image queries")
+        gr.Examples([[p] for p in query_examples], inputs=[query_image], label=t("Image queries"))
     audio_examples = audio_query_examples()
     if audio_examples:
-        gr.Examples([[p] for p in audio_examples], inputs=[query_audio], label="Audio queries")
+        gr.Examples([[p] for p in audio_examples], inputs=[query_audio], label=t("Audio queries"))
     return tab
