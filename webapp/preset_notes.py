@@ -7,10 +7,9 @@ from mmdemo import presets, registry
 from webapp.common import examples
 
 SHAPES_WORLD_NOTE = (
-    "The bundled models know only the bundled shapes world (coloured circles, squares, triangles, "
-    "stars, drawn anywhere at any size): try the examples below or a drawing of your own; a question "
-    "about anything else gets a 'cannot tell' notice, and a real photo an answer about shapes. Start with "
-    "`--preset offline` or `--preset pretrained` for real photos."
+    "The bundled models know only the bundled shapes world (coloured circles, squares, triangles, stars): "
+    "try the examples below; a real photo gets an answer about shapes. Start with `--preset offline` or "
+    "`--preset pretrained` for real photos."
 )
 LABEL_CAPTION_NOTE = "Label-based caption from ImageNet classes (EfficientNet-Lite0), not a caption model."
 LABEL_QUESTION_HINT = "Ask 'what is this?' or 'is this a <thing>?'"
