@@ -16,6 +16,8 @@ callers see the same parameter labels as before.
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 import gradio as gr
@@ -146,8 +148,14 @@ def t(english: str) -> I18nData:
     return I18nData(english)
 
 
+I18N_TEXT_PREFIX = "__i18n__"  # how gradio writes an I18nData as text (I18nData.__str__)
+
+
 def english(text: Any) -> Any:
-    """The English of a UI string (the key of a :func:`t` value); anything else unchanged."""
+    """The English of a UI string (the key of a :func:`t` value, also as the ``__i18n__{...}`` text a
+    component such as ``gr.Markdown`` stores it as); anything else unchanged."""
+    if isinstance(text, str) and text.startswith(I18N_TEXT_PREFIX):
+        return json.loads(text[len(I18N_TEXT_PREFIX):])["key"]
     return text.key if isinstance(text, I18nData) else text
 
 

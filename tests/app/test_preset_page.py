@@ -9,6 +9,7 @@ import pytest
 from mmdemo import presets, registry
 from webapp.main import build_app
 from webapp.preset_notes import LABEL_CAPTION_NOTE, LABEL_QUESTION_HINT, SHAPES_WORLD_NOTE
+from webapp.i18n import english
 from webapp.settings import AppSettings
 from webapp.tabs import retrieval
 
@@ -23,7 +24,7 @@ def page_for(tmp_path):
         demo = build_app(AppSettings(runs_dir=tmp_path))
         components = {}
         for block in demo.blocks.values():
-            for key in (getattr(block, "elem_id", None), getattr(block, "label", None)):
+            for key in (getattr(block, "elem_id", None), english(getattr(block, "label", None))):
                 if key:
                     components.setdefault(key, block)
         components["examples"] = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
@@ -43,9 +44,9 @@ def example_files(components) -> list[str]:
 
 def test_offline_page_is_about_real_photos_and_labels(page_for) -> None:
     page = page_for("offline")
-    assert page["caption-note"].value == LABEL_CAPTION_NOTE
+    assert english(page["caption-note"].value) == LABEL_CAPTION_NOTE  # the English of a translated note
     assert not page["Text prefix (optional: the caption continues it)"].visible
-    assert page["qa-question"].placeholder == LABEL_QUESTION_HINT
+    assert english(page["qa-question"].placeholder) == LABEL_QUESTION_HINT
     assert page["zero-shot-labels"].value == "cat, dog, coffee cup, rocket, person, car, bird, flower"
     assert page["Prompt template"].value == "a photo of a {}."
     files = example_files(page)
@@ -56,7 +57,7 @@ def test_offline_page_is_about_real_photos_and_labels(page_for) -> None:
 
 def test_bundled_page_says_the_models_know_only_the_shapes_world(page_for) -> None:
     page = page_for("bundled")
-    assert page["caption-note"].value == page["qa-note"].value == SHAPES_WORLD_NOTE
+    assert english(page["caption-note"].value) == english(page["qa-note"].value) == SHAPES_WORLD_NOTE
     assert page["Text prefix (optional: the caption continues it)"].visible
     assert page["zero-shot-labels"].value == "red square, yellow triangle, green circle"
     assert page["Prompt template"].value == "a {}."
