@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.test_browser import page, shoot  # noqa: F401  (the fixture)
+from tests.app.browser import shoot
+from tests.app.test_browser import page  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -7,13 +7,12 @@ checked."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from mmdemo.world.text import caption_names_scene
 from tests.app.server import running_app
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.app.browser import chromium
 from webapp.i18n import ZH_CN, t, translations
 
 TABS = ["Captioning", "Image QA", "Classification", "Retrieval", "Fusion Lab"]
@@ -22,14 +21,8 @@ TABS_ZH = ["图像描述", "图像问答", "分类", "检索", "融合实验室"
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: install it with `apt-get install -y chromium` (.ci/run does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

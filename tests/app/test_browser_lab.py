@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import csv
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, shoot
+from tests.app.browser import chromium, open_app, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -50,17 +49,8 @@ MEASURE = """(id) => {
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: install it with `apt-get install -y chromium` (.ci/run does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.wait_for_selector("#model-status")
-        yield page
-        browser.close()
+    with chromium() as browser:
+        yield open_app(browser, app_url)
 
 
 def set_number(page, label: str, value: int) -> None:

@@ -6,22 +6,15 @@ from __future__ import annotations
 import pytest
 
 from tests.app.conftest import PHOTOS
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, shoot
+from tests.app.browser import chromium, open_app, shoot
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def page(offline_app_url):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(offline_app_url)
-        page.wait_for_selector("#model-status")
-        yield page
-        browser.close()
+    with chromium() as browser:
+        yield open_app(browser, offline_app_url)
 
 
 def test_a_real_photo_gets_a_label_based_caption(page, tmp_path):

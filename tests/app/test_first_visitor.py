@@ -9,12 +9,11 @@ config (the whole module: about a minute on an idle two-core machine).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from tests.app.server import running_app
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.app.browser import chromium
 
 pytestmark = pytest.mark.browser
 
@@ -195,14 +194,8 @@ def visitor_url(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def browser(visitor_url):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: install it with `apt-get install -y chromium` (.ci/run does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def new_page(browser, url: str, width: int, height: int, dark: bool = False):
