@@ -58,8 +58,8 @@ def build_parser(prog: str = "python -m mmdemo.bench") -> argparse.ArgumentParse
                         help=f"runtime peers of the image and text workloads: 'all', 'none' (default) or a comma-separated "
                         f"subset of {', '.join(RUNTIME_PEERS)} (optional: pip install -r requirements-runtimes.txt)")
     parser.add_argument("--isa", choices=("native", "avx2"), default="native",
-                        help="avx2: re-run this command in a subprocess with ONEDNN_MAX_CPU_ISA=AVX2 (torch's and "
-                        "OpenVINO's oneDNN; a laptop without AMX or AVX-512 stand-in); default native")
+                        help="avx2: re-run this command in a subprocess with ONEDNN_MAX_CPU_ISA=AVX2 and ATEN_CPU_CAPABILITY=avx2 "
+                        "(a stand-in for a laptop without AMX or AVX-512; ONNX Runtime has no such switch); default native")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a target or fidelity check fails")
     return parser
 
@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m mmdemo.bench") ->
     args = parser.parse_args(argv)
     if args.isa == "avx2" and os.environ.get("ONEDNN_MAX_CPU_ISA") != "AVX2":
         rest = list(sys.argv[1:] if argv is None else argv)
-        env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2"}
+        # oneDNN (torch's and OpenVINO's), ATen's own vector kernels, and OpenVINO's own kernels (its
+        # OV_CPU_MAX_ISA is read by debug-caps builds only, 2026.4); ONNX Runtime has no such switch.
+        env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+               "OV_CPU_MAX_ISA": "AVX2"}
         return subprocess.run([sys.executable, "-m", "mmdemo.bench", *rest], env=env, check=False).returncode
     try:
         config = config_from_args(args)

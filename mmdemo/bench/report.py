@@ -43,6 +43,7 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native"),
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
 
 
