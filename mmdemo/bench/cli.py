@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from mmdemo.bench.config import WORKLOADS, BenchConfig, default_models_dir
+from mmdemo.bench.config import RUNTIME_PEERS, WORKLOADS, BenchConfig, default_models_dir
 from mmdemo.bench.report import BenchReport
 from mmdemo.bench.runner import run_bench
 from mmdemo.storage import atomic_write_bytes, write_json_atomic
@@ -52,6 +54,12 @@ def build_parser(prog: str = "python -m mmdemo.bench") -> argparse.ArgumentParse
     parser.add_argument("--app-timeout", type=float, default=180.0, help="seconds to wait for app.py (default 180)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"),
                         help="folder for bench.json and bench.md (default ./bench-results)")
+    parser.add_argument("--runtimes", default="none",
+                        help=f"runtime peers of the image and text workloads: 'all', 'none' (default) or a comma-separated "
+                        f"subset of {', '.join(RUNTIME_PEERS)} (optional: pip install -r requirements-runtimes.txt)")
+    parser.add_argument("--isa", choices=("native", "avx2"), default="native",
+                        help="avx2: re-run this command in a subprocess with ONEDNN_MAX_CPU_ISA=AVX2 and ATEN_CPU_CAPABILITY=avx2 "
+                        "(a stand-in for a laptop without AMX or AVX-512; ONNX Runtime has no such switch); default native")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a target or fidelity check fails")
     return parser
 
@@ -70,6 +78,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         changes["models_dir"] = args.models_dir
     changes["app_timeout"] = args.app_timeout
     changes["model_size"] = args.model_size
+    changes["runtimes"] = RUNTIME_PEERS if args.runtimes == "all" else () if args.runtimes == "none" else _csv(args.runtimes)
     return replace(config, **changes)
 
 
@@ -83,6 +92,15 @@ def write_outputs(report: BenchReport, out: Path, command: str) -> tuple[Path, P
 def main(argv: list[str] | None = None, prog: str = "python -m mmdemo.bench") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if args.isa == "avx2" and os.environ.get("ONEDNN_MAX_CPU_ISA") != "AVX2":
+        rest = list(sys.argv[1:] if argv is None else argv)
+        # oneDNN (torch's and OpenVINO's), ATen's own vector kernels, and OpenVINO's own kernels (its
+        # OV_CPU_MAX_ISA: 2026.4.1 drops BF16 from its capabilities with it); ONNX Runtime has no such
+        # switch. MMDEMO_DTYPE=float32: what mmdemo's policy picks on a CPU without bfloat16 units
+        # (it reads /proc/cpuinfo, which the caps do not change).
+        env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+               "OV_CPU_MAX_ISA": "AVX2", "MMDEMO_DTYPE": "float32"}
+        return subprocess.run([sys.executable, "-m", "mmdemo.bench", *rest], env=env, check=False).returncode
     try:
         config = config_from_args(args)
     except ValueError as err:

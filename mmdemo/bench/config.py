@@ -10,6 +10,9 @@ from mmdemo.errors import UnknownModelError
 MODEL_WORKLOADS = ("image", "image-l14", "text", "caption", "vqa", "audio")
 SYSTEM_WORKLOADS = ("retrieval", "fusion", "memory", "app-start")
 WORKLOADS = MODEL_WORKLOADS + SYSTEM_WORKLOADS
+# Runtime peers of the CLIP towers (mmdemo.bench.runtimes): ONNX Runtime float32 and dynamic int8,
+# torch.compile (inductor), OpenVINO float32 and bfloat16.
+RUNTIME_PEERS = ("ort-fp32", "ort-int8", "compile", "ov-fp32", "ov-bf16")
 
 # Speed-up each model workload must reach: baseline median time / project median time.
 TARGETS = {"image": 8.0, "text": 5.0, "caption": 1.5, "vqa": 1.5, "audio": 2.0}
@@ -73,6 +76,8 @@ class BenchConfig:
             building the bench checkpoints (``image-text``, ``caption``, ``vqa``, ``audio``,
             ``speech``).
         seed: seed of every input.
+        runtimes: runtime peers of the ``image`` and ``text`` workloads
+            (:data:`RUNTIME_PEERS`; none by default, ``--runtimes all``).
     """
 
     workloads: tuple[str, ...] = WORKLOADS
@@ -96,8 +101,12 @@ class BenchConfig:
     model_size: str = "base"
     model_names: dict[str, str] = field(default_factory=dict)
     seed: int = 0
+    runtimes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        unknown_peers = [name for name in self.runtimes if name not in RUNTIME_PEERS]
+        if unknown_peers:
+            raise ValueError(f"Unknown runtime peer(s) {unknown_peers}; valid: {list(RUNTIME_PEERS)}")
         unknown = [name for name in self.workloads if name not in WORKLOADS]
         if unknown:
             raise UnknownModelError(f"Unknown workload(s) {unknown}; valid workloads: {list(WORKLOADS)}")

@@ -15,7 +15,7 @@ import torch
 from mmdemo.backends import backend_module
 from mmdemo.bench.baselines import ClipBaseline, Wav2Vec2Baseline
 from mmdemo.bench.ceiling import tower_products
-from mmdemo.bench.config import TARGETS, BenchConfig, centred_cosine_bar
+from mmdemo.bench.config import MIN_CENTRED_COSINE, TARGETS, BenchConfig, centred_cosine_bar
 from mmdemo.bench.fidelity import (
     Fidelity,
     centred_cosine,
@@ -28,6 +28,7 @@ from mmdemo.bench.fidelity import (
 from mmdemo.bench.inputs import BenchInputs
 from mmdemo.bench.models import BenchModels, clip_l14_folder
 from mmdemo.bench.results import WorkloadResult
+from mmdemo.bench.runtimes import DESCRIPTIONS, ImageTower, RuntimeResult, TextTower, batched, convert_peer
 from mmdemo.bench.timing import interleave
 from mmdemo.classify import DEFAULT_TEMPLATE
 from mmdemo.encoders import embed_audio, embed_images, embed_texts
@@ -72,14 +73,76 @@ def image_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs
             f"only the project path's {6 * vision_config.num_hidden_layers} bfloat16 products per batch (same "
             "shapes, kernels and batches), nothing else: the most a path with these products reaches here",
         )
+    peers = _image_peers(config, base, images, loaded.spec.batch_size, say)
+    cases.update({peer: (fn, DESCRIPTIONS[peer] + f", batches of {loaded.spec.batch_size}")
+                  for peer, (fn, _, _) in peers.items() if fn})
     say(f"image embedding: {len(images)} images, {len(cases)} cases x {config.repeats} rounds")
     timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)
-    checks, off, notes = image_fidelity(base, models.spec("image-text"), inputs.textures[: len(images)], inputs)
+    textures = inputs.textures[: len(images)]
+    checks, off, notes = image_fidelity(base, models.spec("image-text"), textures, inputs)
     return WorkloadResult(
         name="image", description=f"embed {len(images)} images", cases={k: d for k, (_, d) in cases.items()},
         timings=timed.timings, target=TARGETS["image"], fidelity=checks, off_by_default=off,
         notes=[*notes, _timed_inputs_note(timed.outputs["baseline"], timed.outputs["project"])],
+        runtimes=_image_peer_fidelity(base, peers, textures, inputs, loaded.model.config.vision_config.num_hidden_layers),
     )
+
+
+def _pixel_batches(base: ClipBaseline, images: list, size: int) -> Callable[[], list[tuple[torch.Tensor, ...]]]:
+    return lambda: [(base.processor(images=images[i : i + size], return_tensors="pt")["pixel_values"],)
+                    for i in range(0, len(images), size)]
+
+
+def _token_batches(base: ClipBaseline, prompts: list[str], size: int) -> Callable[[], list[tuple[torch.Tensor, ...]]]:
+    def make() -> list[tuple[torch.Tensor, ...]]:
+        batches = []
+        for i in range(0, len(prompts), size):
+            tokens = base.processor(text=prompts[i : i + size], padding="longest", truncation=True, max_length=77,
+                                    return_tensors="pt")
+            batches.append((tokens["input_ids"], tokens["attention_mask"]))
+        return batches
+    return make
+
+
+# peer -> (timed case or None, its result, its converted run or None)
+Peers = dict[str, tuple[Callable[[], torch.Tensor] | None, RuntimeResult, Callable[..., torch.Tensor] | None]]
+
+
+def _convert_peers(config: BenchConfig, tower: torch.nn.Module, example: tuple, say: Say) -> dict:
+    converted = {}
+    for peer in config.runtimes:
+        say(f"runtime peer {peer}: converting the {type(tower).__name__}")
+        converted[peer] = convert_peer(peer, tower, example)
+        say(f"runtime peer {peer}: {converted[peer].result.status} {converted[peer].result.reason}")
+    return converted
+
+
+def _image_peers(config: BenchConfig, base: ClipBaseline, images: list, size: int, say: Say) -> Peers:
+    if not config.runtimes:
+        return {}
+    tower = ImageTower(base.variants.model)
+    converted = _convert_peers(config, tower, _pixel_batches(base, images, size)()[0], say)
+    return {peer: ((batched(c.run, _pixel_batches(base, images, size)) if c.run else None), c.result, c.run)
+            for peer, c in converted.items()}
+
+
+def _image_peer_fidelity(base: ClipBaseline, peers: Peers, textures: list, inputs: BenchInputs,
+                         layers: int) -> list[RuntimeResult]:
+    """Each converted image peer against float32 torch on the photo-like pictures; zero-shot labels
+    from float32 torch's text tower, so the check is the image tower's alone."""
+    if not peers:
+        return []
+    bar = centred_cosine_bar(layers)
+    reference = base.image_features(textures, batch_size=8)
+    prompts = [DEFAULT_TEMPLATE.format(label) for label in inputs.label_bank]
+    labels = base.text_features(prompts, batch_size=64, padding="longest")
+    results = []
+    for _, result, run in peers.values():
+        if run is not None:
+            features = batched(run, _pixel_batches(base, textures, 8))()
+            result.fidelity = _image_checks((reference, labels), (features, labels), bar)
+        results.append(result)
+    return results
 
 
 def _timed_inputs_note(reference: torch.Tensor, project: torch.Tensor) -> str:
@@ -180,8 +243,17 @@ def text_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs,
             lambda: base.text_features(prompts, batch_size=16, padding="longest", precision="bf16-weights"),
             "weights cast to bfloat16 instead of autocast",
         )
-    get_model(name, "image-text")
+    loaded = get_model(name, "image-text")
     cases["project"] = (cases["project"][0], _describe_project(name, "image-text") + ", padded to the longest")
+    size = loaded.spec.batch_size
+    peers = {}
+    if config.runtimes:
+        tower = TextTower(base.variants.model)
+        converted = _convert_peers(config, tower, _token_batches(base, prompts, size)()[0], say)
+        peers = {peer: ((batched(c.run, _token_batches(base, prompts, size)) if c.run else None), c.result, c.run)
+                 for peer, c in converted.items()}
+    cases.update({peer: (fn, DESCRIPTIONS[peer] + f", batches of {size}, padded to the longest")
+                  for peer, (fn, _, _) in peers.items() if fn})
     say(f"text embedding: {len(prompts)} prompts, {len(cases)} cases x {config.repeats} rounds")
     timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)
     lengths = [len(ids) for ids in base.processor.tokenizer(prompts)["input_ids"]]
@@ -193,7 +265,35 @@ def text_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs,
             centred_cosine(timed.outputs["baseline"], timed.outputs["project"]),
         ],
         notes=[f"prompts are {min(lengths)}-{max(lengths)} tokens long"],
+        runtimes=_text_peer_fidelity(base, peers, timed.outputs["baseline"], inputs),
     )
+
+
+def _text_peer_fidelity(base: ClipBaseline, peers: Peers, reference: torch.Tensor,
+                        inputs: BenchInputs) -> list[RuntimeResult]:
+    """Each text peer against float32 torch: on the timed prompts (their last timed outputs against
+    the baseline's), and zero-shot top-1 of float32 torch's image features over the label bank
+    embedded by the peer (the text tower's part of zero-shot)."""
+    if not peers:
+        return []
+    textures = inputs.textures[: max(2, len(inputs.textures))]
+    images = base.image_features(textures, batch_size=8)
+    prompts = [DEFAULT_TEMPLATE.format(label) for label in inputs.label_bank]
+    labels = base.text_features(prompts, batch_size=64, padding="longest")
+    bar = MIN_CENTRED_COSINE
+    results = []
+    for fn, result, run in peers.values():
+        if run is not None:
+            candidate = fn()
+            peer_labels = batched(run, _token_batches(base, prompts, 64))()
+            result.fidelity = [
+                centred_cosine(reference, candidate, threshold=bar),
+                relative_error(reference, candidate, threshold=relative_error_bar(bar)),
+                top1_agreement((images, labels), (images, peer_labels)),
+                mean_cosine(reference, candidate),
+            ]
+        results.append(result)
+    return results
 
 
 def audio_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs, say: Say) -> WorkloadResult:

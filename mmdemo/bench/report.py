@@ -42,6 +42,8 @@ def machine_info() -> dict[str, Any]:
         "transformers": transformers.__version__,
         "platform": platform.platform(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native"),
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
 
 
@@ -96,6 +98,10 @@ class BenchReport:
             if held_back:
                 lines += ["", "Fast paths off by default (they miss a fidelity bar; checked on the same inputs, on top of "
                           "the project path):", "", *held_back]
+            peers = _runtime_table(self.workloads)
+            if peers:
+                lines += ["", f"Against other runtimes (same rounds; speed-up over the model-card baseline; ISA "
+                          f"{m.get('onednn_max_cpu_isa', 'native')}):", "", *peers]
             ablations = _ablation_table(self.workloads)
             if ablations:
                 lines += ["", "Single ideas, timed in the same loops (speed-up over the baseline):", "", *ablations]
@@ -160,10 +166,44 @@ def _off_by_default_table(workloads: list[WorkloadResult]) -> list[str]:
     return ["| workload | speed-up | fidelity vs float32 | verdict |", "|---|---|---|---|", *rows] if rows else []
 
 
+def _runtime_table(workloads: list[WorkloadResult]) -> list[str]:
+    """One row per workload with peers: baseline, project, then a column per peer (median, speed-up,
+    fidelity verdict); then a row per peer with its conversion time, memory and checks."""
+    with_peers = [r for r in workloads if r.runtimes]
+    if not with_peers:
+        return []
+    peers = list(dict.fromkeys(result.peer for r in with_peers for result in r.runtimes))
+    lines = ["| workload | baseline | mmdemo default | " + " | ".join(peers) + " |", "|---" * (3 + len(peers)) + "|"]
+    for r in with_peers:
+        by_peer = {result.peer: result for result in r.runtimes}
+        cells = []
+        for peer in peers:
+            result = by_peer.get(peer)
+            if result is None or result.status != "ok":
+                cells.append(result.status if result else "")
+                continue
+            verdict = "passes the bars" if result.passed else "MISSES a bar"
+            cells.append(f"{_seconds(r.timings[peer].median_s)}, **{r.ratio(peer):.1f}x**, {verdict}")
+        lines.append(f"| {r.name} | {_seconds(r.timings['baseline'].median_s)} | "
+                     f"{_seconds(r.timings['project'].median_s)}, **{r.ratio():.1f}x** | " + " | ".join(cells) + " |")
+    lines += ["", "| workload | peer | status | conversion | RSS added | peak RSS | fidelity vs float32 torch |",
+              "|---|---|---|---|---|---|---|"]
+    for r in with_peers:
+        for result in r.runtimes:
+            if result.status != "ok":
+                lines.append(f"| {r.name} | {result.peer} | {result.status}: {result.reason} | | | | |")
+                continue
+            checks = "; ".join(check.summary() for check in result.fidelity)
+            lines.append(f"| {r.name} | {result.peer} | ok | {_seconds(result.conversion_s)} | "
+                         f"{_mib(result.rss_added_mib)} | {_mib(result.peak_rss_mib)} | {checks} |")
+    return lines
+
+
 def _ablation_table(workloads: list[WorkloadResult]) -> list[str]:
     rows = [
         f"| {r.name} | {case} | {r.cases[case]} | {_seconds(r.timings[case].median_s)} | {r.ratio(case):.1f}x |"
-        for r in workloads for case in r.timings if case not in ("baseline", "project")
+        for r in workloads for case in r.timings
+        if case not in ("baseline", "project") and case not in {p.peer for p in r.runtimes}
     ]
     return ["| workload | case | what changes | median | speed-up |", "|---|---|---|---|---|", *rows] if rows else []
 

@@ -10,6 +10,38 @@ from mmdemo.bench.timing import CaseTiming
 
 
 @dataclass
+class RuntimeResult:
+    """One peer on one workload.
+
+    Attributes:
+        peer: one of :data:`RUNTIME_PEERS`.
+        status: ``"ok"``, ``"skipped"`` (runtime missing or not for this CPU) or ``"failed"``.
+        reason: why it was skipped or failed; what ran otherwise.
+        conversion_s: seconds to export / quantise / compile (the first call, for ``compile``).
+        rss_added_mib: resident memory the converted model added to the process.
+        peak_rss_mib: the process's peak resident memory after conversion (includes earlier peaks).
+        fidelity: the workload's checks against float32 torch (all must pass).
+    """
+
+    peer: str
+    status: str
+    reason: str = ""
+    conversion_s: float | None = None
+    rss_added_mib: float | None = None
+    peak_rss_mib: float | None = None
+    fidelity: list[Fidelity] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "ok" and all(check.passed for check in self.fidelity)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"peer": self.peer, "status": self.status, "reason": self.reason, "conversion_s": self.conversion_s,
+                "rss_added_mib": self.rss_added_mib, "peak_rss_mib": self.peak_rss_mib, "passed": self.passed,
+                "fidelity": [check.to_json() for check in self.fidelity]}
+
+
+@dataclass
 class WorkloadResult:
     """Baseline and project path (and ablations) of one model workload, timed in the same loop.
 
@@ -23,6 +55,8 @@ class WorkloadResult:
         off_by_default: speed-up name -> the same checks of a fast path the backend keeps off by
             default (it missed a bar): reported, not counted in :attr:`passed`.
         notes: anything a reader needs to interpret the numbers.
+        runtimes: the runtime peers (:class:`RuntimeResult`): status, conversion time and
+            memory, and their fidelity checks; a converted peer's timings are under its name.
     """
 
     name: str
@@ -33,6 +67,7 @@ class WorkloadResult:
     fidelity: list[Fidelity] = field(default_factory=list)
     off_by_default: dict[str, list[Fidelity]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    runtimes: list[RuntimeResult] = field(default_factory=list)
 
     def ratio(self, case: str = "project") -> float:
         """Baseline median time / ``case``'s median time."""
@@ -52,6 +87,7 @@ class WorkloadResult:
             "fidelity": [check.to_json() for check in self.fidelity],
             "off_by_default": {name: [check.to_json() for check in checks] for name, checks in self.off_by_default.items()},
             "notes": self.notes,
+            "runtimes": [result.to_json() for result in self.runtimes],
         }
 
 
