@@ -185,19 +185,32 @@ def _refs_full(scene: Scene, shape: Shape, rng: np.random.Generator) -> str:
 # --------------------------------------------------------------------------- question families
 
 
+def _asking_for(word: str, ref: str) -> list[str]:
+    """The phrasings shared by the colour and shape families: ask for the ``word`` (a colour or
+    shape word) of ``ref`` (draw nothing from the generator, so the families' draws stay in order)."""
+    return [
+        f"what {word} is {ref}", f"which {word} is {ref}", f"what is the {word} of {ref}",
+        f"what {word} does {ref} have", f"tell me the {word} of {ref}", f"{ref}: what {word}",
+        f"{ref} is what {word}",
+    ]
+
+
+def _asking_it(word: str) -> list[str]:
+    """The same for a scene of one shape, which needs no reference."""
+    return [f"what {word} is it", f"what {word} is this", f"{word}", f"what {word}"]
+
+
 def _colour(scene: Scene, rng: np.random.Generator) -> QA:
     shape: Shape = _pick(rng, scene.shapes)  # type: ignore[assignment]
     ref, word = _refs_without_colour(scene, shape, rng), str(_pick(rng, COLOUR_WORDS))
     templates = [
-        f"what {word} is {ref}", f"which {word} is {ref}", f"what is the {word} of {ref}",
-        f"what {word} does {ref} have", f"tell me the {word} of {ref}", f"{ref}: what {word}",
-        f"{ref} is what {word}", f"what {word} has {ref}", f"in what {word} is {ref} drawn",
+        *_asking_for(word, ref), f"what {word} has {ref}", f"in what {word} is {ref} drawn",
         f"what {word} is {ref} painted in", f"name the {word} of {ref}", f"{word} of {ref}",
         f"which {word} does {ref} use", f"what {word} is {ref} filled with", f"say the {word} of {ref}",
         _choice(f"is {ref} ", shape.colour, COLOUR_NAMES, rng, ""),
     ]
     if scene.count == 1:
-        templates += [f"what {word} is it", f"what {word} is this", f"{word}", f"what {word}", f"which {word}", f"what's the {word}"]
+        templates += [*_asking_it(word), f"which {word}", f"what's the {word}"]
     return QA(_polite(str(_pick(rng, templates)), rng), shape.colour, "colour")
 
 
@@ -205,15 +218,13 @@ def _shape(scene: Scene, rng: np.random.Generator) -> QA:
     shape: Shape = _pick(rng, scene.shapes)  # type: ignore[assignment]
     ref, word = _refs_without_kind(scene, shape, rng), str(_pick(rng, SHAPE_WORDS))
     templates = [
-        f"what {word} is {ref}", f"which {word} is {ref}", f"what is the {word} of {ref}",
-        f"what {word} does {ref} have", f"tell me the {word} of {ref}", f"{ref}: what {word}",
-        f"{ref} is what {word}", f"what is {ref}", f"what kind of {_pick(rng, NOUNS)} is {ref}",
+        *_asking_for(word, ref), f"what is {ref}", f"what kind of {_pick(rng, NOUNS)} is {ref}",
         f"name the {word} of {ref}", f"{word} of {ref}", f"which kind of {_pick(rng, NOUNS)} is {ref}",
         f"what {word} is shown {_place(shape.position, rng)}", f"what {word} has {ref}", f"say the {word} of {ref}",
         _choice(f"is {ref} ", shape.kind, KINDS, rng, "a "),
     ]
     if scene.count == 1:
-        templates += [f"what {word} is it", f"what {word} is this", f"{word}", f"what {word}", "what is this", "what is it", "what is drawn", f"what's the {word}"]
+        templates += [*_asking_it(word), "what is this", "what is it", "what is drawn", f"what's the {word}"]
     return QA(_polite(str(_pick(rng, templates)), rng), shape.kind, "shape")
 
 

@@ -164,6 +164,16 @@ class Scene:
         return cls(shapes=shapes, background=background)  # type: ignore[arg-type]
 
 
+def _unused_kind_and_colour(rng: np.random.Generator, used: set[tuple[str, str]]) -> tuple[str, str]:
+    """A (kind, colour) drawn uniformly, kind first, until its (colour, kind) is not in ``used``
+    (no two shapes of a scene alike); the caller records it."""
+    while True:
+        kind = KINDS[int(rng.integers(len(KINDS)))]
+        colour = COLOUR_NAMES[int(rng.integers(len(COLOUR_NAMES)))]
+        if (colour, kind) not in used:
+            return kind, colour
+
+
 def sample_scene(rng: np.random.Generator, count: int | None = None) -> Scene:
     """Draw a scene: 1-3 shapes (uniform unless ``count`` is given) in random distinct columns."""
     if count is None:
@@ -174,11 +184,7 @@ def sample_scene(rng: np.random.Generator, count: int | None = None) -> Scene:
     shapes: list[Shape] = []
     used: set[tuple[str, str]] = set()
     for column in columns:
-        while True:
-            kind = KINDS[int(rng.integers(len(KINDS)))]
-            colour = COLOUR_NAMES[int(rng.integers(len(COLOUR_NAMES)))]
-            if (colour, kind) not in used:
-                break
+        kind, colour = _unused_kind_and_colour(rng, used)
         used.add((colour, kind))
         shapes.append(
             Shape(
@@ -250,11 +256,7 @@ def sample_free_scene(rng: np.random.Generator, count: int | None = None) -> Sce
         shapes: list[Shape] = []
         used: set[tuple[str, str]] = set()
         for column in columns:
-            while True:
-                kind = KINDS[int(rng.integers(len(KINDS)))]
-                colour = COLOUR_NAMES[int(rng.integers(len(COLOUR_NAMES)))]
-                if (colour, kind) not in used:
-                    break
+            kind, colour = _unused_kind_and_colour(rng, used)
             for _ in range(50):
                 shape = _free_shape(rng, kind, colour, column, crowded=count > 1)
                 if shape is not None and not any(_overlap(shape, other) for other in shapes):
