@@ -19,13 +19,7 @@ from mmdemo.bench.timing import interleave
 from mmdemo.errors import UnknownModelError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/bench/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -33,12 +33,7 @@ from mmdemo.bench.teacher_forcing import blip_step_logprobs
 from mmdemo.registry import BUNDLED_DIR, ModelSpec
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/bench/conftest.py
 
 
 def _logprobs(rows: list[list[float]]) -> torch.Tensor:
