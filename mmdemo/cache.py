@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 # Bump when media loading or preprocessing changes what a model sees for the same content.
 PREPROCESSING_VERSION = "1"
-TEMP_PATTERN = "*/.*.tmp"  # what an interrupted atomic write of an entry leaves (mmdemo.storage)
+TEMP_PATTERN = "*/.*"  # where an interrupted atomic write of an entry leaves its temp file (retention.is_temp_name)
 DEFAULT_CACHE_MAX_MB = 1024  # the cap when MMDEMO_CACHE_MAX_MB is not set (0 there: no cap)
 
 

@@ -169,13 +169,25 @@ def apply_runs_policy(runs_dir: str | os.PathLike, policy: RunsPolicy, protected
     return report
 
 
+# safetensors writes through Rust's tempfile crate (".tmp" + 6 random characters) before it lands under
+# mmdemo.storage's own ".<name>.<random>.tmp": a process killed there leaves one of those.
+_RUST_TEMP = re.compile(r"\.tmp[A-Za-z0-9]{6}")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for the file names an interrupted atomic write leaves (mmdemo.storage's ``.*.tmp`` and
+    the ``.tmpXXXXXX`` of safetensors' own temporary file)."""
+    return (name.startswith(".") and name.endswith(".tmp")) or _RUST_TEMP.fullmatch(name) is not None
+
+
 def clean_leftovers(root: str | os.PathLike, now: float | None = None,
                     temp_grace_seconds: float = TEMP_GRACE_SECONDS, pattern: str | None = None) -> int:
     """Remove what an interrupted clean-up or write left under ``root``: ``.trash-*`` folders and
-    files (always) and ``.*.tmp`` files older than ``temp_grace_seconds``. Returns how many.
+    files (always) and temporary files (:func:`is_temp_name`) older than ``temp_grace_seconds``.
+    Returns how many.
 
-    ``pattern`` (e.g. ``"*/.*.tmp"`` for the cache's layout) removes only the temporary files it
-    matches, nothing else; without it every folder under ``root`` is searched (a runs folder)."""
+    ``pattern`` (e.g. ``"*/.*"`` for the cache's layout) removes only the temporary files among those
+    it matches, nothing else; without it every folder under ``root`` is searched (a runs folder)."""
     now = time.time() if now is None else now
     base = Path(root)
     if not base.is_dir():
@@ -184,7 +196,7 @@ def clean_leftovers(root: str | os.PathLike, now: float | None = None,
     if pattern is not None:
         for path in base.glob(pattern):
             try:
-                if path.is_file() and now - path.stat().st_mtime >= temp_grace_seconds:
+                if is_temp_name(path.name) and path.is_file() and now - path.stat().st_mtime >= temp_grace_seconds:
                     path.unlink()
                     removed += 1
             except FileNotFoundError:
@@ -198,7 +210,7 @@ def clean_leftovers(root: str | os.PathLike, now: float | None = None,
                 removed += 1
         for name in files:
             path = os.path.join(folder, name)
-            stale_temp = name.startswith(".") and name.endswith(".tmp")
+            stale_temp = is_temp_name(name)
             if name.startswith(TRASH_PREFIX) or stale_temp:
                 try:
                     if stale_temp and now - os.stat(path).st_mtime < temp_grace_seconds:

@@ -15,6 +15,7 @@ from mmdemo.retention import (
     MIB,
     RunsPolicy,
     apply_runs_policy,
+    clean_leftovers,
     clean_runs_leftovers,
     evict_lru,
     remove_tree,
@@ -170,3 +171,15 @@ def test_eviction_is_safe_while_other_threads_read_and_write(tmp_path):
         thread.join()
     assert not errors, errors
     assert not list(tmp_path.glob("*/.*.tmp"))
+
+
+def test_leftovers_of_safetensors_own_temp_file_are_cleaned(tmp_path):
+    # a process killed inside safetensors' save_file leaves Rust's tempfile (".tmp" + 6 characters)
+    shard = tmp_path / "83"
+    shard.mkdir()
+    (shard / ".tmptvuEpd").write_bytes(b"half")
+    (shard / ".entry.safetensors.ab12cd.tmp").write_bytes(b"half")
+    (shard / "entry.safetensors").write_bytes(b"whole")
+    (shard / ".tmpkeep-me").write_bytes(b"not a temp name")
+    assert clean_leftovers(tmp_path, temp_grace_seconds=0, pattern="*/.*") == 2
+    assert sorted(p.name for p in shard.iterdir()) == [".tmpkeep-me", "entry.safetensors"]
