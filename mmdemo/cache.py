@@ -24,7 +24,8 @@ import torch
 from PIL import Image
 from safetensors import SafetensorError, safe_open
 
-from mmdemo.retention import MIB, clean_leftovers, evict_lru, touch
+from mmdemo.registry import ModelSpec
+from mmdemo.retention import MIB, cache_files, clean_leftovers, evict_lru, touch
 from mmdemo.storage import save_tensors_atomic
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 # Bump when media loading or preprocessing changes what a model sees for the same content.
 PREPROCESSING_VERSION = "1"
 TEMP_PATTERN = "*/.*"  # where an interrupted atomic write of an entry leaves its temp file (retention.is_temp_name)
+RUNTIME_DIR = "runtimes"  # converted models (mmdemo.runtimes.model_cache), counted under the same cap
+CACHE_FILES = ("*/*.safetensors", f"{RUNTIME_DIR}/*.xml", f"{RUNTIME_DIR}/*.bin")  # what the cap counts and evicts
 DEFAULT_CACHE_MAX_MB = 1024  # the cap when MMDEMO_CACHE_MAX_MB is not set (0 there: no cap)
 
 
@@ -51,6 +54,18 @@ def default_cache_dir() -> Path:
     if configured:
         return Path(configured).expanduser()
     return Path.home() / ".cache" / "mmdemo" / "embeddings"
+
+
+def checkpoint_fingerprint(spec: ModelSpec) -> list[str]:
+    """What identifies a checkpoint's weights: the spec's name, backend, checkpoint, pretrained tag
+    and audio road, and for a local folder each file's name, size and modification time."""
+    parts = [spec.name, spec.backend, spec.checkpoint, str(spec.pretrained), spec.audio_road]
+    if spec.is_local:
+        for path in sorted(spec.local_folder.iterdir()):
+            if path.is_file():
+                stat = path.stat()
+                parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return parts
 
 
 def text_hash(text: str) -> str:
@@ -148,17 +163,11 @@ class EmbeddingCache:
             else:
                 self._bytes += size
             if self._bytes > self.max_bytes:
-                self._bytes = evict_lru(self.root, self.max_bytes).bytes_after
+                self._bytes = evict_lru(self.root, self.max_bytes, patterns=CACHE_FILES).bytes_after
 
     def size_bytes(self) -> int:
-        """Bytes the entries hold now."""
-        total = 0
-        for entry in self.root.glob("*/*.safetensors"):
-            try:
-                total += entry.stat().st_size
-            except FileNotFoundError:
-                continue
-        return total
+        """Bytes the entries hold now, converted models (:data:`RUNTIME_DIR`) included."""
+        return sum(size for _, size, _ in cache_files(self.root, CACHE_FILES))
 
     def clear(self) -> int:
         """Delete every entry; returns how many were deleted."""

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from mmdemo.backends import backend_module
 from mmdemo.backends.base import LoadedModel
-from mmdemo.cache import EmbeddingCache, content_hash, default_cache, text_hash
+from mmdemo.cache import EmbeddingCache, checkpoint_fingerprint, content_hash, default_cache, text_hash
 from mmdemo.errors import MediaError
 from mmdemo.loading import get_model
 from mmdemo.modalities import check_modality
@@ -63,18 +63,11 @@ class EmbeddingOutput:
 
 def _fingerprint(loaded: LoadedModel) -> str:
     """What identifies the model's outputs: name, checkpoint (with file dates if local), dtype."""
-    spec = loaded.spec
-    speedups = ",".join(loaded.speedups)
-    parts = [spec.name, spec.backend, spec.checkpoint, str(spec.pretrained), spec.audio_road, str(loaded.dtype), speedups]
+    name, backend, checkpoint, pretrained, audio_road, *files = checkpoint_fingerprint(loaded.spec)
+    parts = [name, backend, checkpoint, pretrained, audio_road, str(loaded.dtype), ",".join(loaded.speedups)]
     if "recipe" in loaded.extras:  # how a backend turns model outputs into vectors (ConSE's T and prompt)
         parts.append(str(loaded.extras["recipe"]))
-    if spec.is_local:
-        folder = spec.local_folder
-        for path in sorted(folder.iterdir()):
-            if path.is_file():
-                stat = path.stat()
-                parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return "|".join(parts)
+    return "|".join([*parts, *files])
 
 
 def item_message(index: int, total: int, message: str) -> str:

@@ -25,6 +25,7 @@ from mmdemo.backends import backend_module, load_backend
 from mmdemo.backends.base import LoadedModel
 from mmdemo.errors import ModelUnavailableError, UnknownModelError
 from mmdemo.registry import ModelSpec, resolve_spec
+from mmdemo.runtimes import OPENVINO, RUNTIME_CHOICES
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +58,20 @@ class RuntimeSettings:
             (env ``MMDEMO_DEVICE``).
         dtype: ``"auto"`` follows each spec's policy; ``"float32"`` switches every fast path off;
             ``"bfloat16"``/``"float16"`` force autocast (env ``MMDEMO_DTYPE``).
+        runtime: ``"auto"`` (OpenVINO for the CLIP towers where the policy gives it), ``"torch"``
+            or ``"openvino"`` (env ``MMDEMO_RUNTIME``; see :mod:`mmdemo.runtimes`).
     """
 
     device: str = field(default_factory=lambda: os.environ.get("MMDEMO_DEVICE", "auto"))
     dtype: str = field(default_factory=lambda: os.environ.get("MMDEMO_DTYPE", "auto"))
+    runtime: str = field(default_factory=lambda: os.environ.get("MMDEMO_RUNTIME", "auto"))
 
 
 SETTINGS = RuntimeSettings()
 
 
-def configure_runtime(device: str | None = None, dtype: str | None = None) -> RuntimeSettings:
-    """Change the device or dtype used by models loaded from now on."""
+def configure_runtime(device: str | None = None, dtype: str | None = None, runtime: str | None = None) -> RuntimeSettings:
+    """Change the device, dtype or inference runtime used by models loaded from now on."""
     if device is not None:
         if device not in DEVICES:
             raise UnknownModelError(f"Unknown device {device!r}; valid devices: {list(DEVICES)}")
@@ -77,7 +81,17 @@ def configure_runtime(device: str | None = None, dtype: str | None = None) -> Ru
         if dtype not in valid:
             raise UnknownModelError(f"Unknown dtype {dtype!r}; valid dtypes: {list(valid)}")
         SETTINGS.dtype = dtype
+    if runtime is not None:
+        check_runtime(runtime)
+        SETTINGS.runtime = runtime
     return SETTINGS
+
+
+def check_runtime(runtime: str) -> str:
+    """``runtime`` if it is one of :data:`~mmdemo.runtimes.RUNTIME_CHOICES`, else UnknownModelError."""
+    if runtime not in RUNTIME_CHOICES:
+        raise UnknownModelError(f"Unknown runtime {runtime!r}; valid runtimes: {list(RUNTIME_CHOICES)}")
+    return runtime
 
 
 def resolve_device(device: str | None = None) -> torch.device:
@@ -92,9 +106,17 @@ def resolve_device(device: str | None = None) -> torch.device:
     return torch.device(choice)
 
 
+BFLOAT16_ISAS = ("ALL", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX",
+                 "AVX10_1_512_AMX_FP16", "AVX10_2_512", "AVX10_2_512_AMX_2")  # ONEDNN_MAX_CPU_ISA values that keep bfloat16 units
+
+
 @lru_cache(maxsize=1)
 def cpu_has_fast_bfloat16() -> bool:
-    """True when the CPU has bfloat16 matrix units (AMX) or AVX-512-BF16 instructions."""
+    """True when the CPU has bfloat16 matrix units (AMX) or AVX-512-BF16 instructions, and oneDNN
+    may use them (``ONEDNN_MAX_CPU_ISA`` capped below AVX-512-BF16, as the benchmark's ``--isa avx2``
+    sets it, stands in for a CPU without them)."""
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() not in BFLOAT16_ISAS:
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -138,9 +160,27 @@ def resolve_speedups(spec: ModelSpec, device: torch.device, override: str | None
     bfloat16 autocast over the whole of ``generate`` is not used: it re-casts the decoder's
     weights at every token.
     """
+    runtime = resolve_runtime(spec, device, override)
     if _dtype_choice(spec, override) != "auto" or device.type != "cpu" or not cpu_has_fast_bfloat16():
+        return runtime
+    return (*backend_module(spec.backend).speedups_for(spec, device), *runtime)
+
+
+def resolve_runtime(spec: ModelSpec, device: torch.device, override: str | None = None) -> tuple[str, ...]:
+    """``("openvino",)`` when ``spec``'s towers run through OpenVINO, else ``()`` (torch).
+
+    The policy (measured by ``python -m mmdemo bench --runtimes ov-bf16,ov-fp32``, with AMX and
+    with ``--isa avx2``: OpenVINO was faster than mmdemo's torch paths on both, within the
+    fidelity bars): ``auto`` gives it to every backend that declares ``RUNTIMES`` on the CPU under
+    the ``auto`` dtype policy (an explicit dtype, above all ``float32``, keeps torch); ``openvino``
+    gives it on the CPU whatever the dtype; ``torch`` never."""
+    choice = check_runtime(SETTINGS.runtime)
+    runtimes = getattr(backend_module(spec.backend), "RUNTIMES", ())
+    if choice == "torch" or device.type != "cpu" or OPENVINO not in runtimes:
         return ()
-    return tuple(backend_module(spec.backend).speedups_for(spec, device))
+    if choice == "auto" and _dtype_choice(spec, override) != "auto":
+        return ()
+    return (OPENVINO,)
 
 
 # ------------------------------------------------------------------------------ loaded models

@@ -175,8 +175,9 @@ _RUST_TEMP = re.compile(r"\.tmp[A-Za-z0-9]{6}")
 
 
 def is_temp_name(name: str) -> bool:
-    """True for the file names an interrupted atomic write leaves (mmdemo.storage's ``.*.tmp`` and
-    the ``.tmpXXXXXX`` of safetensors' own temporary file)."""
+    """True for the file names an interrupted atomic write leaves (mmdemo.storage's ``.*.tmp``, the
+    ``.<key>.<random>.tmp`` folders of :mod:`mmdemo.runtimes.model_cache`, and the ``.tmpXXXXXX`` of
+    safetensors' own temporary file)."""
     return (name.startswith(".") and name.endswith(".tmp")) or _RUST_TEMP.fullmatch(name) is not None
 
 
@@ -187,7 +188,8 @@ def clean_leftovers(root: str | os.PathLike, now: float | None = None,
     Returns how many.
 
     ``pattern`` (e.g. ``"*/.*"`` for the cache's layout) removes only the temporary files among those
-    it matches, nothing else; without it every folder under ``root`` is searched (a runs folder)."""
+    it matches, and the temporary folders (:mod:`mmdemo.runtimes.model_cache` writes a converted model
+    into one), nothing else; without it every folder under ``root`` is searched (a runs folder)."""
     now = time.time() if now is None else now
     base = Path(root)
     if not base.is_dir():
@@ -196,9 +198,13 @@ def clean_leftovers(root: str | os.PathLike, now: float | None = None,
     if pattern is not None:
         for path in base.glob(pattern):
             try:
-                if is_temp_name(path.name) and path.is_file() and now - path.stat().st_mtime >= temp_grace_seconds:
+                if not is_temp_name(path.name) or path.is_symlink() or now - path.stat().st_mtime < temp_grace_seconds:
+                    continue
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
                     path.unlink()
-                    removed += 1
+                removed += 1
             except FileNotFoundError:
                 continue
         return removed
@@ -253,10 +259,12 @@ class EvictionReport:
     bytes_after: int
 
 
-def cache_files(root: str | os.PathLike, pattern: str = "*/*.safetensors") -> list[tuple[float, int, Path]]:
-    """(modification time, bytes, path) of every cache file, oldest first."""
+def cache_files(root: str | os.PathLike, pattern: str = "*/*.safetensors",
+                patterns: tuple[str, ...] | None = None) -> list[tuple[float, int, Path]]:
+    """(modification time, bytes, path) of every cache file (matching ``pattern``, or any of
+    ``patterns`` when given), oldest first."""
     found = []
-    for path in Path(root).glob(pattern):
+    for path in (p for glob in (patterns or (pattern,)) for p in Path(root).glob(glob)):
         try:
             stat = path.stat()
         except FileNotFoundError:
@@ -266,10 +274,10 @@ def cache_files(root: str | os.PathLike, pattern: str = "*/*.safetensors") -> li
 
 
 def evict_lru(root: str | os.PathLike, max_bytes: int, target_fraction: float = 0.8,
-              pattern: str = "*/*.safetensors") -> EvictionReport:
-    """If the files under ``root`` hold more than ``max_bytes``, remove the least recently used
-    (oldest modification time) until they hold at most ``target_fraction * max_bytes``."""
-    files = cache_files(root, pattern)
+              pattern: str = "*/*.safetensors", patterns: tuple[str, ...] | None = None) -> EvictionReport:
+    """If the files under ``root`` (see :func:`cache_files`) hold more than ``max_bytes``, remove the
+    least recently used (oldest modification time) until they hold at most ``target_fraction * max_bytes``."""
+    files = cache_files(root, pattern, patterns)
     total = before = sum(size for _, size, _ in files)
     removed = 0
     if total > max_bytes:

@@ -17,10 +17,8 @@ from mmdemo.backends.base import (
     load_checked,
     text_autocast,
 )
-from mmdemo.backends.bfloat16_vision import vision_in_bfloat16
-from mmdemo.backends.class_token_tower import class_token_features
-from mmdemo.backends.packed_linear import PackedBFloat16Linear, packing_available
 from mmdemo.registry import ModelSpec
+from mmdemo.runtimes import OPENVINO
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -38,18 +36,20 @@ DEFAULT_TEMPLATE = "a photo of a {}."
 
 SPEEDUPS = {
     **TEXT_FLOAT32,
-    "image-packed-bfloat16": "CLIP's image tower runs in bfloat16 (float32 in and out), its Linear weights "
-    "pre-packed for oneDNN and quick-GELU fused into the first MLP product (no re-casting or re-packing "
-    "of weights at every call, no autocast); its last layer computes only the class token the embedding reads",
+    OPENVINO: "the image and text towers run through OpenVINO (bfloat16 where the CPU has it and the dtype "
+    "is bfloat16, else float32), converted at the first encode and kept on disk beside the embedding cache "
+    "(mmdemo.runtimes); torch, with one warning, where OpenVINO is missing or the conversion fails",
 }
+RUNTIMES = (OPENVINO,)
+"""The runtimes its towers can run through (:mod:`mmdemo.runtimes`)."""
 
 available_offline = checkpoint_available_offline
 
 
 def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
-    """On CPU: ``text-float32`` (the image tower keeps bfloat16 autocast, the text tower does not)
-    and ``image-packed-bfloat16``."""
-    return ("text-float32", "image-packed-bfloat16") if device.type == "cpu" else ()
+    """On CPU: ``text-float32`` (the torch image tower keeps bfloat16 autocast, the text tower does
+    not); the runtime is the policy's to give (:func:`mmdemo.loading.resolve_speedups`)."""
+    return ("text-float32",) if device.type == "cpu" else ()
 
 
 def load(
@@ -57,23 +57,22 @@ def load(
 ) -> LoadedModel:
     """Load ``spec`` with the speed-ups it was given that apply here.
 
-    ``text-float32`` keeps the text tower out of autocast (:func:`text_autocast`);
-    ``image-packed-bfloat16`` runs the image tower in bfloat16 with float32 in and out, its Linear
-    layers pre-packed and quick-GELU fused into the first MLP product
-    (:mod:`.bfloat16_vision`, :mod:`.packed_linear`), and its last layer computes the class token
-    only (:mod:`.class_token_tower`); the image side then needs no autocast.
+    ``text-float32`` keeps the torch text tower out of autocast (:func:`text_autocast`);
+    ``openvino`` runs both towers through OpenVINO (:func:`mmdemo.runtimes.lazy.attach_runtime`),
+    converted at their first encode; the torch model stays loaded (fallback, explanations).
     """
     from transformers import AutoProcessor, CLIPModel
+
+    from mmdemo.runtimes.lazy import attach_runtime
+    from mmdemo.runtimes.towers import ClipImageTower, ClipTextTower
 
     model = load_checked(spec, CLIPModel, ARCHITECTURES[spec.backend], MODEL_TYPES, dtype=torch.float32)
     processor = from_pretrained(spec, AutoProcessor.from_pretrained)
     model.eval().to(device)
     applied = tuple(name for name in speedups if name == "text-float32")
-    if "image-packed-bfloat16" in speedups and device.type == "cpu" and packing_available():
-        vision_in_bfloat16(model, fuse_activations=True)
-        model.visual_projection = PackedBFloat16Linear(model.visual_projection)
-        applied += ("image-packed-bfloat16",)
-    return LoadedModel(spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": applied})
+    loaded = LoadedModel(spec, model, processor, processor.tokenizer, device, dtype, extras={"speedups": applied})
+    attach_runtime(loaded, speedups, {"image": lambda: ClipImageTower(model), "text": lambda: ClipTextTower(model)})
+    return loaded
 
 
 def _features(output: torch.Tensor | object) -> torch.Tensor:
@@ -83,10 +82,12 @@ def _features(output: torch.Tensor | object) -> torch.Tensor:
 
 def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
     """Unnormalised image features [N, D]."""
+    from mmdemo.runtimes.lazy import run_tower
+
     pixels = loaded.processor(images=images, return_tensors="pt")["pixel_values"].to(loaded.device)
-    if "image-packed-bfloat16" in loaded.speedups:
-        with torch.inference_mode():
-            return class_token_features(loaded.model, pixels).float()
+    features = run_tower(loaded, "image", pixels)
+    if features is not None:
+        return features
     with torch.inference_mode(), loaded.autocast():
         return _features(loaded.model.get_image_features(pixel_values=pixels)).float()
 
@@ -98,9 +99,14 @@ def text_max_length(loaded: LoadedModel) -> int:
 
 def encode_texts(loaded: LoadedModel, texts: list[str]) -> torch.Tensor:
     """Unnormalised text features [N, D]; texts longer than the context are truncated."""
+    from mmdemo.runtimes.lazy import run_tower
+
     tokens = loaded.tokenizer(
         texts, padding=True, truncation=True, max_length=text_max_length(loaded), return_tensors="pt"
     ).to(loaded.device)
+    features = run_tower(loaded, "text", tokens["input_ids"], tokens["attention_mask"])
+    if features is not None:
+        return features
     with torch.inference_mode(), text_autocast(loaded):
         output = loaded.model.get_text_features(
             input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]

@@ -23,6 +23,7 @@ from mmdemo.backends.base import (
 )
 from mmdemo.errors import ModelUnavailableError
 from mmdemo.registry import ModelSpec
+from mmdemo.runtimes import OPENVINO
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -34,7 +35,12 @@ ACTIVATION = "softmax"
 
 DEFAULT_TEMPLATE = "a photo of a {}."
 
-SPEEDUPS = dict(TEXT_FLOAT32)
+SPEEDUPS = {
+    **TEXT_FLOAT32,
+    OPENVINO: "the image and text towers run through OpenVINO, as CLIP's (mmdemo.runtimes)",
+}
+RUNTIMES = (OPENVINO,)
+"""The runtimes its towers can run through (:mod:`mmdemo.runtimes`)."""
 
 
 def speedups_for(spec: ModelSpec, device: torch.device) -> tuple[str, ...]:
@@ -85,8 +91,12 @@ def available_offline(spec: ModelSpec) -> bool:
 def load(
     spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
 ) -> LoadedModel:
-    """Load ``spec``; ``text-float32`` keeps the text tower out of autocast (:func:`text_autocast`)."""
+    """Load ``spec``; ``text-float32`` keeps the torch text tower out of autocast (:func:`text_autocast`);
+    ``openvino`` runs both towers through OpenVINO (:func:`mmdemo.runtimes.lazy.attach_runtime`)."""
     import open_clip
+
+    from mmdemo.runtimes.lazy import attach_runtime
+    from mmdemo.runtimes.towers import OpenClipImageTower, OpenClipTextTower
 
     name = _model_name(spec)
     if not spec.is_local and not open_clip_cached(spec) and not hub_reachable():
@@ -101,17 +111,29 @@ def load(
         raise ModelUnavailableError(unavailable_message(spec, str(err))) from err
     model.eval().to(device)
     applied = tuple(name for name in speedups if name == "text-float32")
-    return LoadedModel(spec, model, preprocess, tokenizer, device, dtype, extras={"speedups": applied})
+    loaded = LoadedModel(spec, model, preprocess, tokenizer, device, dtype, extras={"speedups": applied})
+    attach_runtime(loaded, speedups, {"image": lambda: OpenClipImageTower(model), "text": lambda: OpenClipTextTower(model)})
+    return loaded
 
 
 def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
+    from mmdemo.runtimes.lazy import run_tower
+
     pixels = torch.stack([loaded.processor(image) for image in images]).to(loaded.device)
+    features = run_tower(loaded, "image", pixels)
+    if features is not None:
+        return features
     with torch.inference_mode(), loaded.autocast():
         return loaded.model.encode_image(pixels).float()
 
 
 def encode_texts(loaded: LoadedModel, texts: list[str]) -> torch.Tensor:
+    from mmdemo.runtimes.lazy import run_tower
+
     tokens = loaded.tokenizer(texts).to(loaded.device)  # truncates to the context length
+    features = run_tower(loaded, "text", tokens)
+    if features is not None:
+        return features
     with torch.inference_mode(), text_autocast(loaded):
         return loaded.model.encode_text(tokens).float()
 

@@ -96,10 +96,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m mmdemo.bench") ->
         rest = list(sys.argv[1:] if argv is None else argv)
         # oneDNN (torch's and OpenVINO's), ATen's own vector kernels, and OpenVINO's own kernels (its
         # OV_CPU_MAX_ISA: 2026.4.1 drops BF16 from its capabilities with it); ONNX Runtime has no such
-        # switch. MMDEMO_DTYPE=float32: what mmdemo's policy picks on a CPU without bfloat16 units
-        # (it reads /proc/cpuinfo, which the caps do not change).
+        # switch. mmdemo's dtype policy reads the ONEDNN_MAX_CPU_ISA cap (loading.cpu_has_fast_bfloat16):
+        # float32, as on a CPU without bfloat16 units.
         env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
-               "OV_CPU_MAX_ISA": "AVX2", "MMDEMO_DTYPE": "float32"}
+               "OV_CPU_MAX_ISA": "AVX2"}
         return subprocess.run([sys.executable, "-m", "mmdemo.bench", *rest], env=env, check=False).returncode
     try:
         config = config_from_args(args)

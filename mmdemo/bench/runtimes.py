@@ -1,7 +1,7 @@
 """Runtime peers of the CLIP towers: what a user who needs CPU speed would pick instead of mmdemo.
 
-Each peer converts one float32 tower (a ``torch.nn.Module`` taking tensors, see
-:class:`ImageTower` / :class:`TextTower`) once, outside the timed runs, and then runs it on the
+Each peer converts one float32 tower (a ``torch.nn.Module`` taking tensors: :class:`ImageTower` /
+:class:`TextTower`, from :mod:`mmdemo.runtimes.towers`) once, outside the timed runs, and then runs it on the
 same processor outputs as the model card's code. Peers:
 
 - ``ort-fp32``: ONNX Runtime, float32 (``torch.onnx.export``, the TorchScript exporter: the
@@ -31,6 +31,8 @@ import torch
 from mmdemo.bench.config import RUNTIME_PEERS
 from mmdemo.bench.memory import current_rss_mib, peak_rss_mib
 from mmdemo.bench.results import RuntimeResult
+from mmdemo.runtimes.towers import ClipImageTower as ImageTower  # noqa: F401  (the towers the peers convert)
+from mmdemo.runtimes.towers import ClipTextTower as TextTower  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -45,34 +47,6 @@ _MODULES = {"ort-fp32": "onnxruntime", "ort-int8": "onnxruntime.quantization", "
             "ov-fp32": "openvino", "ov-bf16": "openvino"}
 
 Run = Callable[..., torch.Tensor]  # tensors in the tower's input order -> float32 features [N, D]
-
-
-class ImageTower(torch.nn.Module):
-    """CLIP's image features (unnormalised, as ``get_image_features``) from pixel values."""
-
-    input_names = ("pixel_values",)
-    dynamic_axes = {"pixel_values": {0: "batch"}}
-
-    def __init__(self, clip: torch.nn.Module) -> None:
-        super().__init__()
-        self.clip = clip
-
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.clip.get_image_features(pixel_values=pixel_values).pooler_output
-
-
-class TextTower(torch.nn.Module):
-    """CLIP's text features (unnormalised, as ``get_text_features``) from token ids and mask."""
-
-    input_names = ("input_ids", "attention_mask")
-    dynamic_axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
-
-    def __init__(self, clip: torch.nn.Module) -> None:
-        super().__init__()
-        self.clip = clip
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output
 
 
 def missing_runtime(peer: str) -> str | None:
@@ -138,18 +112,9 @@ def _convert(peer: str, tower: torch.nn.Module, example: tuple[torch.Tensor, ...
 
         run(*example)  # compiling happens on the first call
         return run
-    import openvino
+    from mmdemo.runtimes import openvino_runtime  # the converter mmdemo's own OpenVINO path uses
 
-    with torch.no_grad():
-        model = openvino.convert_model(tower, example_input=example)
-    precision = "bf16" if peer == "ov-bf16" else "f32"
-    compiled = openvino.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": precision})
-
-    def run(*tensors: torch.Tensor) -> torch.Tensor:
-        out = compiled([tensor.numpy() for tensor in tensors])[0]
-        return torch.from_numpy(np.asarray(out, dtype=np.float32))
-
-    return run
+    return openvino_runtime.compile_model(openvino_runtime.convert(tower, example), "bf16" if peer == "ov-bf16" else "f32")
 
 
 @dataclass

@@ -1,0 +1,25 @@
+"""Optional inference runtimes behind the backends: OpenVINO for the CLIP towers.
+
+A backend that declares ``RUNTIMES`` (CLIP, OpenCLIP) can run its image and text towers through a
+runtime instead of torch. The policy (:func:`mmdemo.loading.resolve_speedups`) gives a model the
+runtime as a load-time speed-up named after it (``"openvino"``) where it was measured faster and
+faithful (``python -m mmdemo bench --runtimes ov-bf16,ov-fp32``, with AMX and with ``--isa avx2``);
+the backend then builds an :class:`~mmdemo.runtimes.lazy.RuntimeTowers`, which converts each tower
+at its first encode, keeps the converted model on disk (:mod:`mmdemo.runtimes.model_cache`), and
+falls back to torch, with one warning naming the model and the reason, where the runtime is
+missing or the conversion fails. The torch model stays loaded beside it: explanations and anything
+that needs gradients run it (:mod:`mmdemo.explain.copies` loads its own float32 copy).
+
+The setting: :data:`RUNTIME_CHOICES`, from ``$MMDEMO_RUNTIME`` (default ``auto``) or
+:func:`mmdemo.loading.configure_runtime`:
+
+- ``auto``: the runtime where the policy measured it faster (CPU, the ``auto`` dtype policy);
+- ``torch``: never a runtime;
+- ``openvino``: the runtime for every model whose backend has it, on CPU, whatever the dtype
+  policy (bfloat16 where the dtype is bfloat16 and OpenVINO's CPU plugin has it, else float32).
+"""
+
+from __future__ import annotations
+
+RUNTIME_CHOICES = ("auto", "torch", "openvino")
+OPENVINO = "openvino"  # the speed-up name a backend records when its towers run through OpenVINO
