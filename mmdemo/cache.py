@@ -167,7 +167,7 @@ class EmbeddingCache:
 
     def size_bytes(self) -> int:
         """Bytes the entries hold now, converted models (:data:`RUNTIME_DIR`) included."""
-        return sum(size for _, size, _ in cache_files(self.root, CACHE_FILES))
+        return sum(size for _, size, _ in cache_files(self.root, patterns=CACHE_FILES))
 
     def clear(self) -> int:
         """Delete every entry; returns how many were deleted."""

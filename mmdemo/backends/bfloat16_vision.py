@@ -1,12 +1,10 @@
-"""A vision tower in bfloat16 with float32 in and out: the CPU fast path of CLIP's and BLIP's image side.
+"""A vision tower in bfloat16 with float32 in and out: the CPU fast path of BLIP's image side.
 
 :func:`vision_in_bfloat16` casts ``model.vision_model`` to bfloat16 and, on CPU where oneDNN can,
 pre-packs its Linear layers and runs its patch embedding as one packed product
 (:mod:`~mmdemo.backends.packed_linear`); forward hooks cast its inputs to bfloat16 and its outputs
 back to float32, so whatever reads the tower sees float32 as before. BLIP's eager attention is
-swapped for the fused kernel (:mod:`~mmdemo.backends.sdpa_attention`; CLIP's tower already uses
-it). With ``fuse_activations`` the quick-GELU MLPs of CLIP's tower run their activation inside
-the first product (:func:`~mmdemo.backends.packed_linear.fuse_quick_gelu`).
+swapped for the fused kernel (:mod:`~mmdemo.backends.sdpa_attention`).
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from typing import Any
 
 import torch
 
-from mmdemo.backends.packed_linear import fuse_quick_gelu, pack_linears, pack_patch_embeddings, packing_available
+from mmdemo.backends.packed_linear import pack_linears, pack_patch_embeddings, packing_available
 from mmdemo.backends.sdpa_attention import use_sdpa_attention
 
 
@@ -25,12 +23,10 @@ def _cast_floats(value: Any, dtype: torch.dtype) -> Any:
     return value
 
 
-def vision_in_bfloat16(model: torch.nn.Module, fuse_activations: bool = False) -> None:
+def vision_in_bfloat16(model: torch.nn.Module) -> None:
     """Give ``model.vision_model`` bfloat16 weights, with float32 in and out (forward hooks)."""
     vision = model.vision_model
     on_cpu = next(vision.parameters()).device.type == "cpu"
-    if on_cpu and fuse_activations:
-        fuse_quick_gelu(vision)  # before the cast: the weights are rescaled in float32
     use_sdpa_attention(vision)
     vision.to(torch.bfloat16)
     if on_cpu and packing_available():

@@ -1,9 +1,9 @@
 """A ceiling for image embedding: the CLIP image tower's matrix products alone, timed beside it.
 
-Most of the project path's image time is the tower's Linear layers (bfloat16, packed for
-oneDNN). :func:`tower_products` runs the encoder layers' products of that path (the same shapes,
-the same packed kernels and batches, the last layer for the class token only as
-:mod:`~mmdemo.backends.class_token_tower` computes it) on stand-in activations, with nothing else:
+Most of a torch bfloat16 path's image time is the tower's Linear layers (packed for oneDNN).
+:func:`tower_products` runs the encoder layers' products (the same shapes, packed kernels and
+batches, the last layer for the class token only, which is all an embedding reads) on stand-in
+activations, with nothing else:
 no attention, layer norm, patch embedding, projection, preprocessing or Python between them. It
 is, if anything, optimistic: one weight per shape serves every layer, so weights stay warmer in
 cache than the real tower's twelve. Timed in the same loop as the baseline, its speed-up over the

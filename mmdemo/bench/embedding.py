@@ -70,8 +70,8 @@ def image_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs
     if products:
         cases["ceiling: matrix products alone"] = (
             products,
-            f"only the project path's {6 * vision_config.num_hidden_layers} bfloat16 products per batch (same "
-            "shapes, kernels and batches), nothing else: the most a path with these products reaches here",
+            f"only the tower's {6 * vision_config.num_hidden_layers} products as packed torch bfloat16 linears per batch "
+            "(same shapes and batches), nothing else: the most a torch path with these products reaches here",
         )
     peers = _image_peers(config, base, images, loaded.spec.batch_size, say)
     cases.update({peer: (fn, DESCRIPTIONS[peer] + f", batches of {loaded.spec.batch_size}")

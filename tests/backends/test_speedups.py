@@ -31,10 +31,10 @@ def test_policy_gives_speedups_only_to_auto_on_fast_cpus(fast_cpu, monkeypatch):
     assert loading.resolve_speedups(_spec("blip-vqa"), cpu) == ("vision-bfloat16", "cross-attention-bfloat16")
     assert loading.resolve_speedups(_spec("wav2vec2"), cpu) == ("time-major-features",)
     assert loading.resolve_speedups(_spec("wav2vec2-ctc"), cpu) == ("time-major-features",)
-    assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32", "image-packed-bfloat16")
-    assert loading.resolve_speedups(_spec("open_clip"), cpu) == ("text-float32",)
+    assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32", "openvino")
+    assert loading.resolve_speedups(_spec("open_clip"), cpu) == ("text-float32", "openvino")
     assert set(all_speedups()) == {
-        "text-float32", "image-packed-bfloat16", "vision-bfloat16", "cross-attention-bfloat16", "text-int8", "time-major-features"
+        "text-float32", "openvino", "vision-bfloat16", "cross-attention-bfloat16", "text-int8", "time-major-features"
     }
     # every off switch: explicit override, the spec's policy, the process setting, another device
     assert loading.resolve_speedups(_spec("blip-caption"), cpu, "float32") == ()
@@ -47,6 +47,7 @@ def test_policy_gives_speedups_only_to_auto_on_fast_cpus(fast_cpu, monkeypatch):
 def test_no_speedups_without_bfloat16_units(monkeypatch):
     monkeypatch.setattr(loading, "cpu_has_fast_bfloat16", lambda: False)
     assert loading.resolve_speedups(_spec("blip-caption"), torch.device("cpu")) == ()
+    assert loading.resolve_speedups(_spec("clip"), torch.device("cpu")) == ("openvino",)  # float32 OpenVINO
 
 
 def test_blip_speedups_are_applied_and_switch_off(tiny_models, fast_cpu, monkeypatch):
