@@ -89,3 +89,37 @@ def test_hub_probe_reports_unreachable_endpoint(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
     assert hub_reachable(timeout=1) is False
+
+
+def test_runtime_policy(monkeypatch):
+    from dataclasses import replace
+
+    from mmdemo.errors import UnknownModelError
+
+    cpu = torch.device("cpu")
+    clip = ModelSpec(name="r1", backend="clip", checkpoint="a/b")
+    monkeypatch.setattr(loading.SETTINGS, "runtime", "auto")
+    assert loading.resolve_runtime(clip, cpu) == ("openvino",)
+    assert loading.resolve_runtime(ModelSpec(name="r2", backend="open_clip", checkpoint="ViT-B-32"), cpu) == ("openvino",)
+    assert loading.resolve_runtime(ModelSpec(name="r3", backend="blip-caption", checkpoint="a/b"), cpu) == ()
+    assert loading.resolve_runtime(clip, torch.device("cuda")) == ()
+    # auto: an explicit dtype (the spec's, the override, the process setting) keeps torch
+    assert loading.resolve_runtime(replace(clip, dtype="float32"), cpu) == ()
+    assert loading.resolve_runtime(clip, cpu, "float32") == ()
+    loading.configure_runtime(runtime="openvino")  # forced: whatever the dtype
+    assert loading.resolve_runtime(replace(clip, dtype="float32"), cpu) == ("openvino",)
+    assert loading.resolve_speedups(replace(clip, dtype="float32"), cpu) == ("openvino",)
+    loading.configure_runtime(runtime="torch")
+    assert loading.resolve_runtime(clip, cpu) == () and "openvino" not in loading.resolve_speedups(clip, cpu)
+    with pytest.raises(UnknownModelError, match="valid runtimes"):
+        loading.configure_runtime(runtime="tensorrt")
+
+
+def test_an_isa_cap_below_bfloat16_stands_in_for_a_cpu_without_it(monkeypatch):
+    loading.cpu_has_fast_bfloat16.cache_clear()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # what `python -m mmdemo bench --isa avx2` sets
+    try:
+        assert loading.cpu_has_fast_bfloat16() is False
+        assert loading.resolve_dtype(ModelSpec(name="r4", backend="clip", checkpoint="a/b"), torch.device("cpu")) == torch.float32
+    finally:
+        loading.cpu_has_fast_bfloat16.cache_clear()

@@ -13,6 +13,7 @@ from mmdemo import presets, registry
 from mmdemo.loading import configure_runtime
 from mmdemo.presets import choose_preset
 from mmdemo.media import MediaLimits
+from mmdemo.runtimes import RUNTIME_CHOICES
 from webapp import limits as share_limits_flags
 from webapp.i18n import LANGS
 from webapp.limits import ShareLimits
@@ -31,6 +32,8 @@ class AppSettings:
         overrides: role -> model name, hub id or local folder.
         device: ``auto``, ``cpu`` or ``cuda`` (see :func:`mmdemo.loading.configure_runtime`).
         dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
+        runtime: the CLIP towers' inference runtime, ``auto``, ``torch`` or ``openvino`` (None:
+            ``$MMDEMO_RUNTIME``, else ``auto``; see :mod:`mmdemo.runtimes`).
         max_file_size: largest upload, e.g. ``"25mb"``.
         concurrency: most requests one heavy model runs at once.
         queue_size: most requests waiting in the queue; more get a "busy" answer.
@@ -54,6 +57,7 @@ class AppSettings:
     overrides: dict[str, str] = field(default_factory=dict)
     device: str = "auto"
     dtype: str = "auto"
+    runtime: str | None = None
     max_file_size: str = "25mb"
     concurrency: int = 1
     queue_size: int = 64
@@ -129,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="device (default: auto)")
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                         help="compute dtype (default: auto = the measured fast path; float32 turns it off)")
+    parser.add_argument("--runtime", default=None, choices=list(RUNTIME_CHOICES),
+                        help="inference runtime of the CLIP towers (default: MMDEMO_RUNTIME, else auto = OpenVINO "
+                        "on CPU, measured faster; torch turns it off)")
     parser.add_argument("--max-file-size", default="25mb", help="largest upload (default: 25mb)")
     parser.add_argument("--max-pixels", type=int, default=MediaLimits.max_pixels, help="largest decoded image, in pixels")
     parser.add_argument("--max-audio-seconds", type=float, default=MediaLimits.max_audio_seconds, help="longest audio clip")
@@ -175,7 +182,7 @@ def parse_args(argv: list[str] | None = None) -> AppSettings:
     return AppSettings(
         host=args.host or env_host(), port=port, share=args.share, auth=auth, preset=args.preset,
         mcp=args.mcp or env_flag("MMDEMO_MCP"),
-        overrides=overrides, device=args.device, dtype=args.dtype, max_file_size=args.max_file_size,
+        overrides=overrides, device=args.device, dtype=args.dtype, runtime=args.runtime, max_file_size=args.max_file_size,
         concurrency=args.concurrency, queue_size=args.queue_size, max_gallery=args.max_gallery,
         runs_dir=args.runs_dir or AppSettings().runs_dir,
         limits=MediaLimits(max_pixels=args.max_pixels, max_audio_seconds=args.max_audio_seconds,
@@ -189,7 +196,7 @@ def apply_model_settings(settings: AppSettings) -> AppSettings:
 
     Returns ``settings`` with the preset that was chosen and why.
     """
-    configure_runtime(device=settings.device, dtype=settings.dtype)
+    configure_runtime(device=settings.device, dtype=settings.dtype, runtime=settings.runtime)
     choice = choose_preset(settings.preset)
     presets.use_preset(choice.preset)
     for role, reference in settings.overrides.items():

@@ -90,6 +90,7 @@ def test_settings_come_from_the_command_line_without_side_effects(tmp_path: Path
     assert parsed.auth == [("ann", "pw")] and parsed.dtype == "float32" and parsed.device == "auto"
     assert parsed.overrides == {"caption": "some/folder"} and parsed.max_gallery == 7
     assert parsed.runs_dir == tmp_path and parsed.preset == "auto" and parsed.preset_reason == ""
+    assert parsed.runtime is None and parse_args(["--runtime", "torch"]).runtime == "torch"  # None: MMDEMO_RUNTIME
     assert registry.default_models() == before  # nothing applied until apply_model_settings
     assert AppSettings().host == "127.0.0.1" and AppSettings().concurrency == 1
     with pytest.raises(ValueError, match="Bad --auth value 'nopassword'"):
