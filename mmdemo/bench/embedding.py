@@ -32,8 +32,9 @@ from mmdemo.bench.runtimes import DESCRIPTIONS, ImageTower, RuntimeResult, TextT
 from mmdemo.bench.timing import interleave
 from mmdemo.classify import DEFAULT_TEMPLATE
 from mmdemo.encoders import embed_audio, embed_images, embed_texts
-from mmdemo.loading import get_model
+from mmdemo.loading import SETTINGS, get_model
 from mmdemo.registry import ModelSpec, register_model
+from mmdemo.runtimes import OPENVINO
 
 Say = Callable[[str], None]
 
@@ -41,6 +42,26 @@ Say = Callable[[str], None]
 def _describe_project(name: str, role: str) -> str:
     loaded = get_model(name, role)
     return f"mmdemo API defaults: {loaded.describe()}, batches of {loaded.spec.batch_size}"
+
+
+def _on_torch(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+    """``fn`` run with mmdemo's runtime setting at ``torch`` (then restored)."""
+    def run() -> torch.Tensor:
+        before = SETTINGS.runtime
+        SETTINGS.runtime = "torch"
+        try:
+            return fn()
+        finally:
+            SETTINGS.runtime = before
+    return run
+
+
+def _torch_path_case(name: str, embed: Callable[[], torch.Tensor]) -> dict[str, tuple[Callable[[], torch.Tensor], str]]:
+    """Where mmdemo's default runs a runtime (OpenVINO), its own torch path timed beside it."""
+    if OPENVINO not in get_model(name, "image-text").speedups:
+        return {}
+    describe = _on_torch(lambda: _describe_project(name, "image-text"))()  # loads it outside the timed runs
+    return {"mmdemo, torch runtime": (_on_torch(embed), f"MMDEMO_RUNTIME=torch: {describe.removeprefix('mmdemo API defaults: ')}")}
 
 
 def image_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs, say: Say) -> WorkloadResult:
@@ -65,6 +86,7 @@ def image_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs
         )
     loaded = get_model(name, "image-text")  # load outside the timed runs
     cases["project"] = (cases["project"][0], _describe_project(name, "image-text"))
+    cases.update(_torch_path_case(name, lambda: embed_images(images, model=name, use_cache=False).embeddings))
     vision_config = getattr(loaded.model.config, "vision_config", None)
     products = vision_config and tower_products(vision_config, len(images), loaded.spec.batch_size)
     if products:
@@ -245,6 +267,7 @@ def text_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs,
         )
     loaded = get_model(name, "image-text")
     cases["project"] = (cases["project"][0], _describe_project(name, "image-text") + ", padded to the longest")
+    cases.update(_torch_path_case(name, lambda: embed_texts(prompts, model=name, use_cache=False).embeddings))
     size = loaded.spec.batch_size
     peers = {}
     if config.runtimes:
