@@ -7,7 +7,9 @@ fanned out by key prefix; a corrupt entry is treated as a miss and rewritten.
 
 The folder is capped in bytes (``max_bytes``; default ``$MMDEMO_CACHE_MAX_MB`` MiB, else
 :data:`DEFAULT_CACHE_MAX_MB`): a hit marks its entry used, and a write that takes the folder over
-the cap evicts the least recently used entries (:func:`mmdemo.retention.evict_lru`).
+the cap evicts the least recently used entries (:func:`mmdemo.retention.evict_lru`). Converted
+models (:mod:`mmdemo.runtimes.model_cache`, in :data:`RUNTIME_DIR`) count under the same cap and are
+evicted in the same order (:data:`CACHE_FILES`).
 """
 
 from __future__ import annotations

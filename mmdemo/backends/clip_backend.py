@@ -18,7 +18,7 @@ from mmdemo.backends.base import (
     text_autocast,
 )
 from mmdemo.registry import ModelSpec
-from mmdemo.runtimes import OPENVINO
+from mmdemo.runtimes import OPENVINO, RUNTIME_SPEEDUPS
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -36,9 +36,7 @@ DEFAULT_TEMPLATE = "a photo of a {}."
 
 SPEEDUPS = {
     **TEXT_FLOAT32,
-    OPENVINO: "the image and text towers run through OpenVINO (bfloat16 where the CPU has it and the dtype "
-    "is bfloat16, else float32), converted at the first encode and kept on disk beside the embedding cache "
-    "(mmdemo.runtimes); torch, with one warning, where OpenVINO is missing or the conversion fails",
+    **RUNTIME_SPEEDUPS,
 }
 RUNTIMES = (OPENVINO,)
 """The runtimes its towers can run through (:mod:`mmdemo.runtimes`)."""

@@ -23,7 +23,7 @@ from mmdemo.backends.base import (
 )
 from mmdemo.errors import ModelUnavailableError
 from mmdemo.registry import ModelSpec
-from mmdemo.runtimes import OPENVINO
+from mmdemo.runtimes import OPENVINO, RUNTIME_SPEEDUPS
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -37,7 +37,7 @@ DEFAULT_TEMPLATE = "a photo of a {}."
 
 SPEEDUPS = {
     **TEXT_FLOAT32,
-    OPENVINO: "the image and text towers run through OpenVINO, as CLIP's (mmdemo.runtimes)",
+    **RUNTIME_SPEEDUPS,
 }
 RUNTIMES = (OPENVINO,)
 """The runtimes its towers can run through (:mod:`mmdemo.runtimes`)."""

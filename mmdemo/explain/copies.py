@@ -1,7 +1,8 @@
 """The models explanations run on: a float32, eager-attention copy of each checkpoint.
 
 The app's cached models (:func:`mmdemo.loading.get_model`) may run fast paths that hide attention
-maps or change weights in place (sdpa attention, bfloat16 packed layers, int8 decoders). Explaining
+maps or change weights in place (sdpa attention, bfloat16 packed layers, int8 decoders) or run the towers
+through a runtime without gradients (OpenVINO, :mod:`mmdemo.runtimes`). Explaining
 needs the attention probabilities and their gradients, so each checkpoint is loaded a second time
 through its own backend with no speed-ups, in float32, with eager attention, and kept (once per
 process, per device). The shared cached model is never touched. :data:`PATH` says so in every

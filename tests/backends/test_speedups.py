@@ -89,6 +89,8 @@ def test_vqa_gets_the_bfloat16_vision_encoder_only(tiny_models, fast_cpu):
 def test_clip_text_tower_stays_float32_under_the_auto_policy(tiny_models, fast_cpu, monkeypatch):
     from dataclasses import replace
 
+    monkeypatch.setattr(loading.SETTINGS, "runtime", "torch")  # the torch path (OpenVINO's: tests/runtimes)
+
     from mmdemo.encoders import embed_texts
     from mmdemo.registry import get_model_spec, register_model, unregister_model
 
