@@ -56,12 +56,12 @@ def load(
     """Load ``spec`` with the speed-ups it was given that apply here.
 
     ``text-float32`` keeps the torch text tower out of autocast (:func:`text_autocast`);
-    ``openvino`` runs both towers through OpenVINO (:func:`mmdemo.runtimes.lazy.attach_runtime`),
+    ``openvino`` runs both towers through OpenVINO (:func:`mmdemo.backends.runtime.attach_runtime`),
     converted at their first encode; the torch model stays loaded (fallback, explanations).
     """
     from transformers import AutoProcessor, CLIPModel
 
-    from mmdemo.runtimes.lazy import attach_runtime
+    from mmdemo.backends.runtime import attach_runtime
     from mmdemo.runtimes.towers import ClipImageTower, ClipTextTower
 
     model = load_checked(spec, CLIPModel, ARCHITECTURES[spec.backend], MODEL_TYPES, dtype=torch.float32)
@@ -80,7 +80,7 @@ def _features(output: torch.Tensor | object) -> torch.Tensor:
 
 def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
     """Unnormalised image features [N, D]."""
-    from mmdemo.runtimes.lazy import run_tower
+    from mmdemo.backends.runtime import run_tower
 
     pixels = loaded.processor(images=images, return_tensors="pt")["pixel_values"].to(loaded.device)
     features = run_tower(loaded, "image", pixels)
@@ -97,7 +97,7 @@ def text_max_length(loaded: LoadedModel) -> int:
 
 def encode_texts(loaded: LoadedModel, texts: list[str]) -> torch.Tensor:
     """Unnormalised text features [N, D]; texts longer than the context are truncated."""
-    from mmdemo.runtimes.lazy import run_tower
+    from mmdemo.backends.runtime import run_tower
 
     tokens = loaded.tokenizer(
         texts, padding=True, truncation=True, max_length=text_max_length(loaded), return_tensors="pt"

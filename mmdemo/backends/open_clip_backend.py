@@ -92,10 +92,10 @@ def load(
     spec: ModelSpec, device: torch.device, dtype: torch.dtype, speedups: tuple[str, ...] = ()
 ) -> LoadedModel:
     """Load ``spec``; ``text-float32`` keeps the torch text tower out of autocast (:func:`text_autocast`);
-    ``openvino`` runs both towers through OpenVINO (:func:`mmdemo.runtimes.lazy.attach_runtime`)."""
+    ``openvino`` runs both towers through OpenVINO (:func:`mmdemo.backends.runtime.attach_runtime`)."""
     import open_clip
 
-    from mmdemo.runtimes.lazy import attach_runtime
+    from mmdemo.backends.runtime import attach_runtime
     from mmdemo.runtimes.towers import OpenClipImageTower, OpenClipTextTower
 
     name = _model_name(spec)
@@ -117,7 +117,7 @@ def load(
 
 
 def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tensor:
-    from mmdemo.runtimes.lazy import run_tower
+    from mmdemo.backends.runtime import run_tower
 
     pixels = torch.stack([loaded.processor(image) for image in images]).to(loaded.device)
     features = run_tower(loaded, "image", pixels)
@@ -128,7 +128,7 @@ def encode_images(loaded: LoadedModel, images: list[Image.Image]) -> torch.Tenso
 
 
 def encode_texts(loaded: LoadedModel, texts: list[str]) -> torch.Tensor:
-    from mmdemo.runtimes.lazy import run_tower
+    from mmdemo.backends.runtime import run_tower
 
     tokens = loaded.tokenizer(texts).to(loaded.device)  # truncates to the context length
     features = run_tower(loaded, "text", tokens)

@@ -4,7 +4,8 @@ A backend that declares ``RUNTIMES`` (CLIP, OpenCLIP) can run its image and text
 runtime instead of torch. The policy (:func:`mmdemo.loading.resolve_speedups`) gives a model the
 runtime as a load-time speed-up named after it (``"openvino"``) where it was measured faster and
 faithful (``python -m mmdemo bench --runtimes ov-bf16,ov-fp32``, with AMX and with ``--isa avx2``);
-the backend then builds an :class:`~mmdemo.runtimes.lazy.RuntimeTowers`, which converts each tower
+the backend then attaches an :class:`~mmdemo.runtimes.lazy.RuntimeTowers`
+(:mod:`mmdemo.backends.runtime`; this package never imports the backends), which converts each tower
 at its first encode, keeps the converted model on disk (:mod:`mmdemo.runtimes.model_cache`), and
 falls back to torch, with one warning naming the model and the reason, where the runtime is
 missing or the conversion fails. The torch model stays loaded beside it: explanations and anything

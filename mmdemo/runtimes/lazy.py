@@ -6,7 +6,9 @@ and compiles it at the precision of :func:`~mmdemo.runtimes.openvino_runtime.pre
 OpenVINO cannot be imported, or a conversion or a run raises, the whole model goes back to torch:
 one warning names the model and the reason, :meth:`RuntimeTowers.run` returns None from then on
 (the backend then runs its torch path), and ``on_fallback`` lets the backend drop the runtime
-from the model's speed-ups (so the embedding cache keys what torch computes as torch's).
+from the model's speed-ups (so the embedding cache keys what torch computes as torch's). The
+backends attach it to a loaded model through :mod:`mmdemo.backends.runtime` (this package never
+imports the backends).
 """
 
 from __future__ import annotations
@@ -18,11 +20,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from mmdemo.backends.base import LoadedModel
-from mmdemo.cache import checkpoint_fingerprint
 from mmdemo.runtimes import OPENVINO
 from mmdemo.runtimes.model_cache import ConvertedModelCache, converted_key
-from mmdemo.runtimes.openvino_runtime import missing_reason
 
 logger = logging.getLogger(__name__)
 
@@ -91,28 +90,3 @@ class RuntimeTowers:
         logger.warning("Model %r runs on torch instead of OpenVINO: %s", self.model_name, reason)
         self.on_fallback(reason)
 
-
-def attach_runtime(loaded: LoadedModel, speedups: tuple[str, ...], towers: dict[str, Callable[[], torch.nn.Module]]) -> None:
-    """Give ``loaded`` OpenVINO towers when ``speedups`` names the runtime and it runs on the CPU:
-    ``extras["runtime"]`` (a :class:`RuntimeTowers`, nothing converted yet) and the speed-up
-    ``"openvino"``. Where OpenVINO is not installed, one warning says so and torch runs."""
-    if OPENVINO not in speedups or loaded.device.type != "cpu":
-        return
-    reason = missing_reason()
-    if reason is not None:
-        logger.warning("Model %r runs on torch instead of OpenVINO: %s", loaded.spec.name, reason)
-        return
-
-    def drop_runtime(reason: str) -> None:
-        loaded.extras["speedups"] = tuple(name for name in loaded.speedups if name != OPENVINO)
-
-    loaded.extras["runtime"] = RuntimeTowers(
-        loaded.spec.name, "|".join(checkpoint_fingerprint(loaded.spec)), loaded.dtype, towers, drop_runtime
-    )
-    loaded.extras["speedups"] = (*loaded.speedups, OPENVINO)
-
-
-def run_tower(loaded: LoadedModel, tower: str, *tensors: torch.Tensor) -> torch.Tensor | None:
-    """``tower``'s features through the model's runtime, or None: run the torch path."""
-    towers = loaded.extras.get("runtime")
-    return None if towers is None else towers.run(tower, *tensors)
