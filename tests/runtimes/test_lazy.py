@@ -106,6 +106,7 @@ def test_second_load_reads_the_cache_and_other_models_miss_it(tiny_models, refer
     assert len(sorted(folder.glob("*.xml"))) == 5
 
 
+@pytest.mark.slow  # ~8 s of conversion on the busy 2-core machine; the key's precision part: test_model_cache.py
 @pytest.mark.skipif(not openvino_runtime.has_bfloat16(), reason="OpenVINO's CPU plugin has no bfloat16 here")
 def test_another_precision_has_its_own_entry(tiny_models, reference, conversions):
     bf16 = register_model(replace(get_model_spec(tiny_models.clip), dtype="bfloat16"), replace_existing=True)
