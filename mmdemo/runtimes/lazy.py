@@ -72,7 +72,7 @@ class RuntimeTowers:
                 from mmdemo.runtimes import openvino_runtime
 
                 self.precision = self.precision or openvino_runtime.precision_for(self.dtype)
-                key = converted_key(self.fingerprint, tower, OPENVINO, openvino_runtime.version(), self.precision)
+                key = converted_key(self.fingerprint, tower, OPENVINO, openvino_runtime.version())
                 module = self.towers[tower]()
                 cache = self.cache or ConvertedModelCache()
                 label = f"{self.model_name} ({tower} tower)"

@@ -1,11 +1,14 @@
 """Converted models on disk, keyed like the embedding cache: the same checkpoint converted by the
-same runtime version at the same precision is converted once.
+same runtime version is converted once.
 
 Entries live in the embedding cache's folder, under :data:`mmdemo.cache.RUNTIME_DIR`
 (``<cache>/runtimes/<key>.xml`` and ``<key>.bin``: OpenVINO IR), and count under its size cap
 (``$MMDEMO_CACHE_MAX_MB``; the cache's least-recently-used eviction sees them, :data:`mmdemo.cache.CACHE_FILES`).
 The key hashes the model's fingerprint (:func:`mmdemo.cache.checkpoint_fingerprint`: name,
-checkpoint, local file sizes and dates), the tower, the runtime and its version, and the precision.
+checkpoint, local file sizes and dates), the tower, and the runtime and its version. Not the
+precision: the IR keeps float32 weights and the precision is a compile-time hint
+(:func:`mmdemo.runtimes.openvino_runtime.compile_model`), so a bfloat16 and a float32 model of one
+checkpoint share one entry (ViT-B/32's two towers take ~600 MB).
 
 A write is atomic: the IR is saved into a ``.<key>.<random>.tmp`` folder beside the entries, the
 ``.bin`` renamed into place, then the ``.xml`` (an entry exists once its ``.xml`` does); the
@@ -34,9 +37,9 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = "1"  # bump when what a tower converts to changes for the same checkpoint
 
 
-def converted_key(fingerprint: str, tower: str, runtime: str, runtime_version: str, precision: str) -> str:
+def converted_key(fingerprint: str, tower: str, runtime: str, runtime_version: str) -> str:
     """The cache key of one converted tower."""
-    raw = f"{FORMAT_VERSION}\0{fingerprint}\0{tower}\0{runtime} {runtime_version}\0{precision}".encode()
+    raw = f"{FORMAT_VERSION}\0{fingerprint}\0{tower}\0{runtime} {runtime_version}".encode()
     return hashlib.sha256(raw).hexdigest()
 
 

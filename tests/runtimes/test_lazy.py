@@ -106,14 +106,15 @@ def test_second_load_reads_the_cache_and_other_models_miss_it(tiny_models, refer
     assert len(sorted(folder.glob("*.xml"))) == 5
 
 
-@pytest.mark.slow  # ~8 s of conversion on the busy 2-core machine; the key's precision part: test_model_cache.py
+@pytest.mark.slow  # ~8 s of compiling on the busy 2-core machine
 @pytest.mark.skipif(not openvino_runtime.has_bfloat16(), reason="OpenVINO's CPU plugin has no bfloat16 here")
-def test_another_precision_has_its_own_entry(tiny_models, reference, conversions):
+def test_another_precision_shares_the_entry_and_compiles_at_its_own(tiny_models, reference, conversions):
     bf16 = register_model(replace(get_model_spec(tiny_models.clip), dtype="bfloat16"), replace_existing=True)
     try:
         loading.unload_all()
         images = embed_images(IMAGES, model=bf16.name, use_cache=False).embeddings
-        assert conversions == ["ClipImageTower"] and loading.get_model(bf16.name, "image-text").extras["runtime"].precision == "bf16"
+        # the IR keeps float32 weights: the float32 model's entry is read, compiled at bf16
+        assert conversions == [] and loading.get_model(bf16.name, "image-text").extras["runtime"].precision == "bf16"
         assert centred_cosine(reference[tiny_models.clip][0], images, threshold=0.99).passed
     finally:
         register_model(replace(bf16, dtype="float32"), replace_existing=True)
