@@ -109,6 +109,8 @@ def test_second_load_reads_the_cache_and_other_models_miss_it(tiny_models, refer
 @pytest.mark.slow  # ~8 s of compiling on the busy 2-core machine
 @pytest.mark.skipif(not openvino_runtime.has_bfloat16(), reason="OpenVINO's CPU plugin has no bfloat16 here")
 def test_another_precision_shares_the_entry_and_compiles_at_its_own(tiny_models, reference, conversions):
+    embed_images(IMAGES, model=tiny_models.clip, use_cache=False)  # the float32 model's entry exists
+    conversions.clear()
     bf16 = register_model(replace(get_model_spec(tiny_models.clip), dtype="bfloat16"), replace_existing=True)
     try:
         loading.unload_all()
