@@ -190,14 +190,27 @@ def test_the_shape_head_names_each_columns_shape_from_that_columns_tokens():
 
 
 def test_blip_with_finer_patches_a_shape_head_and_a_tower_stage(tmp_path):
-    argv = ["--smoke", "--out", str(tmp_path), "--models", "caption,vqa", "--varied", "-q",
-            "--blip-patch-size", "16", "--blip-shape-head", "1", "--blip-tower-steps", "2"]
-    assert main(argv) == 0
-    assert BlipForQuestionAnswering.from_pretrained(tmp_path / "vqa").config.vision_config.patch_size == 16
-    record = json.loads((tmp_path / "pretrain.json").read_text())
-    assert record["config"]["blip_shape_head"] == 1.0 and record["config"]["blip_tower"]["steps"] == 2
-    assert record["config"]["blip_teacher"] is False  # CLIP's 3x3 tokens are no target for a 6x6 grid
+    from mmdemo.pretrain.program import build_parser, config_from_args
+    from mmdemo.pretrain.train_blip import train_blip
+
+    argv = ["--out", str(tmp_path), "--models", "caption,vqa", "--varied", "--blip-steps", "5",
+            "--blip-patch-size", "16", "--blip-shape-head", "0.5", "--blip-tower-steps", "3"]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert config.blip_shape.patch_size == 16 and config.blip_shape_head == 0.5
+    assert config.blip_tower.steps == 3 and config.blip_tower.batch_size == config.blip.batch_size
+    assert config.blip_teacher is False  # CLIP's 3x3 tokens are no target for a 6x6 grid
+    assert config_from_args(build_parser().parse_args(argv[:7])).blip_teacher is True  # same grid as CLIP
     with pytest.raises(ValueError, match="shape_head"):
         PretrainConfig(blip_tower=StageConfig(steps=2))
     with pytest.raises(ValueError, match="valid"):
         PretrainConfig(blip_shape=BlipShape(patch_size=20))
+
+    pool = build_pool(8, varied=4)
+    stage = StageConfig(steps=2, batch_size=8, lr=1e-3)
+    captioner, answerer, _, log = train_blip(
+        pool, stage, 0, BlipShape(patch_size=16), fresh_varied=0.25, shape_head=1.0, tower_warmup=stage
+    )
+    assert answerer.config.vision_config.patch_size == 16 and answerer.vision_model is captioner.vision_model
+    assert [name for name, _ in log.losses] == [2]  # the joint stage's log; the tower stage ran before it
+    with pytest.raises(ValueError, match="shape_head"):
+        train_blip(pool, stage, 0, tower_warmup=stage)
