@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--every", type=int, default=100, help="report every this many steps")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--position-scale", type=float, default=1.0, help="scale the initial position embeddings by this (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with cpu_settings(args.threads):
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.manual_seed(0)
         captioner, _, _ = build_blip(BlipShape(patch_size=args.patch), True, True)
         tower = captioner.vision_model
+        with torch.no_grad():
+            tower.embeddings.position_embedding.mul_(args.position_scale)
         head = nn.Linear(tower.config.hidden_size, sum(1 + len(values) for _, values in COLUMN_LABELS))
         sets = probe_sets()
         rng = np.random.default_rng(3)
