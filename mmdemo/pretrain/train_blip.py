@@ -22,10 +22,11 @@ the first steps, so the generative losses train the decoders instead of waiting 
 the map is dropped after training.
 
 A *shape head* (``shape_head`` > 0) is a second auxiliary loss on the tower: a linear map of the
-tokens of each column third of the picture (averaged) names the kind, colour and size of the shape there (or
-none), by cross-entropy on the scene's exact labels (:func:`column_targets`). It teaches the tower
-kind and colour on every picture, varied drawings included (which no CLIP teacher knows), far
-sooner than the generative losses alone; the head is dropped after training.
+averaged tokens of each column third of the picture names the kind, colour and size of the shape
+there (or none), by cross-entropy on the scene's exact labels (:func:`column_targets`), on every
+picture, varied drawings included (which no CLIP teacher knows); the head is dropped after training.
+It teaches colour within a few hundred steps; the kind of a shape at a free place it did not teach
+in this project's CPU budget (see the README and ``python -m tests.world.tower_probe``).
 """
 
 from __future__ import annotations
