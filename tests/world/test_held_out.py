@@ -10,7 +10,7 @@ day a checkpoint passes them, so the marker must go then). A later session's tow
 (``python -m tests.world.tower_probe``, figures in the README) found why: BLIP's vision tower learns
 colour from every source within minutes, and the kind of a shape on the plain world's grid, but not
 the kind of a shape at a free place only slowly, even on the training generator's own drawings
-(16x16 patches: 0.63 on these drawings after 2500 tower-only steps; 32x32 stay at chance off the grid).
+(16x16 patches: 0.67 on these drawings after 3000 tower-only steps; 32x32 stay at chance off the grid).
 
 Shapes drawn by this test's own renderer (:mod:`tests.world.held_out`: PIL ``ImageDraw`` primitives,
 web colours, other canvas sizes and aspect ratios, any place and scale, filled or outlined) and
