@@ -63,6 +63,10 @@ class PretrainConfig:
         blip_fresh_varied: share of each BLIP batch made of varied scenes drawn and rendered at that
             step (never the same picture twice; a fixed varied pool is learnt by heart).
         blip_wordpiece: BLIP gets the WordPiece tokenizer instead of the world's word-level one.
+        blip_shape_head: weight of BLIP's auxiliary per-column kind/colour/size loss on its vision
+            tower (see :mod:`mmdemo.pretrain.train_blip`; 0: none, as shipped before issue 16).
+        blip_tower: a stage that trains BLIP's vision tower alone with that head before the joint
+            stage (None: no such stage; needs ``blip_shape_head`` > 0).
 
     The defaults are the shipped checkpoints' (the plain world only). :func:`varied_config` turns
     on everything the varied world adds (the experimental run of issue 16; see the README).
@@ -90,6 +94,8 @@ class PretrainConfig:
     varied_pool: int = 0
     blip_fresh_varied: float = 0.0
     blip_wordpiece: bool = False
+    blip_shape_head: float = 0.0
+    blip_tower: StageConfig | None = None
     clip_varied: bool = False
     clip_reworded: float = 0.0
     clip_wordpiece: bool = False
@@ -114,6 +120,12 @@ class PretrainConfig:
         unknown = [name for name in self.models if name not in MODEL_NAMES]
         if unknown or not self.models:
             raise ValueError(f"Unknown models {unknown or list(self.models)}; valid: {list(MODEL_NAMES)}")
+        side, patch = self.blip_shape.image_size, self.blip_shape.patch_size
+        if patch < 1 or side % patch:
+            valid = [p for p in range(4, side + 1) if side % p == 0]
+            raise ValueError(f"BLIP patch size {patch} does not divide its {side}-pixel input; valid: {valid}")
+        if self.blip_tower is not None and self.blip_shape_head <= 0:
+            raise ValueError(f"blip_tower needs blip_shape_head > 0, got {self.blip_shape_head}")
         if self.pool_size < 2:
             raise ValueError(f"pool_size must be >= 2, got {self.pool_size}")
 
@@ -250,6 +262,8 @@ def pretrain(config: PretrainConfig, command: str = "") -> PretrainResult:
                 out_of_world=config.vqa_out_of_world,
                 fresh_varied=config.blip_fresh_varied,
                 wordpiece=config.blip_wordpiece,
+                shape_head=config.blip_shape_head,
+                tower_warmup=config.blip_tower,
             )
             if want_caption:
                 folders["caption"] = _save_pretrained(out / "caption", captioner, blip_processor)
@@ -334,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clip-steps", type=int, default=defaults.clip.steps, help="CLIP steps (default: %(default)s)")
     parser.add_argument("--audio-steps", type=int, default=defaults.audio.steps, help="audio steps (default: %(default)s)")
     parser.add_argument("--blip-steps", type=int, default=defaults.blip.steps, help="BLIP caption+VQA steps (default: %(default)s)")
+    parser.add_argument("--blip-patch-size", type=int, default=defaults.blip_shape.patch_size, help="BLIP's vision patch side in pixels; 16 makes a 6x6 grid of the 96x96 input (default: %(default)s; a size other than CLIP's turns distillation from CLIP off)")
+    parser.add_argument("--blip-shape-head", type=float, default=defaults.blip_shape_head, help="weight of BLIP's auxiliary per-column kind/colour/size loss on its vision tower (default: %(default)s: none)")
+    parser.add_argument("--blip-tower-steps", type=int, default=0, help="steps of a BLIP vision-tower stage before the joint one, with the shape head (default: 0: none)")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size of every stage (default: 128)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--gallery-size", type=int, default=defaults.gallery_size, help="held-out gallery for the figures; 0 skips them (default: %(default)s)")
@@ -348,7 +365,7 @@ def config_from_args(args: argparse.Namespace) -> PretrainConfig:
     if args.smoke:
         out = args.out or Path(tempfile.mkdtemp(prefix="mmdemo-pretrain-smoke-"))
         smoke = smoke_config(out, args.seed, models)
-        return varied_config(smoke) if args.varied else smoke
+        return _blip_options(varied_config(smoke) if args.varied else smoke, args, smoke.blip)
     config = PretrainConfig(
         out=args.out or DEFAULT_OUT,
         seed=args.seed,
@@ -360,11 +377,26 @@ def config_from_args(args: argparse.Namespace) -> PretrainConfig:
     if args.varied:
         config = varied_config(config)
     batch = {"batch_size": args.batch_size} if args.batch_size else {}
+    config = _blip_options(config, args, replace(config.blip, **batch))
     return replace(
         config,
         clip=replace(config.clip, steps=args.clip_steps, **batch),
         audio=replace(config.audio, steps=args.audio_steps, **batch),
         blip=replace(config.blip, steps=args.blip_steps, **batch),
+    )
+
+
+def _blip_options(config: PretrainConfig, args: argparse.Namespace, tower_stage: StageConfig) -> PretrainConfig:
+    """``config`` with BLIP's patch size, shape head and tower stage (of ``tower_stage``'s settings)
+    from the command line; a patch size other than CLIP's turns distillation from CLIP off (the
+    token grids differ)."""
+    blip_shape = replace(config.blip_shape, patch_size=args.blip_patch_size)
+    return replace(
+        config,
+        blip_shape=blip_shape,
+        blip_teacher=config.blip_teacher and blip_shape.patch_size == config.clip_shape.patch_size,
+        blip_shape_head=args.blip_shape_head,
+        blip_tower=replace(tower_stage, steps=args.blip_tower_steps) if args.blip_tower_steps else None,
     )
 
 

@@ -20,6 +20,13 @@ tower: a linear map of BLIP's image tokens regresses CLIP's (layer-normalised) t
 once for the pool (:func:`teacher_tokens`). That dense target teaches the tower what is where within
 the first steps, so the generative losses train the decoders instead of waiting for the tower;
 the map is dropped after training.
+
+A *shape head* (``shape_head`` > 0) is a second auxiliary loss on the tower: a linear map of the
+averaged tokens of each column third of the picture names the kind, colour and size of the shape
+there (or none), by cross-entropy on the scene's exact labels (:func:`column_targets`), on every
+picture, varied drawings included (which no CLIP teacher knows); the head is dropped after training.
+It teaches colour within a few hundred steps; the kind of a shape at a free place it did not teach
+in this project's CPU budget (see the README and ``python -m tests.world.tower_probe``).
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
 from mmdemo.pretrain.pool import TrainingPool, image_tensor, pixel_values
 from mmdemo.world.phrasing import ask_out_of_world, ask_varied
 from mmdemo.world.render import render_scene, sample_style, to_model_input
-from mmdemo.world.scenes import Scene, sample_free_scene
+from mmdemo.world.scenes import COLOUR_NAMES, KINDS, POSITIONS, SIZES, Scene, sample_free_scene
 from mmdemo.world.text import QA, ask, describe
 
 logger = logging.getLogger(__name__)
@@ -124,6 +131,48 @@ def teacher_tokens(teacher: CLIPModel, pool: TrainingPool, batch: int = 256) -> 
     return torch.cat(parts)
 
 
+# The shape head's labels per column: (attribute, its values); index 0 of each means "no shape here".
+COLUMN_LABELS: tuple[tuple[str, tuple[str, ...]], ...] = (("kind", KINDS), ("colour", COLOUR_NAMES), ("size", SIZES))
+
+
+def column_targets(scenes: list[Scene]) -> torch.Tensor:
+    """Class indices [B, columns, attributes] of the shape in each column (0: none, else 1 + the
+    value's index in :data:`COLUMN_LABELS`)."""
+    targets = torch.zeros(len(scenes), len(POSITIONS), len(COLUMN_LABELS), dtype=torch.long)
+    for i, scene in enumerate(scenes):
+        for c, position in enumerate(POSITIONS):
+            shape = scene.at(position)
+            if shape is not None:
+                for a, (attribute, values) in enumerate(COLUMN_LABELS):
+                    targets[i, c, a] = 1 + values.index(getattr(shape, attribute))
+    return targets
+
+
+def column_tokens(image_embeds: torch.Tensor) -> torch.Tensor:
+    """The tower's patch tokens averaged over each column third of the picture: [B, T, H] -> [B, columns, H].
+
+    A patch belongs to the third that holds its centre (the class token, first, is left out)."""
+    batch, tokens, hidden = image_embeds.shape
+    grid = int(round((tokens - 1) ** 0.5))
+    patches = image_embeds[:, 1:].reshape(batch, grid, grid, hidden)  # [B, rows, cols, H] (row-major patches)
+    owner = torch.tensor([int((j + 0.5) * len(POSITIONS) / grid) for j in range(grid)])
+    return torch.stack([patches[:, :, owner == c].mean(dim=(1, 2)) for c in range(len(POSITIONS))], dim=1)
+
+
+def shape_head_loss(head: nn.Linear, image_embeds: torch.Tensor, scenes: list[Scene]) -> torch.Tensor:
+    """Mean cross-entropy of the head's kind, colour and size of each column's shape (or none), read
+    from that column's tokens (:func:`column_tokens`); the head maps H to sum(1 + len(values)) logits."""
+    logits = head(column_tokens(image_embeds))  # [B, columns, sum of classes]
+    targets = column_targets(scenes)
+    losses, start = [], 0
+    for a, (_, values) in enumerate(COLUMN_LABELS):
+        width = 1 + len(values)
+        part = logits[:, :, start : start + width].reshape(-1, width)  # [B * columns, classes]
+        losses.append(F.cross_entropy(part, targets[:, :, a].reshape(-1)))
+        start += width
+    return torch.stack(losses).mean()
+
+
 def training_question(scene: Scene, rng: np.random.Generator, varied: float, out_of_world: float) -> QA:
     """One VQA training pair: out of the world with probability ``out_of_world``, else a question
     about ``scene``, reworded with probability ``varied``, canonical otherwise."""
@@ -157,6 +206,8 @@ def train_blip(
     teacher_plain_only: bool = True,
     fresh_varied: float = 0.0,
     wordpiece: bool = False,
+    shape_head: float = 0.0,
+    tower_warmup: StageConfig | None = None,
 ) -> tuple[BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor, StageLog]:
     """Train a fresh captioner and/or VQA model on ``pool`` (both share the vision tower).
 
@@ -168,9 +219,16 @@ def train_blip(
     ``fresh_varied``: the share of every batch made of varied scenes drawn and rendered afresh at
     that step (:func:`fresh_varied_batch`), so no varied picture is seen twice and none can be learnt
     by heart; the rest comes from the pool. ``wordpiece``: the WordPiece tokenizer.
+    ``shape_head``: weight of the auxiliary per-column kind/colour/size loss on the tower's patch
+    tokens (0: none; see the module docstring).
+    ``tower_warmup``: first train the vision tower alone with the shape head (and the teacher, if
+    any) for these steps, which cost a fraction of a joint step, so the decoders start from a tower
+    that already sees kind, colour, size and place (needs ``shape_head`` > 0).
     """
     if not (caption or vqa):
         raise ValueError("train_blip needs caption=True or vqa=True")
+    if tower_warmup is not None and shape_head <= 0:
+        raise ValueError(f"tower_warmup needs shape_head > 0, got shape_head={shape_head}")
     targets = teacher_tokens(teacher, pool) if teacher is not None else None
     torch.manual_seed(seed)
     captioner, answerer, processor = build_blip(shape, share_text, wordpiece)
@@ -179,16 +237,17 @@ def train_blip(
         if targets.shape[1] != (shape.image_size // shape.patch_size) ** 2 + 1:
             raise ValueError(f"teacher gives {targets.shape[1]} image tokens; BLIP's tower makes a different number")
         distill = nn.Linear(shape.hidden, targets.shape[-1])
+    head = nn.Linear(shape.hidden, sum(1 + len(v) for _, v in COLUMN_LABELS)) if shape_head > 0 else None
     captioner.train()
     answerer.train()
     rng = np.random.default_rng([seed, 3])
     distill_below = pool.varied_from if teacher_plain_only else len(pool)
     n = len(pool)
-    fresh = int(round(fresh_varied * config.batch_size))
-    batch_size = min(config.batch_size - fresh, n)
 
-    def step_loss(step: int) -> dict[str, torch.Tensor]:
-        idx = rng.choice(n, size=batch_size, replace=False)
+    def draw_batch(size: int) -> tuple[np.ndarray, list[Scene], list[str], torch.Tensor]:
+        """``size`` samples: pool indices, scenes, captions and their tower outputs [B, T, H]."""
+        fresh = int(round(fresh_varied * size))
+        idx = rng.choice(n, size=min(size - fresh, n), replace=False)
         scenes = [pool.scenes[i] for i in idx]
         captions = [pool.captions[0][i] for i in idx]
         images = pool.images[idx]
@@ -197,12 +256,31 @@ def train_blip(
             scenes, images = scenes + new_scenes, torch.cat([images, new_images])
             captions = captions + [describe(scene) for scene in new_scenes]
         image_embeds = captioner.vision_model(pixel_values=pixel_values(images)).last_hidden_state
+        return idx, scenes, captions, image_embeds
+
+    def tower_losses(idx: np.ndarray, scenes: list[Scene], image_embeds: torch.Tensor) -> dict[str, torch.Tensor]:
         losses = {}
         if distill is not None:
             plain = torch.from_numpy(idx < distill_below)  # the teacher knows the plain world only
             if plain.any():
                 rows = torch.from_numpy(idx)[plain]
                 losses["distill"] = F.mse_loss(distill(image_embeds[: len(idx)][plain]), targets[rows])
+        if head is not None:
+            losses["shape"] = shape_head * shape_head_loss(head, image_embeds, scenes)
+        return losses
+
+    auxiliary = (list(distill.parameters()) if distill is not None else []) + (list(head.parameters()) if head is not None else [])
+    if tower_warmup is not None:
+
+        def warmup_loss(step: int) -> dict[str, torch.Tensor]:
+            idx, scenes, _, image_embeds = draw_batch(tower_warmup.batch_size)
+            return tower_losses(idx, scenes, image_embeds)
+
+        run_stage("blip-tower", list(captioner.vision_model.parameters()) + auxiliary, tower_warmup, warmup_loss)
+
+    def step_loss(step: int) -> dict[str, torch.Tensor]:
+        idx, scenes, captions, image_embeds = draw_batch(config.batch_size)
+        losses = tower_losses(idx, scenes, image_embeds)
         if caption:
             losses["caption"] = caption_loss(captioner, processor, image_embeds, captions)
         if vqa:
@@ -222,7 +300,5 @@ def train_blip(
         parameters += list(captioner.parameters())
     if vqa:
         parameters += list(answerer.parameters())
-    if distill is not None:
-        parameters += list(distill.parameters())
-    log = run_stage("blip", parameters, config, step_loss)
+    log = run_stage("blip", parameters + auxiliary, config, step_loss)
     return captioner.eval(), answerer.eval(), processor, log

@@ -19,7 +19,9 @@ from transformers import (
     Wav2Vec2Model,
 )
 
+from mmdemo.model_factory import BlipShape
 from mmdemo.pretrain.configs import build_blip, build_clip
+from mmdemo.pretrain.loop import StageConfig
 from mmdemo.pretrain.evaluate import saved_model_functions
 from mmdemo.pretrain.pool import build_pool, image_tensor, pixel_values
 from mmdemo.pretrain.program import PretrainConfig, main, pretrain, smoke_config
@@ -166,3 +168,49 @@ def test_the_one_builder_makes_the_weights_the_shipped_code_made():
     captioner, vqa, _ = build_blip(share_text=True)
     assert _weight_mass(captioner) == pytest.approx(27654.758680232935, rel=1e-9)
     assert _weight_mass(vqa) == pytest.approx(37107.80025155294, rel=1e-9)
+
+
+def test_the_shape_head_names_each_columns_shape_from_that_columns_tokens():
+    from mmdemo.pretrain.train_blip import COLUMN_LABELS, column_targets, column_tokens, shape_head_loss
+    from mmdemo.world.scenes import Scene, Shape
+
+    scene = Scene(shapes=(Shape("star", "blue", "large", "left"), Shape("circle", "red", "small", "right")))
+    assert column_targets([scene]).tolist() == [[[4, 5, 2], [0, 0, 0], [1, 1, 1]]]  # 1 + index; 0: nothing there
+    for grid in (3, 6):  # 32- and 16-pixel patches of the 96x96 input
+        embeds = torch.zeros(1, 1 + grid * grid, 2)
+        embeds[0, 1:, 0] = torch.arange(grid).repeat(grid).float()  # each patch's column index
+        thirds = column_tokens(embeds)[0, :, 0]
+        width = grid // 3
+        assert torch.allclose(thirds, torch.tensor([width * c + (width - 1) / 2 for c in range(3)]))
+    head = torch.nn.Linear(2, sum(1 + len(values) for _, values in COLUMN_LABELS))
+    embeds = torch.randn(1, 37, 2, requires_grad=True)
+    loss = shape_head_loss(head, embeds, [scene])
+    loss.backward()
+    assert torch.isfinite(loss) and embeds.grad[0, 0].abs().sum() == 0 and embeds.grad[0, 1:].abs().sum() > 0
+
+
+def test_blip_with_finer_patches_a_shape_head_and_a_tower_stage(tmp_path):
+    from mmdemo.pretrain.program import build_parser, config_from_args
+    from mmdemo.pretrain.train_blip import train_blip
+
+    argv = ["--out", str(tmp_path), "--models", "caption,vqa", "--varied", "--blip-steps", "5",
+            "--blip-patch-size", "16", "--blip-shape-head", "0.5", "--blip-tower-steps", "3"]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert config.blip_shape.patch_size == 16 and config.blip_shape_head == 0.5
+    assert config.blip_tower.steps == 3 and config.blip_tower.batch_size == config.blip.batch_size
+    assert config.blip_teacher is False  # CLIP's 3x3 tokens are no target for a 6x6 grid
+    assert config_from_args(build_parser().parse_args(argv[:7])).blip_teacher is True  # same grid as CLIP
+    with pytest.raises(ValueError, match="shape_head"):
+        PretrainConfig(blip_tower=StageConfig(steps=2))
+    with pytest.raises(ValueError, match="valid"):
+        PretrainConfig(blip_shape=BlipShape(patch_size=20))
+
+    pool = build_pool(8, varied=4)
+    stage = StageConfig(steps=2, batch_size=8, lr=1e-3)
+    captioner, answerer, _, log = train_blip(
+        pool, stage, 0, BlipShape(patch_size=16), fresh_varied=0.25, shape_head=1.0, tower_warmup=stage
+    )
+    assert answerer.config.vision_config.patch_size == 16 and answerer.vision_model is captioner.vision_model
+    assert [name for name, _ in log.losses] == [2]  # the joint stage's log; the tower stage ran before it
+    with pytest.raises(ValueError, match="shape_head"):
+        train_blip(pool, stage, 0, tower_warmup=stage)
