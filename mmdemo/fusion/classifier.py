@@ -15,7 +15,6 @@ from torch import Tensor, nn
 
 from mmdemo.errors import IncompatibleError
 from mmdemo.fusion.base import FusionModule
-from mmdemo.fusion.standardize import FeatureStandardizer
 
 
 @dataclass
@@ -58,12 +57,9 @@ class FusionClassifier(nn.Module):
         fusion: any FusionModule.
         tasks: task (label column) name -> number of classes, in a fixed order.
         strategy: the registry name of the fusion strategy (recorded for saving and reports).
-        standardize: standardise each modality's embeddings before fusion with a
-            :class:`~mmdemo.fusion.standardize.FeatureStandardizer` (its statistics, fitted by the
-            trainer on the training samples, are saved with the weights). Default False.
     """
 
-    def __init__(self, fusion: FusionModule, tasks: dict[str, int], strategy: str, standardize: bool = False) -> None:
+    def __init__(self, fusion: FusionModule, tasks: dict[str, int], strategy: str) -> None:
         super().__init__()
         if not tasks:
             raise IncompatibleError("a classifier needs at least one task (label column)")
@@ -74,7 +70,6 @@ class FusionClassifier(nn.Module):
         self.strategy = strategy
         self.tasks = dict(tasks)
         self.heads = nn.ModuleDict({task: nn.Linear(fusion.out_dim, classes) for task, classes in tasks.items()})
-        self.standardize = FeatureStandardizer(fusion.config.modalities) if standardize else None
 
     @property
     def modalities(self) -> list[str]:
@@ -82,8 +77,6 @@ class FusionClassifier(nn.Module):
         return self.fusion.modalities
 
     def forward(self, embeddings: dict[str, Tensor], mask: dict[str, Tensor] | None = None) -> ClassifierOutput:
-        if self.standardize is not None:
-            embeddings = self.standardize(embeddings)
         out = self.fusion.fuse(embeddings, mask)
         logits = {task: head(out.fused) for task, head in self.heads.items()}
         return ClassifierOutput(fused=out.fused, logits=logits, weights=out.weights)

@@ -155,11 +155,8 @@ class FusionHead:
         try:
             label_names = {task: list(names) for task, names in data["label_names"].items()}
             fusion = build_fusion(data["strategy"], FusionConfig.from_dict(data["fusion"]))
-            weights = load_tensors(folder / WEIGHTS_FILE)
-            standardize = any(key.startswith("standardize.") for key in weights)  # heads saved before it: none
-            model = FusionClassifier(fusion, {task: len(names) for task, names in label_names.items()}, data["strategy"],
-                                     standardize=standardize)
-            model.load_state_dict(weights, strict=True)
+            model = FusionClassifier(fusion, {task: len(names) for task, names in label_names.items()}, data["strategy"])
+            model.load_state_dict(load_tensors(folder / WEIGHTS_FILE), strict=True)
             training = TrainConfig.from_dict(data["training"]) if data.get("training") else None
             history = [EpochRecord(**record) for record in data.get("history", [])]
         except (KeyError, TypeError, RuntimeError, SafetensorError, ConfigError, UnknownStrategyError) as err:

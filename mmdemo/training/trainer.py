@@ -82,9 +82,6 @@ class TrainConfig:
             :class:`~mmdemo.fusion.config.FusionConfig` for its defaults).
         strategy_lr: strategy -> learning rate used instead of ``lr`` for that strategy (default
             empty: every strategy uses ``lr``). A trained head's config records the rate it used.
-        standardize: standardise each modality's embeddings to zero mean and unit variance per
-            dimension, with statistics of the training samples kept in the head
-            (:mod:`mmdemo.fusion.standardize`; default False: the embeddings as the encoders give them).
     """
 
     epochs: int = 30
@@ -111,7 +108,6 @@ class TrainConfig:
     threads: int | None = 1
     fusion: FusionConfig = field(default_factory=FusionConfig)
     strategy_lr: dict[str, float] = field(default_factory=dict)
-    standardize: bool = False
 
     def lr_for(self, strategy: str) -> float:
         """The learning rate ``strategy`` trains with: its ``strategy_lr`` entry, else ``lr``."""
@@ -325,9 +321,7 @@ def train_head(
     with torch_threads(config.threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         fusion = build_fusion(strategy, replace(config.fusion, modalities=features.dims))
-        model = FusionClassifier(fusion, features.tasks, strategy, standardize=config.standardize)
-        if model.standardize is not None:
-            model.standardize.fit(*features.batch(split.train)[:2])
+        model = FusionClassifier(fusion, features.tasks, strategy)
         config = replace(config, fusion=fusion.config)
         history, best_epoch, stopped_early = _fit(model, features, split, config, label or strategy, progress,
                                                   strategy_index, n_strategies)
