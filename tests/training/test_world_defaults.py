@@ -36,9 +36,11 @@ Why, as measured on the same features:
   at-chance line of 0.550, and they score 0.48-0.52. With perfect features at 4,500 samples the
   linear task heads still score 0.51, while one hidden layer in each task head
   (``FusionConfig.head_layers=1``, ``--head-layers 1``) reaches the bound (concat 0.70, gmu 0.63,
-  lmf 0.59). On the real features at 1,500 it does not help (exactly_one 0.48-0.54, claim
-  0.51-0.59), so it is not a default: the claim has to be learnt first (more samples, or a CLIP
-  that has seen claim sentences).
+  lmf 0.59). On the real features at 4,500 samples (one seed, line 0.538) the linear heads score
+  0.50-0.54 and one hidden task layer concat 0.637, film 0.621, gmu 0.613, at the bound. At 1,500
+  it does not help (exactly_one 0.48-0.54, claim 0.51-0.59: lmf 0.532 falls to chance), so it is
+  not a default: the claim has to be learnt first (more samples, or a CLIP that has seen claim
+  sentences).
 
 Before these defaults (lr 1e-3, early stopping on the validation loss), gmu, late_weighted, film and
 attention kept their epoch-1 weights at chance on ``verdict``.
