@@ -108,7 +108,7 @@ def parse_strategy_lr(text: str) -> dict[str, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = LAB_TRAIN_DEFAULTS
-    fusion = FusionConfig()
+    fusion = defaults.fusion
     parser = argparse.ArgumentParser(
         prog="python -m mmdemo train",
         description="Train fusion heads (one per strategy, same split) and write a comparison report.",
@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     arch.add_argument("--rank", type=int, default=fusion.rank, help=f"LMF rank (default {fusion.rank})")
     arch.add_argument("--heads", type=int, default=fusion.num_heads, help=f"attention heads (default {fusion.num_heads})")
     arch.add_argument("--layers", type=int, default=fusion.num_layers, help=f"attention layers (default {fusion.num_layers})")
+    arch.add_argument("--head-layers", type=int, default=fusion.head_layers,
+                      help=f"hidden layers of each task's classifier over the fused vector, 0 = linear; late fusion stays linear (default {fusion.head_layers})")
 
     parser.add_argument("--few-shot", type=int, metavar="K", help="also score few-shot classifiers (prototype, linear probe) with K examples per class")
 
@@ -188,6 +190,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     fusion = FusionConfig(
         out_dim=args.out_dim, hidden_dim=args.hidden_dim, dropout=args.dropout, concat_hidden_layers=args.concat_layers,
         tfn_dim=args.tfn_dim, rank=args.rank, num_heads=args.heads, num_layers=args.layers,
+        head_layers=args.head_layers,
     )
     return TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,

@@ -60,6 +60,10 @@ class FusionModule(nn.Module):
     """
 
     contribution_kind: ClassVar[str] = "ablation"
+    # True where the strategy's meaning rests on a linear classifier over the fused vector (late
+    # fusion: a linear head over a weighted mean is the mean of per-modality logits); the
+    # classifier then ignores ``FusionConfig.head_layers``.
+    linear_head_only: ClassVar[bool] = False
 
     def __init__(self, config: FusionConfig) -> None:
         super().__init__()

@@ -50,8 +50,21 @@ class Contributions:
         return [dict(zip(self.modalities, row.tolist())) for row in self.values]
 
 
+def task_head(width: int, classes: int, hidden_layers: int) -> nn.Module:
+    """One task's classifier over the fused vector: ``Linear(width, classes)`` after
+    ``hidden_layers`` Linear-ReLU layers of that width (0: the linear layer alone, as saved heads
+    before ``head_layers`` existed have it)."""
+    if hidden_layers == 0:
+        return nn.Linear(width, classes)
+    layers: list[nn.Module] = []
+    for _ in range(hidden_layers):
+        layers += [nn.Linear(width, width), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(width, classes))
+
+
 class FusionClassifier(nn.Module):
-    """Fusion module + one ``Linear(out_dim, n_classes)`` head per task.
+    """Fusion module + one classifier head per task (``Linear(out_dim, n_classes)``, after
+    ``head_layers`` hidden layers when the fusion config asks for them: :func:`task_head`).
 
     Args:
         fusion: any FusionModule.
@@ -69,7 +82,8 @@ class FusionClassifier(nn.Module):
         self.fusion = fusion
         self.strategy = strategy
         self.tasks = dict(tasks)
-        self.heads = nn.ModuleDict({task: nn.Linear(fusion.out_dim, classes) for task, classes in tasks.items()})
+        layers = 0 if fusion.linear_head_only else fusion.config.head_layers
+        self.heads = nn.ModuleDict({task: task_head(fusion.out_dim, classes, layers) for task, classes in tasks.items()})
 
     @property
     def modalities(self) -> list[str]:

@@ -49,6 +49,10 @@ class FusionConfig:
         num_layers: transformer layers of the cross-modal attention strategy (default 1).
         film_base: modality that FiLM modulates with the others; ``None`` (default) means the
             first modality in ``modalities``.
+        head_layers: hidden Linear-ReLU layers (width ``out_dim``) of each task's classifier on
+            top of the fused vector (default 0: one linear layer per task). With 1, a task whose
+            label combines two cross-modal relations non-linearly (an XOR) can be read from the
+            fused vector; a linear head can only weigh them.
     """
 
     modalities: dict[str, int] = field(default_factory=dict)
@@ -62,6 +66,7 @@ class FusionConfig:
     num_heads: int = 2
     num_layers: int = 1
     film_base: str | None = None
+    head_layers: int = 0
 
     def validate(self) -> FusionConfig:
         """Check every field; raise :class:`ConfigError` naming the bad value. Returns self."""
@@ -76,6 +81,8 @@ class FusionConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.head_layers, int) or self.head_layers < 0:
+            raise ConfigError(f"head_layers must be an integer >= 0, got {self.head_layers!r}")
         if not isinstance(self.concat_hidden_layers, int) or self.concat_hidden_layers < 0:
             raise ConfigError(f"concat_hidden_layers must be an integer >= 0, got {self.concat_hidden_layers!r}")
         if not 0.0 <= self.dropout < 1.0:

@@ -23,6 +23,7 @@ class LateFusion(FusionModule):
     """Per-modality networks combined by averaging (or learned weights). Contributions: ablation."""
 
     contribution_kind = "ablation"
+    linear_head_only = True  # a hidden layer over the weighted mean would fuse the modalities early
 
     def __init__(self, config: FusionConfig) -> None:
         super().__init__(config)

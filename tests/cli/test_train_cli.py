@@ -112,3 +112,12 @@ def test_bad_strategy_lr_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="NAME=RATE"):
         train_cli.parse_strategy_lr("attention")
     assert train_cli.parse_strategy_lr("attention=1e-3, gmu=0.01") == {"attention": 1e-3, "gmu": 0.01}
+
+
+def test_the_cli_trains_with_the_labs_defaults_fusion_settings_included() -> None:
+    from mmdemo.lab import LAB_TRAIN_DEFAULTS
+
+    config = train_cli.config_from_args(train_cli.build_parser().parse_args(["--synthetic", "xor"]))
+    assert config == LAB_TRAIN_DEFAULTS
+    deeper = train_cli.config_from_args(train_cli.build_parser().parse_args(["--synthetic", "xor", "--head-layers", "2"]))
+    assert deeper.fusion.head_layers == 2
