@@ -7,10 +7,10 @@ from pathlib import Path
 
 from mmdemo.errors import UnknownModelError
 
-MODEL_WORKLOADS = ("image", "image-l14", "text", "caption", "vqa", "audio")
+MODEL_WORKLOADS = ("image", "image-l14", "text", "caption", "vqa", "audio", "speech")
 SYSTEM_WORKLOADS = ("retrieval", "fusion", "memory", "app-start")
 WORKLOADS = MODEL_WORKLOADS + SYSTEM_WORKLOADS
-# Runtime peers of the CLIP towers (mmdemo.bench.runtimes): ONNX Runtime float32 and dynamic int8,
+# Runtime peers of every model workload's towers (mmdemo.bench.runtimes): ONNX Runtime float32 and dynamic int8,
 # torch.compile (inductor), OpenVINO float32 and bfloat16.
 RUNTIME_PEERS = ("ort-fp32", "ort-int8", "compile", "ov-fp32", "ov-bf16")
 
