@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mmdemo.errors import UnknownModelError
 
-MODEL_WORKLOADS = ("image", "image-l14", "text", "caption", "vqa", "audio", "speech")
+MODEL_WORKLOADS = ("image", "image-l14", "text", "caption", "vqa", "audio", "speech", "offline-image", "offline-text")
 SYSTEM_WORKLOADS = ("retrieval", "fusion", "memory", "app-start")
 WORKLOADS = MODEL_WORKLOADS + SYSTEM_WORKLOADS
 # Runtime peers of every model workload's towers (mmdemo.bench.runtimes): ONNX Runtime float32 and dynamic int8,
