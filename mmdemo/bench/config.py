@@ -76,8 +76,9 @@ class BenchConfig:
             building the bench checkpoints (``image-text``, ``caption``, ``vqa``, ``audio``,
             ``speech``).
         seed: seed of every input.
-        runtimes: runtime peers of the ``image`` and ``text`` workloads
-            (:data:`RUNTIME_PEERS`; none by default, ``--runtimes all``).
+        runtimes: runtime peers of every model workload (:data:`RUNTIME_PEERS`; none by default,
+            ``--runtimes all``): CLIP towers, wav2vec2 (audio, speech), BLIP parts (caption, vqa),
+            the offline preset's classifier and sentence encoder.
     """
 
     workloads: tuple[str, ...] = WORKLOADS
