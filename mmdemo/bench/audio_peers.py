@@ -9,8 +9,8 @@ card's feature-extractor output, one clip per call as mmdemo's default does for 
 
 Fidelity against float32 torch on the workload's fidelity clips: for embeddings the centred
 cosine and relative error (:mod:`mmdemo.bench.fidelity`); for CTC the same on the logits of every
-frame, top-1 agreement at clear-margin frames (float32's best token >= 1 nat above its second)
-and identical greedy transcripts.
+frame and top-1 agreement at clear-margin frames (float32's best token >= 1 nat above its second);
+identical greedy transcripts are reported (near-tie frames of a random CTC head may flip).
 """
 
 from __future__ import annotations
@@ -110,7 +110,10 @@ def ctc_checks(reference: list[torch.Tensor], candidate: list[torch.Tensor], ref
         _frames(centred_cosine(ref_frames, cand_frames, threshold=bar)),
         _frames(relative_error(ref_frames, cand_frames, threshold=relative_error_bar(bar))),
         _frames(clear_margin_agreement(ref_logprobs, cand_logprobs)),
-        identical_sequences(ref_texts, cand_texts, what="greedy CTC transcripts", threshold=1.0),
+        # reported, not a bar: a random-weight CTC head's frames are near-ties (few have a clear
+        # margin), so any rounding changes a letter of its letter soup
+        identical_sequences(ref_texts, cand_texts, what="greedy CTC transcripts (reported: near-ties may flip)",
+                            threshold=0.0),
     ]
 
 

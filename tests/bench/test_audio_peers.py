@@ -74,6 +74,9 @@ def test_peer_matches_float32_embeddings_and_transcripts(peer, folders, clips):
     assert result.status == "ok" and all(c.passed for c in result.fidelity), [c.summary() for c in result.fidelity]
     clear = next(c for name, c in checks.items() if "clear-margin" in name)
     assert clear.n > 10  # frames with a clear margin were checked
+    transcripts = next(c for name, c in checks.items() if "transcripts" in name)
+    if peer in ("ort-fp32", "ov-fp32", "compile"):  # float32 peers: the very same letters
+        assert transcripts.value == 1.0, transcripts.summary()
     assert [ctc.decode(logits) for logits in ref_logits] != [""] * len(clips)
 
 
