@@ -22,7 +22,7 @@ from mmdemo.bench.runtimes import missing_runtime
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/bench/conftest.py
 
-FAST = [peer for peer in ("ort-fp32", "ov-fp32") if missing_runtime(peer) is None]  # default run: seconds each
+FAST = [peer for peer in ("ort-fp32",) if missing_runtime(peer) is None]  # default run: a second; OpenVINO ~9-40 s
 SLOW = [pytest.param(peer, marks=pytest.mark.slow) for peer in RUNTIME_PEERS
         if peer not in FAST and missing_runtime(peer) is None]
 
