@@ -5,7 +5,7 @@ peer fails the checks; a missing runtime is skipped."""
 import numpy as np
 import pytest
 import torch
-from transformers import AutoFeatureExtractor, Wav2Vec2ForCTC, Wav2Vec2Model
+from transformers import AutoFeatureExtractor, Wav2Vec2Model
 
 from mmdemo.bench import runtimes
 from mmdemo.bench.audio_peers import (
