@@ -158,3 +158,29 @@ class Wav2Vec2Baseline:
         with grad, cast:
             hidden = model(_Variants.floats(precision, inputs["input_values"])).last_hidden_state  # [1, T, H]
         return hidden.float().mean(dim=1)
+
+
+class CtcBaseline:
+    """wav2vec2 CTC as in its model card (wav2vec2-base-960h): processor, ``model(input_values).logits``,
+    ``argmax`` and ``processor.batch_decode``, float32, one clip per call."""
+
+    def __init__(self, folder: str | Path, sample_rate: int = 16_000) -> None:
+        from transformers import Wav2Vec2ForCTC
+
+        self.processor = AutoProcessor.from_pretrained(str(folder))
+        self.extractor = self.processor.feature_extractor
+        self.variants = _Variants(Wav2Vec2ForCTC.from_pretrained(str(folder), dtype=torch.float32))
+        self.sample_rate = sample_rate
+
+    def logits(self, clip: np.ndarray) -> torch.Tensor:
+        """CTC logits [frames, vocab] of one clip, float32."""
+        inputs = self.extractor(clip, sampling_rate=self.sample_rate, return_tensors="pt")
+        with torch.no_grad():
+            return self.variants.model(inputs["input_values"]).logits[0].float()
+
+    def decode(self, logits: torch.Tensor) -> str:
+        """The greedy transcript of [frames, vocab] logits, lower-cased like mmdemo's transcripts."""
+        return self.processor.batch_decode(logits.argmax(dim=-1)[None])[0].strip().lower()
+
+    def transcribe(self, clip: np.ndarray) -> str:
+        return self.decode(self.logits(clip))

@@ -55,7 +55,7 @@ def build_parser(prog: str = "python -m mmdemo.bench") -> argparse.ArgumentParse
     parser.add_argument("--out", type=Path, default=Path("bench-results"),
                         help="folder for bench.json and bench.md (default ./bench-results)")
     parser.add_argument("--runtimes", default="none",
-                        help=f"runtime peers of the image and text workloads: 'all', 'none' (default) or a comma-separated "
+                        help=f"runtime peers of every model workload: 'all', 'none' (default) or a comma-separated "
                         f"subset of {', '.join(RUNTIME_PEERS)} (optional: pip install -r requirements-runtimes.txt)")
     parser.add_argument("--isa", choices=("native", "avx2"), default="native",
                         help="avx2: re-run this command in a subprocess with ONEDNN_MAX_CPU_ISA=AVX2 and ATEN_CPU_CAPABILITY=avx2 "

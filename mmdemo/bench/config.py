@@ -7,10 +7,10 @@ from pathlib import Path
 
 from mmdemo.errors import UnknownModelError
 
-MODEL_WORKLOADS = ("image", "image-l14", "text", "caption", "vqa", "audio")
+MODEL_WORKLOADS = ("image", "image-l14", "text", "caption", "vqa", "audio", "speech", "offline-image", "offline-text")
 SYSTEM_WORKLOADS = ("retrieval", "fusion", "memory", "app-start")
 WORKLOADS = MODEL_WORKLOADS + SYSTEM_WORKLOADS
-# Runtime peers of the CLIP towers (mmdemo.bench.runtimes): ONNX Runtime float32 and dynamic int8,
+# Runtime peers of every model workload's towers (mmdemo.bench.runtimes): ONNX Runtime float32 and dynamic int8,
 # torch.compile (inductor), OpenVINO float32 and bfloat16.
 RUNTIME_PEERS = ("ort-fp32", "ort-int8", "compile", "ov-fp32", "ov-bf16")
 
@@ -76,8 +76,9 @@ class BenchConfig:
             building the bench checkpoints (``image-text``, ``caption``, ``vqa``, ``audio``,
             ``speech``).
         seed: seed of every input.
-        runtimes: runtime peers of the ``image`` and ``text`` workloads
-            (:data:`RUNTIME_PEERS`; none by default, ``--runtimes all``).
+        runtimes: runtime peers of every model workload (:data:`RUNTIME_PEERS`; none by default,
+            ``--runtimes all``): CLIP towers, wav2vec2 (audio, speech), BLIP parts (caption, vqa),
+            the offline preset's classifier and sentence encoder.
     """
 
     workloads: tuple[str, ...] = WORKLOADS

@@ -13,6 +13,7 @@ from dataclasses import replace
 import torch
 
 from mmdemo.backends import backend_module
+from mmdemo.bench.audio_peers import AudioTower, convert_audio_peers, embedding_fidelity, timed_cases
 from mmdemo.bench.baselines import ClipBaseline, Wav2Vec2Baseline
 from mmdemo.bench.ceiling import tower_products
 from mmdemo.bench.config import MIN_CENTRED_COSINE, TARGETS, BenchConfig, centred_cosine_bar
@@ -332,6 +333,11 @@ def audio_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs
         cases["bf16 weights"] = (lambda: base.embed(clip, precision="bf16-weights"), "weights cast to bfloat16")
     get_model(name, "audio")
     cases["project"] = (cases["project"][0], _describe_project(name, "audio"))
+    peers = {}
+    if config.runtimes:  # mmdemo.bench.audio_peers
+        example = base.extractor(clip, sampling_rate=inputs.sample_rate, return_tensors="pt")["input_values"]
+        peers = convert_audio_peers(config.runtimes, AudioTower, base.variants.model, example, say)
+        cases.update(timed_cases(peers, base.extractor, clip, inputs.sample_rate))
     seconds = len(clip) / inputs.sample_rate
     say(f"audio embedding: one {seconds:.0f} s clip, {len(cases)} cases x {config.repeats} rounds")
     timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)
@@ -342,4 +348,5 @@ def audio_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs
         name="audio", description=f"embed one {seconds:.0f} s clip", cases={k: d for k, (_, d) in cases.items()},
         timings=timed.timings, target=TARGETS["audio"],
         fidelity=[mean_cosine(reference, project), *([centred_cosine(reference, project)] if len(clips) > 1 else [])],
+        runtimes=embedding_fidelity(peers, reference, base.extractor, clips, inputs.sample_rate),
     )

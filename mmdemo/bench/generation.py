@@ -26,6 +26,7 @@ from PIL import Image
 from mmdemo.backends import backend_module
 from mmdemo.backends.base import LoadedModel
 from mmdemo.bench.baselines import BlipBaseline
+from mmdemo.bench.blip_peers import WorkloadPeers, workload_peers
 from mmdemo.bench.config import CLEAR_MARGIN, TARGETS, BenchConfig, centred_cosine_bar
 from mmdemo.bench.fidelity import (
     Fidelity,
@@ -177,6 +178,14 @@ def _fidelity_and_notes(config: BenchConfig, models: BenchModels, role: str, pai
     return [most, *checks], off, notes
 
 
+def _peers(config: BenchConfig, models: BenchModels, role: str, image, question, steps: int, say: Say) -> WorkloadPeers:
+    """Runtime peers (:mod:`mmdemo.bench.blip_peers`), converted from the sharpened stand-in."""
+    if not config.runtimes:
+        return WorkloadPeers({}, {})
+    folder = sharpened_folder(config, models.folder(role), vqa=role == "vqa")
+    return workload_peers(config.runtimes, folder, vqa=role == "vqa", image=image, question=question, steps=steps, say=say)
+
+
 def caption_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs, say: Say) -> WorkloadResult:
     name, tokens = models.caption, config.caption_tokens
     base = BlipBaseline(models.folder("caption"), vqa=False)
@@ -188,6 +197,8 @@ def caption_workload(config: BenchConfig, models: BenchModels, inputs: BenchInpu
                     f"mmdemo API defaults: {get_model(name, 'caption').describe()}"),
         **_ablations(config, lambda p: base.generate(image, max_new_tokens=tokens, precision=p)),
     }
+    peers = _peers(config, models, "caption", image, None, len(base.generate(image, max_new_tokens=tokens)) - 1, say)
+    cases.update(peers.cases)
     say(f"captioning: one image, {tokens} greedy tokens, {len(cases)} cases x {config.repeats} rounds")
     timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)
     pairs = [(picture, None) for picture in inputs.images[: config.fidelity_images]]
@@ -196,6 +207,7 @@ def caption_workload(config: BenchConfig, models: BenchModels, inputs: BenchInpu
         name="caption", description=f"caption one image, {tokens} tokens greedy",
         cases={k: d for k, (_, d) in cases.items()}, timings=timed.timings, target=TARGETS["caption"],
         fidelity=checks, off_by_default=off, notes=notes,
+        runtimes=peers.results(pairs, inputs.textures[: config.fidelity_images], tokens),
     )
 
 
@@ -211,6 +223,9 @@ def vqa_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs, 
                     f"mmdemo API defaults: {get_model(name, 'vqa').describe()}"),
         **_ablations(config, lambda p: base.generate(image, question, max_new_tokens=tokens, precision=p)),
     }
+    steps = len(base.generate(image, question, max_new_tokens=tokens)) - 1
+    peers = _peers(config, models, "vqa", image, question, steps, say)
+    cases.update(peers.cases)
     say(f"VQA: one question, up to {tokens} tokens, {len(cases)} cases x {config.repeats} rounds")
     timed = interleave({k: fn for k, (fn, _) in cases.items()}, config.repeats, progress=say)
     pairs = list(zip(inputs.images, inputs.questions))[: config.fidelity_images]
@@ -219,4 +234,5 @@ def vqa_workload(config: BenchConfig, models: BenchModels, inputs: BenchInputs, 
         name="vqa", description=f"answer one question (up to {tokens} tokens)",
         cases={k: d for k, (_, d) in cases.items()}, timings=timed.timings, target=TARGETS["vqa"],
         fidelity=checks, off_by_default=off, notes=[*notes, f"timed question: {question!r}"],
+        runtimes=peers.results(pairs, inputs.textures[: config.fidelity_images], tokens),
     )

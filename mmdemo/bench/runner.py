@@ -13,7 +13,9 @@ from mmdemo.bench.generation import caption_workload, vqa_workload
 from mmdemo.bench.inputs import make_inputs
 from mmdemo.bench.memory import measure_memory
 from mmdemo.bench.models import prepare_models
+from mmdemo.bench.offline import offline_image_workload, offline_text_workload
 from mmdemo.bench.report import BenchReport
+from mmdemo.bench.speech import speech_workload
 from mmdemo.bench.system import fusion_workload, retrieval_workload
 from mmdemo.loading import unload_all
 
@@ -26,6 +28,9 @@ MODEL_RUNNERS = {
     "caption": caption_workload,
     "vqa": vqa_workload,
     "audio": audio_workload,
+    "speech": speech_workload,
+    "offline-image": offline_image_workload,
+    "offline-text": offline_text_workload,
 }
 
 

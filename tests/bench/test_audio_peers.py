@@ -1,0 +1,112 @@
+"""Runtime peers of wav2vec2 (mmdemo.bench.audio_peers) on tiny checkpoints: each available peer
+gives float32 torch's pooled embeddings within the bars and the same CTC transcripts; a broken
+peer fails the checks; a missing runtime is skipped."""
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoFeatureExtractor, Wav2Vec2Model
+
+from mmdemo.bench import runtimes
+from mmdemo.bench.audio_peers import (
+    AudioTower,
+    CtcTower,
+    convert_audio_peers,
+    ctc_fidelity,
+    embedding_fidelity,
+    timed_cases,
+)
+from mmdemo.bench.baselines import CtcBaseline
+from mmdemo.bench.config import RUNTIME_PEERS
+from mmdemo.bench.runtimes import missing_runtime
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/bench/conftest.py
+
+FAST = [peer for peer in ("ort-fp32",) if missing_runtime(peer) is None]  # default run: a second; OpenVINO ~9-40 s
+SLOW = [pytest.param(peer, marks=pytest.mark.slow) for peer in RUNTIME_PEERS
+        if peer not in FAST and missing_runtime(peer) is None]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    from mmdemo.model_factory import build_checkpoint
+
+    root = tmp_path_factory.mktemp("audio-peers")
+    return build_checkpoint("wav2vec2", root / "audio"), build_checkpoint("wav2vec2-ctc", root / "ctc")
+
+
+@pytest.fixture(scope="module")
+def clips():
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 16000
+    # different tones and noise: clips the tiny encoder tells apart (centred checks need spread)
+    return [(np.sin(2 * np.pi * f * t) * a + rng.normal(0, 0.3, t.shape)).astype(np.float32)
+            for f, a in ((220, 0.5), (440, 1.0), (880, 0.2), (97, 2.0))]
+
+
+def _embedding(folder):
+    model = Wav2Vec2Model.from_pretrained(str(folder), dtype=torch.float32).eval()
+    return model, AutoFeatureExtractor.from_pretrained(str(folder))
+
+
+@pytest.mark.parametrize("peer", [*FAST, *SLOW])
+def test_peer_matches_float32_embeddings_and_transcripts(peer, folders, clips):
+    model, extractor = _embedding(folders[0])
+    values = [extractor(c, sampling_rate=16000, return_tensors="pt")["input_values"] for c in clips]
+    with torch.no_grad():
+        reference = torch.cat([model(v).last_hidden_state.mean(dim=1) for v in values])
+    peers = convert_audio_peers((peer,), AudioTower, model, values[0][:, :4000])  # another length than timed
+    results = embedding_fidelity(peers, reference, extractor, clips, 16000)
+    assert results[0].status == "ok" and results[0].conversion_s > 0, results[0]
+    assert len(results[0].fidelity) == 3 and all(check.passed for check in results[0].fidelity), \
+        [c.summary() for c in results[0].fidelity]
+    case, _ = timed_cases(peers, extractor, clips[1], 16000)[peer]
+    assert torch.allclose(case(), reference[1:2], atol=1e-3)
+
+    ctc = CtcBaseline(folders[1])
+    sharp = ctc.variants.model  # tiny random CTC: sharpen its head so frames have clear margins
+    with torch.no_grad():
+        sharp.lm_head.weight.mul_(30.0)
+    ref_logits = [ctc.logits(c) for c in clips]
+    ctc_peers = convert_audio_peers((peer,), CtcTower, sharp, values[0])
+    result = ctc_fidelity(ctc_peers, ref_logits, ctc.decode, ctc.extractor, clips, 16000)[0]
+    checks = {check.metric: check for check in result.fidelity}
+    assert result.status == "ok" and all(c.passed for c in result.fidelity), [c.summary() for c in result.fidelity]
+    clear = next(c for name, c in checks.items() if "clear-margin" in name)
+    assert clear.n > 10  # frames with a clear margin were checked
+    transcripts = next(c for name, c in checks.items() if "transcripts" in name)
+    if peer in ("ort-fp32", "ov-fp32", "compile"):  # float32 peers: the very same letters
+        assert transcripts.value == 1.0, transcripts.summary()
+    assert [ctc.decode(logits) for logits in ref_logits] != [""] * len(clips)
+
+
+def test_broken_peer_fails_the_checks(monkeypatch, folders, clips):
+    model, extractor = _embedding(folders[0])
+    values = [extractor(c, sampling_rate=16000, return_tensors="pt")["input_values"] for c in clips]
+    with torch.no_grad():
+        reference = torch.cat([model(v).last_hidden_state.mean(dim=1) for v in values])
+    # a peer that runs, but on the clip reversed in time: right shapes, wrong vectors
+    monkeypatch.setattr(runtimes, "missing_runtime", lambda peer: None)
+    monkeypatch.setattr(runtimes, "_convert",
+                        lambda peer, tower, example, workdir: lambda x: tower(x.flip(-1)).detach())
+    peers = convert_audio_peers(("ort-fp32",), AudioTower, model, values[0])
+    result = embedding_fidelity(peers, reference, extractor, clips, 16000)[0]
+    assert result.status == "ok" and not result.passed
+    assert not all(check.passed for check in result.fidelity)
+
+
+def test_failing_conversion_is_reported_and_missing_runtime_skipped(monkeypatch, folders, clips):
+    model, extractor = _embedding(folders[0])
+    example = extractor(clips[0], sampling_rate=16000, return_tensors="pt")["input_values"]
+
+    def raises(peer, tower, example, workdir):
+        raise RuntimeError("exporter cannot handle this graph")
+
+    monkeypatch.setattr(runtimes, "missing_runtime", lambda peer: "not installed (test); pip install -r requirements-runtimes.txt"
+                        if peer == "ov-fp32" else None)
+    monkeypatch.setattr(runtimes, "_convert", raises)
+    peers = convert_audio_peers(("ort-fp32", "ov-fp32"), AudioTower, model, example)
+    results = embedding_fidelity(peers, torch.zeros(1, 8), extractor, clips[:1], 16000)
+    assert [r.status for r in results] == ["failed", "skipped"]
+    assert "encoder: RuntimeError: exporter cannot handle" in results[0].reason
+    assert "requirements-runtimes.txt" in results[1].reason and not timed_cases(peers, extractor, clips[0], 16000)
