@@ -180,6 +180,8 @@ def resolve_runtime(spec: ModelSpec, device: torch.device, override: str | None 
         return ()
     if choice == "auto" and _dtype_choice(spec, override) != "auto":
         return ()
+    if choice == "auto" and getattr(backend_module(spec.backend), "RUNTIME_NEEDS_FAST_BFLOAT16", False) and not cpu_has_fast_bfloat16():
+        return ()  # measured faster in bfloat16 only (wav2vec2: a tie in float32)
     return (OPENVINO,)
 
 

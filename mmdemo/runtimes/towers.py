@@ -1,4 +1,4 @@
-"""The CLIP towers as modules taking tensors only: what a runtime converts.
+"""The CLIP towers and wav2vec2's encoder as modules taking tensors only: what a runtime converts.
 
 Each returns the unnormalised features the backend's torch path returns for the same tensors
 (``get_image_features`` / ``get_text_features`` of transformers' ``CLIPModel``, ``encode_image`` /
@@ -71,3 +71,20 @@ class OpenClipTextTower(nn.Module):
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.model.encode_text(input_ids)
+
+
+class Wav2Vec2Tower(nn.Module):
+    """wav2vec2's ``output`` (``last_hidden_state`` [B, T, H] of ``Wav2Vec2Model``, or ``logits``
+    [B, T, vocab] of ``Wav2Vec2ForCTC``) from input values [B, samples], and the attention mask
+    [B, samples] where the checkpoint takes one (layer-norm feature encoders)."""
+
+    input_names = ("input_values", "attention_mask")
+    dynamic_axes = {"input_values": {0: "batch", 1: "samples"}, "attention_mask": {0: "batch", 1: "samples"}}
+
+    def __init__(self, model: nn.Module, output: str) -> None:
+        super().__init__()
+        self.model = model
+        self.output = output
+
+    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return getattr(self.model(input_values, attention_mask=attention_mask), self.output)

@@ -29,8 +29,8 @@ def test_policy_gives_speedups_only_to_auto_on_fast_cpus(fast_cpu, monkeypatch):
     # text-int8 is off by default: it misses the generation fidelity bar (issue 15, tests/bench/test_fidelity.py)
     assert loading.resolve_speedups(_spec("blip-caption"), cpu) == ("vision-bfloat16", "cross-attention-bfloat16")
     assert loading.resolve_speedups(_spec("blip-vqa"), cpu) == ("vision-bfloat16", "cross-attention-bfloat16")
-    assert loading.resolve_speedups(_spec("wav2vec2"), cpu) == ("time-major-features",)
-    assert loading.resolve_speedups(_spec("wav2vec2-ctc"), cpu) == ("time-major-features",)
+    assert loading.resolve_speedups(_spec("wav2vec2"), cpu) == ("time-major-features", "openvino")
+    assert loading.resolve_speedups(_spec("wav2vec2-ctc"), cpu) == ("time-major-features", "openvino")
     assert loading.resolve_speedups(_spec("clip"), cpu) == ("text-float32", "openvino")
     assert loading.resolve_speedups(_spec("open_clip"), cpu) == ("text-float32", "openvino")
     assert set(all_speedups()) == {
@@ -48,6 +48,7 @@ def test_no_speedups_without_bfloat16_units(monkeypatch):
     monkeypatch.setattr(loading, "cpu_has_fast_bfloat16", lambda: False)
     assert loading.resolve_speedups(_spec("blip-caption"), torch.device("cpu")) == ()
     assert loading.resolve_speedups(_spec("clip"), torch.device("cpu")) == ("openvino",)  # float32 OpenVINO
+    assert loading.resolve_speedups(_spec("wav2vec2"), torch.device("cpu")) == ()  # a tie in float32: torch
 
 
 def test_blip_speedups_are_applied_and_switch_off(tiny_models, fast_cpu, monkeypatch):
