@@ -33,34 +33,32 @@ from mmdemo.bench.fidelity import (
 from mmdemo.bench.peer_sets import PeerSet, Say, convert_all
 from mmdemo.bench.results import RuntimeResult
 from mmdemo.bench.runtimes import DESCRIPTIONS
+from mmdemo.runtimes.towers import Wav2Vec2Tower
 
 
-class AudioTower(torch.nn.Module):
-    """wav2vec2's mean-pooled last hidden state [B, H] from input values [B, samples]."""
-
-    input_names = ("input_values",)
-    dynamic_axes = {"input_values": {0: "batch", 1: "samples"}}
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
-        return self.model(input_values).last_hidden_state.mean(dim=1)
-
-
-class CtcTower(torch.nn.Module):
-    """wav2vec2 CTC logits [B, frames, vocab] from input values [B, samples]."""
+class AudioTower(Wav2Vec2Tower):
+    """wav2vec2's mean-pooled last hidden state [B, H] from input values [B, samples] (the model
+    card's vector for one clip: mean over every frame)."""
 
     input_names = ("input_values",)
     dynamic_axes = {"input_values": {0: "batch", 1: "samples"}}
 
     def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
+        super().__init__(model, "last_hidden_state")
 
     def forward(self, input_values: torch.Tensor) -> torch.Tensor:
-        return self.model(input_values).logits
+        return super().forward(input_values).mean(dim=1)
+
+
+class CtcTower(Wav2Vec2Tower):
+    """wav2vec2 CTC logits [B, frames, vocab] from input values [B, samples]: the tower mmdemo's
+    runtime converts (:class:`~mmdemo.runtimes.towers.Wav2Vec2Tower`), without the mask."""
+
+    input_names = ("input_values",)
+    dynamic_axes = {"input_values": {0: "batch", 1: "samples"}}
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__(model, "logits")
 
 
 def _values(extractor, clip: np.ndarray, sample_rate: int) -> torch.Tensor:
