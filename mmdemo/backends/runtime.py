@@ -22,10 +22,14 @@ from mmdemo.runtimes.openvino_runtime import missing_reason
 logger = logging.getLogger(__name__)
 
 
-def attach_runtime(loaded: LoadedModel, speedups: tuple[str, ...], towers: dict[str, Callable[[], torch.nn.Module]]) -> None:
+def attach_runtime(
+    loaded: LoadedModel, speedups: tuple[str, ...], towers: dict[str, Callable[[], torch.nn.Module]],
+    precisions: dict[str, str] | None = None,
+) -> None:
     """Give ``loaded`` OpenVINO towers when ``speedups`` names the runtime and it runs on the CPU:
     ``extras["runtime"]`` (a :class:`RuntimeTowers`, nothing converted yet) and the speed-up
-    ``"openvino"``. Where OpenVINO is not installed, one warning says so and torch runs."""
+    ``"openvino"``. ``precisions`` pins a tower's OpenVINO precision (:attr:`RuntimeTowers.precisions`).
+    Where OpenVINO is not installed, one warning says so and torch runs."""
     if OPENVINO not in speedups or loaded.device.type != "cpu":
         return
     reason = missing_reason()
@@ -37,7 +41,8 @@ def attach_runtime(loaded: LoadedModel, speedups: tuple[str, ...], towers: dict[
         loaded.extras["speedups"] = tuple(name for name in loaded.speedups if name != OPENVINO)
 
     loaded.extras["runtime"] = RuntimeTowers(
-        loaded.spec.name, "|".join(checkpoint_fingerprint(loaded.spec)), loaded.dtype, towers, drop_runtime
+        loaded.spec.name, "|".join(checkpoint_fingerprint(loaded.spec)), loaded.dtype, towers, drop_runtime,
+        precisions=dict(precisions or {}),
     )
     loaded.extras["speedups"] = (*loaded.speedups, OPENVINO)
 

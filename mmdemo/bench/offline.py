@@ -7,10 +7,12 @@ runtime (CTranslate2), so it has no peers here.
 
 - ``offline-image``: ConSE image vectors. Baseline: the timm model card (its transform, the
   classifier on one image per call, softmax), then the ConSE mix; project:
-  :func:`mmdemo.encoders.embed_images`; peers: :class:`ClassifierTower` in the spec's batches.
+  :func:`mmdemo.encoders.embed_images`; peers: :class:`~mmdemo.runtimes.towers.ClassifierTower` (what
+  the preset's own OpenVINO runtime converts too) in the spec's batches.
 - ``offline-text``: sentence vectors. Baseline: all-MiniLM-L6-v2's model card code (tokenizer,
   model, mean over the mask, L2 norm), one prompt per call; project:
-  :func:`mmdemo.encoders.embed_texts`; peers: :class:`SentenceTower` in the spec's batches.
+  :func:`mmdemo.encoders.embed_texts`; peers: :class:`~mmdemo.runtimes.towers.SentenceTower` in the
+  spec's batches.
 
 Fidelity against float32 torch: for the classifier its logits (centred cosine, relative error)
 and ImageNet top-1 agreement on the photo-like textures and world pictures; for the sentence
@@ -38,39 +40,9 @@ from mmdemo.classify import DEFAULT_TEMPLATE
 from mmdemo.encoders import embed_images, embed_texts
 from mmdemo.loading import get_model
 from mmdemo.registry import OFFLINE_IMAGE_TEXT
+from mmdemo.runtimes.towers import ClassifierTower, SentenceTower
 
 Say = Callable[[str], None]
-
-
-class ClassifierTower(torch.nn.Module):
-    """The ImageNet classifier's logits [B, 1000] from pixel values."""
-
-    input_names = ("pixel_values",)
-    dynamic_axes = {"pixel_values": {0: "batch"}}
-
-    def __init__(self, classifier: torch.nn.Module) -> None:
-        super().__init__()
-        self.classifier = classifier
-
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.classifier(pixel_values)
-
-
-class SentenceTower(torch.nn.Module):
-    """all-MiniLM-L6-v2's sentence vectors [B, D]: mean over the attention mask, L2-normalised."""
-
-    input_names = ("input_ids", "attention_mask")
-    dynamic_axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
-
-    def __init__(self, encoder: torch.nn.Module) -> None:
-        super().__init__()
-        self.encoder = encoder
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return F.normalize(pooled, dim=-1)
 
 
 def _pixels(loaded, images: list) -> torch.Tensor:

@@ -2,7 +2,9 @@
 
 :class:`RuntimeTowers` holds one converted tower per name (``"image"``, ``"text"``). The first call
 of a tower converts it (or reads it from :class:`~mmdemo.runtimes.model_cache.ConvertedModelCache`)
-and compiles it at the precision of :func:`~mmdemo.runtimes.openvino_runtime.precision_for`. When
+and compiles it at the precision of :func:`~mmdemo.runtimes.openvino_runtime.precision_for`, or at
+the one its backend pins for it in ``precisions`` (ConSE's EfficientNet-Lite0: ``f32``, its logits
+missed the fidelity bar in bf16; the IR is the same, so pinning does not change the cache). When
 OpenVINO cannot be imported, or a conversion or a run raises, the whole model goes back to torch:
 one warning names the model and the reason, :meth:`RuntimeTowers.run` returns None from then on
 (the backend then runs its torch path), and ``on_fallback`` lets the backend drop the runtime
@@ -39,9 +41,11 @@ class RuntimeTowers:
         dtype: the model's compute dtype (bfloat16 -> OpenVINO bf16 where the CPU has it).
         towers: tower name -> a function building the torch module to convert.
         on_fallback: called once, with the reason, when the model goes back to torch.
+        precisions: tower name -> the OpenVINO precision it compiles at whatever the dtype (a tower
+            that misses the fidelity bars in bf16 pins ``f32``); the others follow ``precision``.
         cache: where converted models are kept (None: the default folder, looked up at first use).
         fallback_reason: why the model went back to torch (None while the runtime runs).
-        precision: the OpenVINO precision, once the first tower is compiled.
+        precision: the model's OpenVINO precision (from its dtype), once the first tower is compiled.
     """
 
     model_name: str
@@ -49,6 +53,7 @@ class RuntimeTowers:
     dtype: torch.dtype
     towers: dict[str, Callable[[], torch.nn.Module]]
     on_fallback: Callable[[str], None] = lambda reason: None
+    precisions: dict[str, str] = field(default_factory=dict)
     cache: ConvertedModelCache | None = None
     fallback_reason: str | None = None
     precision: str | None = None
@@ -77,9 +82,16 @@ class RuntimeTowers:
                 cache = self.cache or ConvertedModelCache()
                 label = f"{self.model_name} ({tower} tower)"
                 model = cache.load_or_convert(key, lambda: openvino_runtime.convert(module, example), label)
-                self._runs[tower] = openvino_runtime.compile_model(model, self.precision)
-                logger.info("%s runs through OpenVINO %s", label, self.precision)
+                precision = self.precision_of(tower)
+                self._runs[tower] = openvino_runtime.compile_model(model, precision)
+                logger.info("%s runs through OpenVINO %s", label, precision)
             return self._runs[tower]
+
+    def precision_of(self, tower: str) -> str:
+        """The precision ``tower`` compiles at: its pinned one, else the model's."""
+        from mmdemo.runtimes import openvino_runtime
+
+        return self.precisions.get(tower) or self.precision or openvino_runtime.precision_for(self.dtype)
 
     def _fall_back(self, reason: str) -> None:
         with self._lock:

@@ -1,14 +1,16 @@
-"""The CLIP towers and wav2vec2's encoder as modules taking tensors only: what a runtime converts.
+"""The CLIP towers, wav2vec2's encoder and ConSE's two models as modules taking tensors only: what
+a runtime converts.
 
-Each returns the unnormalised features the backend's torch path returns for the same tensors
-(``get_image_features`` / ``get_text_features`` of transformers' ``CLIPModel``, ``encode_image`` /
-``encode_text`` of open_clip). ``input_names`` and ``dynamic_axes`` name the inputs for exporters
-(ONNX, in the benchmark).
+Each returns what the backend's torch path computes from the same tensors (``get_image_features`` /
+``get_text_features`` of transformers' ``CLIPModel``, ``encode_image`` / ``encode_text`` of
+open_clip: unnormalised features; ConSE: the ImageNet logits, the unit sentence vectors).
+``input_names`` and ``dynamic_axes`` name the inputs for exporters (ONNX, in the benchmark).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -88,3 +90,35 @@ class Wav2Vec2Tower(nn.Module):
 
     def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         return getattr(self.model(input_values, attention_mask=attention_mask), self.output)
+
+
+class ClassifierTower(nn.Module):
+    """An image classifier's logits from pixel values (ConSE's EfficientNet-Lite0): [B, 3, H, W] -> [B, classes]."""
+
+    input_names = ("pixel_values",)
+    dynamic_axes = {"pixel_values": {0: "batch"}}
+
+    def __init__(self, classifier: nn.Module) -> None:
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.classifier(pixel_values)
+
+
+class SentenceTower(nn.Module):
+    """A sentence-transformers encoder's sentence vectors (ConSE's all-MiniLM-L6-v2): the token states
+    averaged over the attention mask, L2-normalised, as sentence-transformers does: [B, T] x 2 -> [B, D]."""
+
+    input_names = ("input_ids", "attention_mask")
+    dynamic_axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [B, T, D]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # [B, T, 1]
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return F.normalize(pooled.float(), dim=-1)

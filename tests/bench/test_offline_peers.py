@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from mmdemo.bench.inputs import textures
-from mmdemo.bench.offline import ClassifierTower, SentenceTower, _classifier_checks, _pixels, _sentence_checks, _tokens
+from mmdemo.bench.offline import _classifier_checks, _pixels, _sentence_checks, _tokens
 from mmdemo.bench.peer_sets import convert_all
 from mmdemo.bench.runtimes import missing_runtime
 from mmdemo.registry import OFFLINE_IMAGE_TEXT, missing_offline_packages
+from mmdemo.runtimes.towers import ClassifierTower, SentenceTower
 
 pytestmark = [pytest.mark.usefixtures("one_thread"),
               pytest.mark.skipif(bool(missing_offline_packages()), reason="the offline preset's packages are not installed"),

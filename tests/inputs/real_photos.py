@@ -34,3 +34,19 @@ def real_photos() -> dict[str, Image.Image]:
         "cheetah": Image.open(_package_file("gradio", "media_assets", "images", "cheetah1.jpg")).convert("RGB"),
         "flower": Image.open(_package_file("sklearn", "datasets", "images", "flower.jpg")).convert("RGB"),
     }
+
+
+def tuning_photos() -> dict[str, Image.Image]:
+    """The 11 photos the ConSE recipe was measured on (:mod:`mmdemo.backends.conse_backend`): the six
+    of :func:`real_photos` and five whose subject ImageNet has no class for."""
+    import skimage.data
+
+    rgb = lambda array: Image.fromarray(np.asarray(array)).convert("RGB")  # noqa: E731
+    return {
+        **real_photos(),
+        "astronaut": rgb(skimage.data.astronaut()),
+        "camera man": rgb(skimage.data.camera()),
+        "eiffel tower": Image.open(_package_file("gradio", "media_assets", "images", "tower.jpg")).convert("RGB"),
+        "chinese temple": Image.open(_package_file("sklearn", "datasets", "images", "china.jpg")).convert("RGB"),
+        "woman in uniform": Image.open(_package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg")).convert("RGB"),
+    }
