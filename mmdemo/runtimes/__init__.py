@@ -1,7 +1,8 @@
-"""Optional inference runtimes behind the backends: OpenVINO for the CLIP towers and wav2vec2.
+"""Optional inference runtimes behind the backends: OpenVINO for the CLIP towers, wav2vec2 and ConSE.
 
 A backend that declares ``RUNTIMES`` (CLIP, OpenCLIP: image and text towers; wav2vec2 and
-wav2vec2-ctc: the encoder, with its CTC head) can run them through a runtime instead of torch. The policy (:func:`mmdemo.loading.resolve_speedups`) gives a model the
+wav2vec2-ctc: the encoder, with its CTC head; ConSE, the offline preset: its ImageNet classifier,
+pinned to float32, and its sentence encoder) can run them through a runtime instead of torch. The policy (:func:`mmdemo.loading.resolve_speedups`) gives a model the
 runtime as a load-time speed-up named after it (``"openvino"``) where it was measured faster and
 faithful (``python -m mmdemo bench --runtimes ov-bf16,ov-fp32``, with AMX and with ``--isa avx2``);
 the backend then attaches an :class:`~mmdemo.runtimes.lazy.RuntimeTowers`
@@ -26,9 +27,10 @@ RUNTIME_CHOICES = ("auto", "torch", "openvino")
 OPENVINO = "openvino"  # the speed-up name a backend records when its towers run through OpenVINO
 
 RUNTIME_SPEEDUPS = {
-    OPENVINO: "the image and text towers (wav2vec2: the encoder) run through OpenVINO (bfloat16 where the CPU has it and the dtype "
+    OPENVINO: "the image and text towers (wav2vec2: the encoder; ConSE: its classifier, kept float32, and its sentence "
+    "encoder) run through OpenVINO (bfloat16 where the CPU has it and the dtype "
     "is bfloat16, the text tower too: unlike torch's autocast it kept zero-shot top-1 over the 500-label bank; "
     "else float32), converted at the first encode and kept on disk beside the embedding cache (mmdemo.runtimes); "
     "torch, with one warning, where OpenVINO is missing or the conversion fails; text-float32 then applies",
 }
-"""The speed-up of the backends that declare ``RUNTIMES`` (CLIP, OpenCLIP, wav2vec2), in their ``SPEEDUPS``."""
+"""The speed-up of the backends that declare ``RUNTIMES`` (CLIP, OpenCLIP, wav2vec2, ConSE), in their ``SPEEDUPS``."""

@@ -1,6 +1,7 @@
 """Runtime peers of wav2vec2 (mmdemo.bench.audio_peers) on tiny checkpoints: each available peer
-gives float32 torch's pooled embeddings within the bars and the same CTC transcripts; a broken
-peer fails the checks; a missing runtime is skipped."""
+gives float32 torch's pooled embeddings within the bars and the same CTC transcripts, except
+dynamic int8, which the bench reports as missing them; each timed case runs what its checks
+checked; a broken peer fails the checks; a missing runtime is skipped."""
 
 import numpy as np
 import pytest
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/bench/conftest.py
 FAST = [peer for peer in ("ort-fp32",) if missing_runtime(peer) is None]  # default run: a second; OpenVINO ~9-40 s
 SLOW = [pytest.param(peer, marks=pytest.mark.slow) for peer in RUNTIME_PEERS
         if peer not in FAST and missing_runtime(peer) is None]
+FLOAT32 = ("ort-fp32", "ov-fp32", "compile")  # match float32 torch to ~1e-6 (bf16 and int8 do not)
+MISSES = ("ort-int8",)  # dynamic int8 misses the bars on wav2vec2 (the README's audio / speech rows)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +61,13 @@ def test_peer_matches_float32_embeddings_and_transcripts(peer, folders, clips):
     peers = convert_audio_peers((peer,), AudioTower, model, values[0][:, :4000])  # another length than timed
     results = embedding_fidelity(peers, reference, extractor, clips, 16000)
     assert results[0].status == "ok" and results[0].conversion_s > 0, results[0]
-    assert len(results[0].fidelity) == 3 and all(check.passed for check in results[0].fidelity), \
-        [c.summary() for c in results[0].fidelity]
+    assert len(results[0].fidelity) == 3 and results[0].passed == (peer not in MISSES), \
+        [c.summary() for c in results[0].fidelity]  # what the bench reports: int8 misses a bar
     case, _ = timed_cases(peers, extractor, clips[1], 16000)[peer]
-    assert torch.allclose(case(), reference[1:2], atol=1e-3)
+    timed = case()
+    assert torch.equal(timed, peers[peer].runs["encoder"](values[1]))  # the timing ran what the checks checked
+    if peer in FLOAT32:
+        assert torch.allclose(timed, reference[1:2], atol=1e-3)
 
     ctc = CtcBaseline(folders[1])
     sharp = ctc.variants.model  # tiny random CTC: sharpen its head so frames have clear margins
@@ -71,11 +77,11 @@ def test_peer_matches_float32_embeddings_and_transcripts(peer, folders, clips):
     ctc_peers = convert_audio_peers((peer,), CtcTower, sharp, values[0])
     result = ctc_fidelity(ctc_peers, ref_logits, ctc.decode, ctc.extractor, clips, 16000)[0]
     checks = {check.metric: check for check in result.fidelity}
-    assert result.status == "ok" and all(c.passed for c in result.fidelity), [c.summary() for c in result.fidelity]
+    assert result.status == "ok" and result.passed == (peer not in MISSES), [c.summary() for c in result.fidelity]
     clear = next(c for name, c in checks.items() if "clear-margin" in name)
     assert clear.n > 10  # frames with a clear margin were checked
     transcripts = next(c for name, c in checks.items() if "transcripts" in name)
-    if peer in ("ort-fp32", "ov-fp32", "compile"):  # float32 peers: the very same letters
+    if peer in FLOAT32:  # the very same letters
         assert transcripts.value == 1.0, transcripts.summary()
     assert [ctc.decode(logits) for logits in ref_logits] != [""] * len(clips)
 
