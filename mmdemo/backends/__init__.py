@@ -19,7 +19,7 @@ The contract every backend module keeps:
     the dtype preference: generative models (token-by-token decoding) keep float32 on CPU and
     take float16 on CUDA; embedding models take bfloat16 where it is fast.
 ``RUNTIMES: tuple[str, ...]`` (optional)
-    the inference runtimes its towers can run through (:mod:`mmdemo.runtimes`; CLIP and OpenCLIP:
+    the inference runtimes its towers can run through (:mod:`mmdemo.runtimes`; CLIP, OpenCLIP, wav2vec2, ConSE:
     ``("openvino",)``); the policy gives one as the speed-up of that name
     (:func:`mmdemo.loading.resolve_runtime`).
 ``available_offline(spec) -> bool``
