@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from mmdemo import loading
+from mmdemo.backends import conse_backend
 from mmdemo.bench.fidelity import centred_cosine
 from mmdemo.encoders import embed_images, embed_texts
 from mmdemo.registry import OFFLINE_IMAGE_TEXT, missing_offline_packages
 from mmdemo.runtimes import OPENVINO, openvino_runtime
+from mmdemo.runtimes.lazy import RuntimeTowers
 from mmdemo.runtimes.model_cache import ConvertedModelCache
 from tests.backends.test_conse import QUERIES
 from tests.inputs.real_photos import tuning_photos
@@ -171,3 +174,20 @@ def test_a_failing_conversion_falls_back_to_torch_with_one_warning(photos, refer
     loaded = loading.get_model(OFFLINE_IMAGE_TEXT, "image-text")
     assert OPENVINO not in loaded.speedups and loaded.extras["runtime"].fallback_reason
     loading.unload_all()
+
+
+def test_the_classifier_is_pinned_to_float32_where_the_encoder_gets_bfloat16(monkeypatch):
+    """Whatever the CPU: a bfloat16 model on a CPU with BF16 compiles the classifier at f32, the encoder at bf16."""
+    compiled = []
+    monkeypatch.setattr(openvino_runtime, "has_bfloat16", lambda: True)
+    monkeypatch.setattr(openvino_runtime, "version", lambda: "test")
+    monkeypatch.setattr(openvino_runtime, "convert", lambda module, example: module)
+    monkeypatch.setattr(openvino_runtime, "compile_model",
+                        lambda model, precision: compiled.append(precision) or (lambda *tensors: model(*tensors)))
+    cache = SimpleNamespace(load_or_convert=lambda key, convert, label: convert())
+    towers = RuntimeTowers("m", "fingerprint", torch.bfloat16, {"classifier": torch.nn.Identity, "sentence": torch.nn.Identity},
+                           precisions=conse_backend.RUNTIME_PRECISIONS, cache=cache)
+    x = torch.ones(2, 3)
+    assert torch.equal(towers.run("classifier", x), x) and torch.equal(towers.run("sentence", x), x)
+    assert compiled == ["f32", "bf16"] and towers.precision == "bf16"
+    assert towers.precision_of("classifier") == "f32" and towers.precision_of("sentence") == "bf16"
