@@ -171,8 +171,8 @@ def load(
     transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=classifier))
     model = ConseModel(classifier, text_encoder, config)
     loaded = LoadedModel(spec, model, transform, tokenizer, device, dtype, extras={"speedups": (), "recipe": repr(config)})
-    attach_runtime(loaded, speedups, {"classifier": lambda: ClassifierTower(classifier), "sentence": lambda: SentenceTower(text_encoder)},
-                   precisions=RUNTIME_PRECISIONS)
+    towers = {"classifier": lambda: ClassifierTower(classifier), "sentence": lambda: SentenceTower(text_encoder)}
+    attach_runtime(loaded, speedups, towers, precisions=RUNTIME_PRECISIONS)
     if "runtime" not in loaded.extras:
         loaded.dtype = torch.float32  # what the torch path computes in, whatever the policy chose
     start = time.perf_counter()
@@ -184,7 +184,7 @@ def load(
 def class_vectors(loaded: LoadedModel, config: ConseConfig) -> torch.Tensor:
     """Unit vectors [1000, D] of the class prompts, each mixed with its parent's by ``config``; embedded
     in the spec's batches (the runtime converts its sentence tower on the first: tracing on all 1000
-    prompts took 17 s, on 2 3 s)."""
+    prompts took 17 s, on 32 2.5 s)."""
     names = class_names()
     vectors = _encode_in_batches(loaded, [config.prompt.format(name) for name in names])
     if config.parent_weight > 0:
