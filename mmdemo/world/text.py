@@ -50,11 +50,33 @@ class QA:
 
 @dataclass(frozen=True)
 class Claim:
-    """A statement about a scene and whether it is true of it."""
+    """A statement about a scene and whether it is true of it.
+
+    Attributes:
+        text: the sentence ("the red circle is large.").
+        true: whether it holds of the scene it was made for.
+        kind: ``exists``, ``count``, ``size`` or ``position``.
+        subject: the shape it names as (colour, kind); None for a count claim.
+        value: what it says of the subject (a size or a column) or of the scene (the count).
+    """
 
     text: str
     true: bool
     kind: str
+    subject: tuple[str, str] | None = None
+    value: str | int | None = None
+
+    def holds(self, scene: Scene) -> bool:
+        """Whether the claim is true of ``scene`` (any scene: "the red circle is large." is false of
+        a scene without a red circle)."""
+        if self.kind == "count":
+            return scene.count == self.value
+        shape = scene.find(*self.subject)  # type: ignore[misc]
+        if self.kind == "exists":
+            return shape is not None
+        if shape is None:
+            return False
+        return (shape.size if self.kind == "size" else shape.position) == self.value
 
 
 def _phrase(shape: Shape, detail: Detail) -> str:
@@ -239,22 +261,24 @@ def claim(scene: Scene, rng: np.random.Generator, true: bool) -> Claim:
     kind = _pick(rng, ["exists", "count", "size", "position"])
     if kind == "exists":
         if true:
-            name = _pick(rng, list(scene.shapes)).name  # type: ignore[union-attr]
+            chosen = _pick(rng, list(scene.shapes))
+            subject = (chosen.colour, chosen.kind)  # type: ignore[union-attr]
         else:
-            name = " ".join(_absent_name(scene, rng))
-        return Claim(f"there is a {name}.", true, kind)  # type: ignore[arg-type]
+            subject = tuple(_absent_name(scene, rng))
+        return Claim(f"there is a {' '.join(subject)}.", true, kind, subject=subject)  # type: ignore[arg-type]
     if kind == "count":
         n = scene.count if true else _pick(rng, [c for c in (1, 2, 3) if c != scene.count])
         noun = "shape" if n == 1 else "shapes"
         verb = "is" if n == 1 else "are"
-        return Claim(f"there {verb} {COUNT_WORDS[n]} {noun}.", true, kind)  # type: ignore[index]
+        return Claim(f"there {verb} {COUNT_WORDS[n]} {noun}.", true, kind, value=int(n))  # type: ignore[index,arg-type]
     shape = _pick(rng, list(scene.shapes))
+    subject = (shape.colour, shape.kind)  # type: ignore[union-attr]
     if kind == "size":
         size = shape.size if true else ("large" if shape.size == "small" else "small")  # type: ignore[union-attr]
-        return Claim(f"the {shape.name} is {size}.", true, kind)  # type: ignore[union-attr]
+        return Claim(f"the {shape.name} is {size}.", true, kind, subject=subject, value=size)  # type: ignore[union-attr]
     others = [p for p in POSITIONS if p != shape.position]  # type: ignore[union-attr]
     position = shape.position if true else _pick(rng, others)  # type: ignore[union-attr]
-    return Claim(f"the {shape.name} is {PLACE[position]}.", true, kind)  # type: ignore[union-attr,index]
+    return Claim(f"the {shape.name} is {PLACE[position]}.", true, kind, subject=subject, value=position)  # type: ignore[union-attr,index]
 
 
 # ----------------------------------------------------------------------------- vocabulary

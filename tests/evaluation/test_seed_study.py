@@ -68,6 +68,17 @@ def test_a_baseline_on_the_informative_modality_matches_fusion_and_ignores_noise
     assert all(c.inference_ms_per_sample > 0 and c.peak_memory_bytes > 4 * c.n_parameters * 4 for c in costs.values())
 
 
+def test_with_one_seed_the_verdict_says_where_fusion_stands_untested(tmp_path) -> None:
+    """One seed gives no test: the sentence must not claim that no strategy beats the baselines
+    when one is far ahead of them (tfn on the XOR task), nor that one does."""
+    verdict = study("xor", "concat,tfn", tmp_path, seeds=1).study.verdict("label")
+    assert "no fusion strategy beats" not in verdict
+    assert "the best fusion strategy (tfn" in verdict and "is ahead of the best single-modality baseline" in verdict
+    assert "one seed: untested" in verdict
+    verdict = study("first_only", "concat", tmp_path / "noise", n=400, epochs=15, seeds=1).study.verdict("label")
+    assert "(concat" in verdict and "untested" in verdict
+
+
 def test_corruption_noise_is_relative_to_the_feature_std() -> None:
     features = make_synthetic("additive", 400, dims={"image": 8, "text": 8}, seed=0)
     noisy = corrupt(features, "image", "noise", 1.0, seed=0)

@@ -108,6 +108,34 @@ def test_claims_are_true_or_false_as_asked():
     assert kinds == {"exists", "count", "size", "position"}
 
 
+def test_a_claim_can_be_checked_against_any_scene():
+    """``Claim.holds`` agrees with the truth a claim was made with, and judges other scenes by what
+    they show (the CLIP's claim loss compares every claim with every image of a batch)."""
+    rng = np.random.default_rng(5)
+    for seed in range(200):
+        scene = sample_scene(np.random.default_rng(seed))
+        truth = bool(rng.random() < 0.5)
+        assert claim(scene, rng, truth).holds(scene) is truth
+    other = Scene(shapes=(Shape("circle", "red", "small", "left"), Shape("star", "blue", "large", "middle")))
+    said = {c.text: c for c in (claim(SCENE, np.random.default_rng(s), bool(s % 2)) for s in range(300))}
+    expected = {
+        "there is a red circle.": True, "there is a blue star.": True, "there is a green triangle.": False,
+        "there are two shapes.": True, "there are three shapes.": False, "there is one shape.": False,
+        "the red circle is small.": True, "the red circle is large.": False,
+        "the blue star is in the middle.": True, "the blue star is on the right.": False,
+    }
+    checked = 0
+    for text, want in expected.items():
+        if text in said:
+            assert said[text].holds(other) is want, text
+            checked += 1
+    # claims about a shape the other scene lacks are false of it
+    for c in said.values():
+        if c.subject is not None and other.find(*c.subject) is None:
+            assert not c.holds(other), c.text
+    assert checked >= 4, sorted(said)
+
+
 def test_vocabulary_covers_everything_the_world_says():
     vocabulary = set(words_of(vocabulary_texts()))
     rng = np.random.default_rng(3)
