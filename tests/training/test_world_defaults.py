@@ -87,15 +87,22 @@ def test_every_strategy_that_can_leave_chance_does_on_each_world_task(tmp_path) 
 def test_the_strategies_that_used_to_stop_at_epoch_one_now_learn(tmp_path) -> None:
     """Fast version: 800 samples, one seed, the learnable ``sound_match``, the strategies that
     kept their epoch-1 weights under the old defaults (and concat for reference), and late fusion,
-    which cannot leave chance and is reported so."""
+    which cannot leave chance and is reported so.
+
+    film no longer keeps its epoch-1 weights, but at 800 samples and one seed whether it leaves
+    chance depends on the seed (sound_match 0.51-0.68 over seeds 0-2 on the CLIP that knows claims,
+    line 0.62), so that it does is asserted by the 1,500-sample, 3-seed test above (0.661)."""
     features = world_features(tmp_path / "worlds", 800, ["sound_match"])
     settings = TrainingConfig(strategies="concat,gmu,film,late", train=LAB_TRAIN_DEFAULTS, baselines=True, robustness=False)
     run = run_training(features, settings, out_dir=tmp_path / "run")
     study = run.study
-    for name in ("concat", "gmu", "film"):
+    for name in ("concat", "gmu"):
         assert not study.at_chance(name, "sound_match"), (name, study.summary(name, "sound_match"))
-        assert all(s.best_epoch > 1 for s in study.scores if s.strategy == name)
+    for name in ("concat", "gmu", "film"):
+        assert all(s.best_epoch > 1 for s in study.scores if s.strategy == name), name
     for name in ("late", "only_audio", "only_image"):
         assert study.at_chance(name, "sound_match"), (name, study.summary(name, "sound_match"))
-    [warning] = study.chance_warnings()  # late fusion, and it says why
-    assert warning.startswith("late ends at chance on sound_match") and "cannot represent their interaction" in warning
+    warnings = study.chance_warnings()  # late fusion (and film, where this seed leaves it at chance)
+    [late] = [line for line in warnings if line.startswith("late ")]
+    assert late.startswith("late ends at chance on sound_match") and "cannot represent their interaction" in late
+    assert all(line.startswith(("late ", "film ")) for line in warnings), warnings
