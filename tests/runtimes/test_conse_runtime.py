@@ -83,19 +83,6 @@ def reference(photos, runtime_env):
         loading.unload_all()
 
 
-@pytest.fixture
-def conversions(monkeypatch):
-    """The towers converted (a cached entry is read instead)."""
-    calls = []
-    real = openvino_runtime.convert
-
-    def counting(module, example):
-        calls.append(type(module).__name__)
-        return real(module, example)
-
-    monkeypatch.setattr(openvino_runtime, "convert", counting)
-    return calls
-
 
 def test_the_default_runs_openvino_with_torchs_labels_and_rankings(photos, reference, conversions):
     ref_images, ref_labels, ref_queries, ref_classes = reference

@@ -47,19 +47,6 @@ def runtime_env(tmp_path_factory):
     loading.unload_all()
 
 
-@pytest.fixture
-def conversions(monkeypatch):
-    """Counts the conversions that run (a cached entry is read instead)."""
-    calls = []
-    real = openvino_runtime.convert
-
-    def counting(module, example):
-        calls.append(type(module).__name__)
-        return real(module, example)
-
-    monkeypatch.setattr(openvino_runtime, "convert", counting)
-    return calls
-
 
 @pytest.fixture(scope="module")
 def reference(tiny_models, runtime_env):
