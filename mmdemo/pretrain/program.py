@@ -65,8 +65,10 @@ class PretrainConfig:
         blip_wordpiece: BLIP gets the WordPiece tokenizer instead of the world's word-level one.
         blip_shape_head: weight of BLIP's auxiliary per-column kind/colour/size loss on its vision
             tower (see :mod:`mmdemo.pretrain.train_blip`; 0: none, as shipped before issue 16).
-        blip_tower: a stage that trains BLIP's vision tower alone with that head before the joint
-            stage (None: no such stage; needs ``blip_shape_head`` > 0).
+        blip_conv_teacher: weight of the distillation of BLIP's patch tokens from EfficientNet-Lite0's
+            feature map (:mod:`~mmdemo.pretrain.conv_teacher`; 0: none), on every picture.
+        blip_tower: a stage that trains BLIP's vision tower alone with that head and teacher before
+            the joint stage (None: no such stage; needs ``blip_shape_head`` or ``blip_conv_teacher`` > 0).
 
     The defaults are the shipped checkpoints' (the plain world only). :func:`varied_config` turns
     on everything the varied world adds (the experimental run of issue 16; see the README).
@@ -98,6 +100,7 @@ class PretrainConfig:
     blip_fresh_varied: float = 0.0
     blip_wordpiece: bool = False
     blip_shape_head: float = 0.0
+    blip_conv_teacher: float = 0.0
     blip_tower: StageConfig | None = None
     clip_varied: bool = False
     clip_reworded: float = 0.0
@@ -128,8 +131,10 @@ class PretrainConfig:
         if patch < 1 or side % patch:
             valid = [p for p in range(4, side + 1) if side % p == 0]
             raise ValueError(f"BLIP patch size {patch} does not divide its {side}-pixel input; valid: {valid}")
-        if self.blip_tower is not None and self.blip_shape_head <= 0:
-            raise ValueError(f"blip_tower needs blip_shape_head > 0, got {self.blip_shape_head}")
+        if self.blip_tower is not None and self.blip_shape_head <= 0 and self.blip_conv_teacher <= 0:
+            raise ValueError(
+                f"blip_tower needs blip_shape_head or blip_conv_teacher > 0, got {self.blip_shape_head} and {self.blip_conv_teacher}"
+            )
         if self.pool_size < 2:
             raise ValueError(f"pool_size must be >= 2, got {self.pool_size}")
 
@@ -269,6 +274,7 @@ def pretrain(config: PretrainConfig, command: str = "") -> PretrainResult:
                 wordpiece=config.blip_wordpiece,
                 shape_head=config.blip_shape_head,
                 tower_warmup=config.blip_tower,
+                conv_teacher=config.blip_conv_teacher,
             )
             if want_caption:
                 folders["caption"] = _save_pretrained(out / "caption", captioner, blip_processor)
@@ -356,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--blip-steps", type=int, default=defaults.blip.steps, help="BLIP caption+VQA steps (default: %(default)s)")
     parser.add_argument("--blip-patch-size", type=int, default=defaults.blip_shape.patch_size, help="BLIP's vision patch side in pixels; 16 makes a 6x6 grid of the 96x96 input (default: %(default)s; a size other than CLIP's turns distillation from CLIP off)")
     parser.add_argument("--blip-shape-head", type=float, default=defaults.blip_shape_head, help="weight of BLIP's auxiliary per-column kind/colour/size loss on its vision tower (default: %(default)s: none)")
+    parser.add_argument("--blip-conv-teacher", type=float, default=defaults.blip_conv_teacher, help="weight of the distillation of BLIP's patch tokens from EfficientNet-Lite0's feature map, a convolutional teacher from the offline preset's pip package (default: %(default)s: none)")
     parser.add_argument("--blip-tower-steps", type=int, default=0, help="steps of a BLIP vision-tower stage before the joint one, with the shape head (default: 0: none)")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size of every stage (default: 128)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -403,6 +410,7 @@ def _blip_options(config: PretrainConfig, args: argparse.Namespace, tower_stage:
         blip_shape=blip_shape,
         blip_teacher=config.blip_teacher and blip_shape.patch_size == config.clip_shape.patch_size,
         blip_shape_head=args.blip_shape_head,
+        blip_conv_teacher=args.blip_conv_teacher,
         blip_tower=replace(tower_stage, steps=args.blip_tower_steps) if args.blip_tower_steps else None,
     )
 

@@ -26,7 +26,11 @@ averaged tokens of each column third of the picture names the kind, colour and s
 there (or none), by cross-entropy on the scene's exact labels (:func:`column_targets`), on every
 picture, varied drawings included (which no CLIP teacher knows); the head is dropped after training.
 It teaches colour within a few hundred steps; the kind of a shape at a free place it did not teach
-in this project's CPU budget (see the README and ``python -m tests.world.tower_probe``).
+in this project's CPU budget from the head alone (see the README and ``python -m tests.world.tower_probe``).
+
+A *convolutional teacher* (``conv_teacher`` > 0) does: the tower's patch tokens also regress, through a
+linear map dropped after training, EfficientNet-Lite0's feature map of the same picture
+(:mod:`~mmdemo.pretrain.conv_teacher`), on every picture, varied drawings included.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from transformers import (
 
 from mmdemo.model_factory import BlipShape
 from mmdemo.pretrain.configs import build_blip
+from mmdemo.pretrain.conv_teacher import TEACHER_CHANNELS, ConvTeacher, load_conv_teacher
 from mmdemo.pretrain.loop import StageConfig, StageLog, run_stage
 from mmdemo.pretrain.pool import TrainingPool, image_tensor, pixel_values
 from mmdemo.world.phrasing import ask_out_of_world, ask_varied
@@ -208,6 +213,8 @@ def train_blip(
     wordpiece: bool = False,
     shape_head: float = 0.0,
     tower_warmup: StageConfig | None = None,
+    conv_teacher: float = 0.0,
+    conv_teacher_model: ConvTeacher | None = None,
 ) -> tuple[BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor, StageLog]:
     """Train a fresh captioner and/or VQA model on ``pool`` (both share the vision tower).
 
@@ -223,12 +230,16 @@ def train_blip(
     tokens (0: none; see the module docstring).
     ``tower_warmup``: first train the vision tower alone with the shape head (and the teacher, if
     any) for these steps, which cost a fraction of a joint step, so the decoders start from a tower
-    that already sees kind, colour, size and place (needs ``shape_head`` > 0).
+    that already sees kind, colour, size and place (needs ``shape_head`` or ``conv_teacher`` > 0).
+    ``conv_teacher``: weight of the distillation of the patch tokens from EfficientNet-Lite0's
+    feature map (0: none); ``conv_teacher_model`` that teacher (default: :func:`load_conv_teacher`).
     """
     if not (caption or vqa):
         raise ValueError("train_blip needs caption=True or vqa=True")
-    if tower_warmup is not None and shape_head <= 0:
-        raise ValueError(f"tower_warmup needs shape_head > 0, got shape_head={shape_head}")
+    if tower_warmup is not None and shape_head <= 0 and conv_teacher <= 0:
+        raise ValueError(
+            f"tower_warmup needs shape_head > 0 or conv_teacher > 0, got shape_head={shape_head}, conv_teacher={conv_teacher}"
+        )
     targets = teacher_tokens(teacher, pool) if teacher is not None else None
     torch.manual_seed(seed)
     captioner, answerer, processor = build_blip(shape, share_text, wordpiece)
@@ -238,14 +249,19 @@ def train_blip(
             raise ValueError(f"teacher gives {targets.shape[1]} image tokens; BLIP's tower makes a different number")
         distill = nn.Linear(shape.hidden, targets.shape[-1])
     head = nn.Linear(shape.hidden, sum(1 + len(v) for _, v in COLUMN_LABELS)) if shape_head > 0 else None
+    conv = conv_map = None
+    if conv_teacher > 0:
+        conv = conv_teacher_model if conv_teacher_model is not None else load_conv_teacher()
+        conv_map = nn.Linear(shape.hidden, TEACHER_CHANNELS)
+    grid = shape.image_size // shape.patch_size
     captioner.train()
     answerer.train()
     rng = np.random.default_rng([seed, 3])
     distill_below = pool.varied_from if teacher_plain_only else len(pool)
     n = len(pool)
 
-    def draw_batch(size: int) -> tuple[np.ndarray, list[Scene], list[str], torch.Tensor]:
-        """``size`` samples: pool indices, scenes, captions and their tower outputs [B, T, H]."""
+    def draw_batch(size: int) -> tuple[np.ndarray, list[Scene], list[str], torch.Tensor, torch.Tensor]:
+        """``size`` samples: pool indices, scenes, captions, uint8 images and their tower outputs [B, T, H]."""
         fresh = int(round(fresh_varied * size))
         idx = rng.choice(n, size=min(size - fresh, n), replace=False)
         scenes = [pool.scenes[i] for i in idx]
@@ -256,9 +272,11 @@ def train_blip(
             scenes, images = scenes + new_scenes, torch.cat([images, new_images])
             captions = captions + [describe(scene) for scene in new_scenes]
         image_embeds = captioner.vision_model(pixel_values=pixel_values(images)).last_hidden_state
-        return idx, scenes, captions, image_embeds
+        return idx, scenes, captions, images, image_embeds
 
-    def tower_losses(idx: np.ndarray, scenes: list[Scene], image_embeds: torch.Tensor) -> dict[str, torch.Tensor]:
+    def tower_losses(
+        idx: np.ndarray, scenes: list[Scene], images: torch.Tensor, image_embeds: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         losses = {}
         if distill is not None:
             plain = torch.from_numpy(idx < distill_below)  # the teacher knows the plain world only
@@ -267,20 +285,23 @@ def train_blip(
                 losses["distill"] = F.mse_loss(distill(image_embeds[: len(idx)][plain]), targets[rows])
         if head is not None:
             losses["shape"] = shape_head * shape_head_loss(head, image_embeds, scenes)
+        if conv is not None:
+            patches = conv_map(image_embeds[:, 1:])  # [B, grid * grid, 112]
+            losses["conv"] = conv_teacher * F.mse_loss(patches, conv(images, grid))
         return losses
 
-    auxiliary = (list(distill.parameters()) if distill is not None else []) + (list(head.parameters()) if head is not None else [])
+    auxiliary = [p for module in (distill, head, conv_map) if module is not None for p in module.parameters()]
     if tower_warmup is not None:
 
         def warmup_loss(step: int) -> dict[str, torch.Tensor]:
-            idx, scenes, _, image_embeds = draw_batch(tower_warmup.batch_size)
-            return tower_losses(idx, scenes, image_embeds)
+            idx, scenes, _, images, image_embeds = draw_batch(tower_warmup.batch_size)
+            return tower_losses(idx, scenes, images, image_embeds)
 
         run_stage("blip-tower", list(captioner.vision_model.parameters()) + auxiliary, tower_warmup, warmup_loss)
 
     def step_loss(step: int) -> dict[str, torch.Tensor]:
-        idx, scenes, captions, image_embeds = draw_batch(config.batch_size)
-        losses = tower_losses(idx, scenes, image_embeds)
+        idx, scenes, captions, images, image_embeds = draw_batch(config.batch_size)
+        losses = tower_losses(idx, scenes, images, image_embeds)
         if caption:
             losses["caption"] = caption_loss(captioner, processor, image_embeds, captions)
         if vqa:
