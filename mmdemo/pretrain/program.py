@@ -67,6 +67,8 @@ class PretrainConfig:
             tower (see :mod:`mmdemo.pretrain.train_blip`; 0: none, as shipped before issue 16).
         blip_conv_teacher: weight of the distillation of BLIP's patch tokens from EfficientNet-Lite0's
             feature map (:mod:`~mmdemo.pretrain.conv_teacher`; 0: none), on every picture.
+        blip_init: continue BLIP from the ``caption/`` and ``vqa/`` of an earlier run in this folder
+            (None: fresh weights).
         blip_tower: a stage that trains BLIP's vision tower alone with that head and teacher before
             the joint stage (None: no such stage; needs ``blip_shape_head`` or ``blip_conv_teacher`` > 0).
 
@@ -101,6 +103,7 @@ class PretrainConfig:
     blip_wordpiece: bool = False
     blip_shape_head: float = 0.0
     blip_conv_teacher: float = 0.0
+    blip_init: Path | None = None
     blip_tower: StageConfig | None = None
     clip_varied: bool = False
     clip_reworded: float = 0.0
@@ -263,6 +266,7 @@ def pretrain(config: PretrainConfig, command: str = "") -> PretrainResult:
             folders["audio"] = _save_folder(out / "audio", save_audio)
             stage_seconds["audio"] = time.perf_counter() - tick
         if want_caption or want_vqa:
+            tick = time.perf_counter()
             captioner, answerer, blip_processor, logs["blip"] = train_blip(
                 pool, config.blip, config.seed, config.blip_shape, caption=want_caption, vqa=want_vqa,
                 teacher=clip if config.blip_teacher else None,
@@ -275,12 +279,13 @@ def pretrain(config: PretrainConfig, command: str = "") -> PretrainResult:
                 shape_head=config.blip_shape_head,
                 tower_warmup=config.blip_tower,
                 conv_teacher=config.blip_conv_teacher,
+                init_from=config.blip_init,
             )
             if want_caption:
                 folders["caption"] = _save_pretrained(out / "caption", captioner, blip_processor)
             if want_vqa:
                 folders["vqa"] = _save_pretrained(out / "vqa", answerer, blip_processor)
-            stage_seconds["blip"] = logs["blip"].seconds
+            stage_seconds["blip"] = time.perf_counter() - tick  # with the tower stage and the teachers' set-up
         train_seconds = time.perf_counter() - start
 
         metrics = None
@@ -360,9 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--audio-steps", type=int, default=defaults.audio.steps, help="audio steps (default: %(default)s)")
     parser.add_argument("--clip-claims", type=float, default=defaults.clip_claims, help="weight of CLIP's claim loss: every world claim against every image of the batch (default: %(default)s)")
     parser.add_argument("--blip-steps", type=int, default=defaults.blip.steps, help="BLIP caption+VQA steps (default: %(default)s)")
+    parser.add_argument("--blip-lr", type=float, default=defaults.blip.lr, help="peak learning rate of BLIP's stages (default: %(default)s)")
     parser.add_argument("--blip-patch-size", type=int, default=defaults.blip_shape.patch_size, help="BLIP's vision patch side in pixels; 16 makes a 6x6 grid of the 96x96 input (default: %(default)s; a size other than CLIP's turns distillation from CLIP off)")
     parser.add_argument("--blip-shape-head", type=float, default=defaults.blip_shape_head, help="weight of BLIP's auxiliary per-column kind/colour/size loss on its vision tower (default: %(default)s: none)")
     parser.add_argument("--blip-conv-teacher", type=float, default=defaults.blip_conv_teacher, help="weight of the distillation of BLIP's patch tokens from EfficientNet-Lite0's feature map, a convolutional teacher from the offline preset's pip package (default: %(default)s: none)")
+    parser.add_argument("--blip-from", type=Path, default=None, help="continue BLIP from the caption/ and vqa/ folders of an earlier run under this folder (default: fresh weights)")
     parser.add_argument("--blip-tower-steps", type=int, default=0, help="steps of a BLIP vision-tower stage before the joint one, with the shape head (default: 0: none)")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size of every stage (default: 128)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -395,7 +402,7 @@ def config_from_args(args: argparse.Namespace) -> PretrainConfig:
         config,
         clip=replace(config.clip, steps=args.clip_steps, **batch),
         audio=replace(config.audio, steps=args.audio_steps, **batch),
-        blip=replace(config.blip, steps=args.blip_steps, **batch),
+        blip=replace(config.blip, steps=args.blip_steps, lr=args.blip_lr, **batch),
     )
 
 
@@ -411,6 +418,7 @@ def _blip_options(config: PretrainConfig, args: argparse.Namespace, tower_stage:
         blip_teacher=config.blip_teacher and blip_shape.patch_size == config.clip_shape.patch_size,
         blip_shape_head=args.blip_shape_head,
         blip_conv_teacher=args.blip_conv_teacher,
+        blip_init=args.blip_from,
         blip_tower=replace(tower_stage, steps=args.blip_tower_steps) if args.blip_tower_steps else None,
     )
 

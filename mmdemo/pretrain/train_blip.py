@@ -36,6 +36,7 @@ linear map dropped after training, EfficientNet-Lite0's feature map of the same 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -189,6 +190,21 @@ def training_question(scene: Scene, rng: np.random.Generator, varied: float, out
     return ask(scene, rng)
 
 
+def load_blip_pair(folder: Path) -> tuple[BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor]:
+    """The captioner and VQA model saved under ``folder`` (``caption/``, ``vqa/``), sharing the
+    captioner's vision tower again (joint training made them equal), and the VQA folder's processor."""
+    missing = [name for name in ("caption", "vqa") if not (folder / name / "config.json").is_file()]
+    if missing:
+        raise FileNotFoundError(f"No saved BLIP {', '.join(missing)} under {folder} to continue from")
+    captioner = BlipForConditionalGeneration.from_pretrained(folder / "caption")
+    answerer = BlipForQuestionAnswering.from_pretrained(folder / "vqa")
+    for (name, a), b in zip(captioner.vision_model.state_dict().items(), answerer.vision_model.state_dict().values()):
+        if not torch.equal(a, b):
+            raise ValueError(f"{folder}: the caption and VQA vision towers differ ({name}); they were not trained together")
+    answerer.vision_model = captioner.vision_model
+    return captioner, answerer, BlipProcessor.from_pretrained(folder / "vqa")
+
+
 def fresh_varied_batch(n: int, rng: np.random.Generator, size: int) -> tuple[list[Scene], torch.Tensor]:
     """``n`` free-layout scenes drawn now, each rendered in a random style and resized to the input."""
     scenes = [sample_free_scene(rng) for _ in range(n)]
@@ -215,6 +231,7 @@ def train_blip(
     tower_warmup: StageConfig | None = None,
     conv_teacher: float = 0.0,
     conv_teacher_model: ConvTeacher | None = None,
+    init_from: Path | None = None,
 ) -> tuple[BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor, StageLog]:
     """Train a fresh captioner and/or VQA model on ``pool`` (both share the vision tower).
 
@@ -233,6 +250,9 @@ def train_blip(
     that already sees kind, colour, size and place (needs ``shape_head`` or ``conv_teacher`` > 0).
     ``conv_teacher``: weight of the distillation of the patch tokens from EfficientNet-Lite0's
     feature map (0: none); ``conv_teacher_model`` that teacher (default: :func:`load_conv_teacher`).
+    ``init_from``: continue from the ``caption/`` and ``vqa/`` folders of an earlier run under this
+    folder (their weights, processor and tokenizer; ``shape`` and ``wordpiece`` are then theirs),
+    the vision tower shared again; the auxiliary maps start afresh.
     """
     if not (caption or vqa):
         raise ValueError("train_blip needs caption=True or vqa=True")
@@ -242,7 +262,12 @@ def train_blip(
         )
     targets = teacher_tokens(teacher, pool) if teacher is not None else None
     torch.manual_seed(seed)
-    captioner, answerer, processor = build_blip(shape, share_text, wordpiece)
+    if init_from is not None:
+        captioner, answerer, processor = load_blip_pair(Path(init_from))
+        vision = captioner.config.vision_config
+        shape = BlipShape(image_size=vision.image_size, patch_size=vision.patch_size, hidden=vision.hidden_size)
+    else:
+        captioner, answerer, processor = build_blip(shape, share_text, wordpiece)
     distill = None
     if targets is not None:
         if targets.shape[1] != (shape.image_size // shape.patch_size) ** 2 + 1:

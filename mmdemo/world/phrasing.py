@@ -37,7 +37,22 @@ PLACES: dict[str, tuple[str, ...]] = {
 NOUNS: tuple[str, ...] = ("shape", "object", "thing", "figure", "item")
 NOUN_PLURALS: tuple[str, ...] = ("shapes", "objects", "things", "figures", "items")
 COLOUR_WORDS: tuple[str, ...] = ("colour", "color")
-SHAPE_WORDS: tuple[str, ...] = ("shape", "kind of shape", "type of shape", "sort of shape", "kind of figure", "form")
+SHAPE_WORDS: tuple[str, ...] = (
+    "shape", "kind of shape", "type of shape", "sort of shape", "kind of figure", "form", "geometric shape",
+    "geometrical shape", "geometric form",
+)
+# Pictorial words people put in a question about the picture ("the *drawn* shape", "the *main*
+# colour"); inserted at random before a noun or a colour / shape word, they change nothing.
+PICTURE_WORDS: tuple[str, ...] = (
+    "drawn", "main", "visible", "single", "little", "simple", "flat", "pictured", "displayed", "only",
+    "whole", "coloured", "colored", "one", "actual", "exact", "overall", "painted", "plain", "big",
+)
+# How people start a request, verbs included ("could you name ...").
+REQUESTS: tuple[str, ...] = (
+    "could you name", "can you name", "would you name", "please name", "can you tell me", "could you tell me",
+    "would you tell me", "do you know", "can you say", "could you say", "i'd like to know", "let me know",
+    "i want to know",
+)
 
 # Out-of-world questions: things, people and topics a picture of flat shapes says nothing about.
 # (Held-out tests use other words: "animal", "weather", "president", "meaning", "capital", ...)
@@ -146,6 +161,12 @@ def _choice(start: str, answer: str, options: tuple[str, ...], rng: np.random.Ge
     return start + (", ".join(words[:-1]) + " or " + words[-1])
 
 
+def _choice_first(answer: str, options: tuple[str, ...], rng: np.random.Generator, article: str) -> str:
+    """The options first, then the question: "circle, star or square: which one is it"."""
+    listed = _choice("", answer, options, rng, article)
+    return listed + str(_pick(rng, (": which one is it", ": which is it", " - which one", ", which one is it", "? which one")))
+
+
 def _place(position: str, rng: np.random.Generator) -> str:
     return str(_pick(rng, PLACES[position]))
 
@@ -208,9 +229,16 @@ def _colour(scene: Scene, rng: np.random.Generator) -> QA:
         f"what {word} is {ref} painted in", f"name the {word} of {ref}", f"{word} of {ref}",
         f"which {word} does {ref} use", f"what {word} is {ref} filled with", f"say the {word} of {ref}",
         _choice(f"is {ref} ", shape.colour, COLOUR_NAMES, rng, ""),
+        _choice_first(shape.colour, COLOUR_NAMES, rng, ""),
+        f"which {word} has {ref} been drawn in", f"what {word} was {ref} drawn in", f"what {word} was used for {ref}",
+        f"which {word} is used for {ref}", f"{_pick(rng, REQUESTS)} the {word} of {ref}",
     ]
     if scene.count == 1:
-        templates += [*_asking_it(word), f"which {word}", f"what's the {word}"]
+        templates += [
+            *_asking_it(word), f"which {word}", f"what's the {word}", f"what {word} is used",
+            f"which {word} was used", f"what is its {word}", f"{_pick(rng, REQUESTS)} its {word}",
+            f"which {word} has it been drawn in", f"what {word} has been used", f"its {word}",
+        ]
     return QA(_polite(str(_pick(rng, templates)), rng), shape.colour, "colour")
 
 
@@ -222,9 +250,17 @@ def _shape(scene: Scene, rng: np.random.Generator) -> QA:
         f"name the {word} of {ref}", f"{word} of {ref}", f"which kind of {_pick(rng, NOUNS)} is {ref}",
         f"what {word} is shown {_place(shape.position, rng)}", f"what {word} has {ref}", f"say the {word} of {ref}",
         _choice(f"is {ref} ", shape.kind, KINDS, rng, "a "),
+        _choice_first(shape.kind, KINDS, rng, str(_pick(rng, ("", "a ")))),
+        f"which {word} has been drawn {_place(shape.position, rng)}", f"{_pick(rng, REQUESTS)} the {word} of {ref}",
+        f"which {word} is {ref} drawn as",
     ]
     if scene.count == 1:
-        templates += [*_asking_it(word), "what is this", "what is it", "what is drawn", f"what's the {word}"]
+        templates += [
+            *_asking_it(word), "what is this", "what is it", "what is drawn", f"what's the {word}",
+            f"which {word} is drawn", f"what {word} is drawn", f"what {word} has been drawn", f"what is its {word}",
+            f"{_pick(rng, REQUESTS)} its {word}", f"{_pick(rng, REQUESTS)} the {word}", f"its {word}",
+            f"which {word} is shown", f"what {word} do you see drawn",
+        ]
     return QA(_polite(str(_pick(rng, templates)), rng), shape.kind, "shape")
 
 
@@ -303,7 +339,7 @@ def ask_varied(scene: Scene, rng: np.random.Generator, family: str | None = None
     if family not in _FAMILIES:
         raise ValueError(f"Unknown question family {family!r}; valid: {list(_FAMILIES)}")
     qa = _FAMILIES[family](scene, rng)
-    return QA(surface(qa.question, rng), qa.answer, qa.kind)
+    return QA(surface(_unseen_word(_picture_word(qa.question, rng), rng), rng), qa.answer, qa.kind)
 
 
 def ask_out_of_world(rng: np.random.Generator) -> QA:
@@ -312,7 +348,35 @@ def ask_out_of_world(rng: np.random.Generator) -> QA:
         text = str(_pick(rng, OFF_FRAMES)).format(n=_pick(rng, OFF_NOUNS))
     else:
         text = str(_pick(rng, OFF_QUESTIONS))
-    return QA(surface(_polite(text, rng), rng), CANNOT_TELL, OUT_OF_WORLD)
+    return QA(surface(_unseen_word(_polite(text, rng), rng), rng), CANNOT_TELL, OUT_OF_WORLD)
+
+
+_PICTURE_SLOTS = NOUNS + COLOUR_WORDS + ("shape", "colour", "color")
+
+
+def _picture_word(text: str, rng: np.random.Generator, share: float = 0.15) -> str:
+    """With probability ``share``, a :data:`PICTURE_WORDS` word before one noun, colour or shape word."""
+    words = text.split(" ")
+    slots = [i for i, w in enumerate(words) if w in _PICTURE_SLOTS]
+    if not slots or rng.random() >= share:
+        return text
+    i = int(_pick(rng, slots))
+    return " ".join(words[:i] + [str(_pick(rng, PICTURE_WORDS))] + words[i:])
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _unseen_word(text: str, rng: np.random.Generator, share: float = 0.1) -> str:
+    """With probability ``share``, a made-up word (3-9 random letters) at a random place: a word the
+    model never saw says nothing about whether the question is about the picture, in the world's
+    questions and the out-of-world ones alike."""
+    if rng.random() >= share:
+        return text
+    word = "".join(str(_pick(rng, _LETTERS)) for _ in range(int(rng.integers(3, 10))))
+    words = text.split(" ")
+    i = int(rng.integers(len(words) + 1))
+    return " ".join(words[:i] + [word] + words[i:])
 
 
 def is_cannot_tell(answer: str) -> bool:

@@ -78,7 +78,7 @@ FRESH_COLOUR_QUESTIONS: tuple[str, ...] = (
     "Can you see what color it is?",
     "Whats the colour here",
     "Identify the color of the shape.",
-    "Colour, please?",
+    "What colour does the drawing show?",
 )
 FRESH_SHAPE_QUESTIONS: tuple[str, ...] = (
     "What figure is drawn?",

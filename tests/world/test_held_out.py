@@ -29,6 +29,9 @@ from mmdemo.world.scenes import sample_free_scene, sample_scene
 from mmdemo.world.text import ask, question_families
 from tests.world.held_out import (
     COLOUR_QUESTIONS,
+    FRESH_COLOUR_QUESTIONS,
+    FRESH_OUT_OF_WORLD_QUESTIONS,
+    FRESH_SHAPE_QUESTIONS,
     OUT_OF_WORLD_QUESTIONS,
     SHAPE_QUESTIONS,
     drawings,
@@ -50,6 +53,7 @@ def test_the_generators_never_produce_the_held_out_questions():
         produced.add(normalised(ask_out_of_world(rng).question))
     assert len(produced) > 3000  # the generator varies a lot ...
     held_out = COLOUR_QUESTIONS + SHAPE_QUESTIONS + OUT_OF_WORLD_QUESTIONS
+    held_out += FRESH_COLOUR_QUESTIONS + FRESH_SHAPE_QUESTIONS + FRESH_OUT_OF_WORLD_QUESTIONS
     assert not {normalised(q) for q in held_out} & produced  # ... and never writes these
     assert len(COLOUR_QUESTIONS) >= 5 and len(SHAPE_QUESTIONS) >= 5 and len(OUT_OF_WORLD_QUESTIONS) >= 10
 

@@ -214,3 +214,66 @@ def test_blip_with_finer_patches_a_shape_head_and_a_tower_stage(tmp_path):
     assert [name for name, _ in log.losses] == [2]  # the joint stage's log; the tower stage ran before it
     with pytest.raises(ValueError, match="shape_head"):
         train_blip(pool, stage, 0, tower_warmup=stage)
+
+
+@pytest.fixture(scope="module")
+def conv_teacher():
+    from mmdemo.pretrain.conv_teacher import load_conv_teacher
+
+    return load_conv_teacher()
+
+
+def _one_shape(kind: str, column: int, side: int = 96) -> torch.Tensor:
+    """A uint8 [3, side, side] picture of one dark shape on a light canvas, drawn by PIL (not the world's renderer)."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (side, side), (236, 234, 228))
+    draw = ImageDraw.Draw(image)
+    left, top, size = column * side // 3 + 4, side // 3 + 4, side // 3 - 8
+    if kind == "circle":
+        draw.ellipse((left, top, left + size, top + size), fill=(30, 60, 200))
+    else:
+        draw.rectangle((left, top, left + size, top + size), fill=(30, 60, 200))
+    return image_tensor(image)
+
+
+def test_the_conv_teacher_maps_any_picture_to_the_towers_grid_and_stays_frozen(conv_teacher):
+    images = torch.stack([_one_shape("circle", 0), _one_shape("circle", 2), _one_shape("square", 2)])
+    for grid in (6, 3):
+        targets = conv_teacher(images, grid)
+        assert targets.shape == (3, grid * grid, 112)
+        assert torch.allclose(targets.mean(-1), torch.zeros(3, grid * grid), atol=1e-4)  # layer-normalised
+    conv_teacher.train()
+    assert not conv_teacher.training and not any(p.requires_grad for p in conv_teacher.parameters())
+    targets = conv_teacher(images, 6)
+    assert torch.equal(targets, conv_teacher(images, 6))  # batch norm in inference mode: deterministic
+    # Real ImageNet features tell a circle from a square where the shape is: swapping the kind on
+    # the right changes the right half of the map, on the left the left half (a random or constant
+    # teacher changes nothing or everything alike).
+    images = torch.cat([images, _one_shape("square", 0)[None]])
+    targets = conv_teacher(images, 6)
+    right = (targets[1] - targets[2]).norm(dim=-1).reshape(6, 6)  # [rows, cols]
+    left = (targets[0] - targets[3]).norm(dim=-1).reshape(6, 6)
+    assert right[:, 3:].mean() > 3 * right[:, :3].mean() and right[:, 3:].mean() > 1.0
+    assert left[:, :3].mean() > 1.5 * left[:, 3:].mean() and left[:, :3].mean() > 1.0
+
+
+def test_blip_distilled_from_the_conv_teacher(tmp_path, conv_teacher):
+    from mmdemo.pretrain.program import build_parser, config_from_args
+    from mmdemo.pretrain.train_blip import train_blip
+
+    argv = ["--out", str(tmp_path), "--models", "caption,vqa", "--blip-patch-size", "16",
+            "--blip-conv-teacher", "0.5", "--blip-tower-steps", "2"]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert config.blip_conv_teacher == 0.5 and config.blip_tower.steps == 2 and config.blip_shape_head == 0
+    before = {k: v.clone() for k, v in conv_teacher.state_dict().items()}
+    pool = build_pool(8, varied=4)
+    stage = StageConfig(steps=2, batch_size=8, lr=1e-3)
+    captioner, _, _, log = train_blip(
+        pool, stage, 0, BlipShape(patch_size=16), fresh_varied=0.25, conv_teacher=1.0,
+        conv_teacher_model=conv_teacher, tower_warmup=stage,
+    )
+    assert all(torch.equal(before[k], v) for k, v in conv_teacher.state_dict().items())
+    assert np.isfinite(log.final_loss)
+    with pytest.raises(ValueError, match="conv_teacher"):
+        train_blip(pool, stage, 0, tower_warmup=stage)
