@@ -277,3 +277,33 @@ def test_blip_distilled_from_the_conv_teacher(tmp_path, conv_teacher):
     assert np.isfinite(log.final_loss)
     with pytest.raises(ValueError, match="conv_teacher"):
         train_blip(pool, stage, 0, tower_warmup=stage)
+
+
+def test_blip_continues_from_an_earlier_runs_folders(tmp_path, smoke_out):
+    from mmdemo.pretrain.train_blip import load_blip_pair, train_blip
+
+    captioner, answerer, processor = load_blip_pair(smoke_out)
+    assert answerer.vision_model is captioner.vision_model  # the shared tower again
+    saved = BlipForQuestionAnswering.from_pretrained(smoke_out / "vqa")
+    assert all(torch.equal(a, b) for a, b in zip(answerer.state_dict().values(), saved.state_dict().values()))
+    assert processor.tokenizer.get_vocab() == AutoProcessor.from_pretrained(smoke_out / "vqa").tokenizer.get_vocab()
+
+    pool = build_pool(8)
+    stage = StageConfig(steps=2, batch_size=8, lr=1e-3)
+    fresh, _, _, _ = train_blip(pool, stage, 0, BlipShape(patch_size=16))
+    continued, _, _, log = train_blip(pool, stage, 0, BlipShape(patch_size=16), init_from=smoke_out)
+    assert continued.config.vision_config.patch_size == saved.config.vision_config.patch_size == 32  # the folder's shape wins
+    start = BlipForConditionalGeneration.from_pretrained(smoke_out / "caption").state_dict()
+    moved = [(continued.state_dict()[k] - v).abs().max().item() for k, v in start.items() if v.dtype.is_floating_point]
+    assert max(moved) < 0.01 < max((fresh.state_dict()[k] - v).abs().max().item() for k, v in start.items()
+                                   if v.dtype.is_floating_point and fresh.state_dict()[k].shape == v.shape)
+    with pytest.raises(FileNotFoundError, match="caption"):
+        load_blip_pair(tmp_path)
+    other = tmp_path / "other"
+    for name in ("caption", "vqa"):
+        (other / name).mkdir(parents=True)
+    captioner.save_pretrained(other / "caption")
+    torch.nn.init.normal_(answerer.vision_model.embeddings.patch_embedding.weight)
+    BlipForQuestionAnswering.save_pretrained(answerer, other / "vqa")
+    with pytest.raises(ValueError, match="differ"):
+        load_blip_pair(other)

@@ -159,3 +159,29 @@ def test_reworded_captions_keep_their_meaning():
             assert [(p["colour"], p["kind"]) for p in parsed] == [(s.colour, s.kind) for s in scene.shapes]
     assert surface("what colour is it?", np.random.default_rng(0)) != ""
     assert len(set(caption_corpus(20))) > 50
+
+
+def test_questions_carry_pictorial_and_made_up_words_on_both_sides_of_the_world():
+    """Words the model never saw are no sign of an out-of-world question: made-up words appear in
+    about a tenth of the world's questions and of the out-of-world ones alike; pictorial words
+    ("drawn", "main") in some of the world's questions, the answer unchanged."""
+    from mmdemo.world.phrasing import PICTURE_WORDS, question_corpus
+
+    known = set(" ".join(question_corpus(n=200)).lower().replace("?", " ").replace(",", " ").split())
+
+    def share_with_unknown(questions: list[str]) -> float:
+        words = [q.lower().rstrip("?.! ").replace(",", " ").replace(":", " ").split() for q in questions]
+        return float(np.mean([any(w.isalpha() and w not in known and w not in PICTURE_WORDS for w in ws) for ws in words]))
+
+    rng = np.random.default_rng(8)
+    scene = Scene((Shape("star", "green", "small", "right", radius=0.07),))
+    world = [ask_varied(scene, rng, "colour") for _ in range(600)]
+    assert all(qa.answer == "green" for qa in world)
+    outside = [ask_out_of_world(rng).question for _ in range(600)]
+    inside_share, outside_share = share_with_unknown([qa.question for qa in world]), share_with_unknown(outside)
+    assert 0.05 < inside_share < 0.2 and 0.05 < outside_share < 0.2, (inside_share, outside_share)
+    assert abs(inside_share - outside_share) < 0.06
+    pictorial = np.mean([any(w in PICTURE_WORDS for w in qa.question.lower().split()) for qa in world])
+    assert pictorial > 0.08
+    choices = [qa.question for qa in (ask_varied(scene, rng, "shape") for _ in range(400)) if "which one" in qa.question.lower()]
+    assert choices and all("star" in q.lower() for q in choices)  # options first, the answer among them
