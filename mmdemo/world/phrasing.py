@@ -368,15 +368,15 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def _unseen_word(text: str, rng: np.random.Generator, share: float = 0.1) -> str:
-    """With probability ``share``, a made-up word (3-9 random letters) first or last: a word the
+    """With probability ``share``, a made-up word (3-9 random letters) at a random place: a word the
     model never saw says nothing about whether the question is about the picture, in the world's
-    questions and the out-of-world ones alike. (Anywhere in the question, it taught the model to
-    skip unknown words, so "what is the meaning of life?" read as "what is the ...?", a shape
-    question: out-of-world 0.75 on the held-out questions against 0.95 without it.)"""
+    questions and the out-of-world ones alike."""
     if rng.random() >= share:
         return text
     word = "".join(str(_pick(rng, _LETTERS)) for _ in range(int(rng.integers(3, 10))))
-    return f"{word} {text}" if rng.random() < 0.5 else f"{text} {word}"
+    words = text.split(" ")
+    i = int(rng.integers(len(words) + 1))
+    return " ".join(words[:i] + [word] + words[i:])
 
 
 def is_cannot_tell(answer: str) -> bool:

@@ -203,11 +203,10 @@ def sample_scene(rng: np.random.Generator, count: int | None = None) -> Scene:
 
 # Free layouts (:func:`sample_free_scene`): any place within the shape's column, any size within its
 # band, any rotation. Bands of radii (fractions of the canvas's shorter side) with a gap between them.
-SIZE_BANDS: dict[str, tuple[float, float]] = {"small": (0.06, 0.1), "large": (0.13, 0.32)}
+SIZE_BANDS: dict[str, tuple[float, float]] = {"small": (0.06, 0.1), "large": (0.13, 0.25)}
 MULTI_LARGE_MAX = 0.17  # the largest radius when a scene holds more than one shape
 COLUMN_MARGIN = 0.03  # a centre keeps this far (canvas fraction) from its column's borders
 _EXTENT = 1.3  # a shape's reach from its centre, in radii (the star and triangle tips reach 1.25)
-EDGE_REACH = 1.1  # a centre keeps this many radii from the canvas edges (a star's tips may touch them)
 
 
 def _free_shape(rng: np.random.Generator, kind: str, colour: str, column: int, crowded: bool) -> Shape | None:
@@ -216,13 +215,13 @@ def _free_shape(rng: np.random.Generator, kind: str, colour: str, column: int, c
     if crowded and size == "large":
         high = MULTI_LARGE_MAX
     radius = float(rng.uniform(low, high))
-    edge = EDGE_REACH * radius
-    left = max(column / len(POSITIONS) + COLUMN_MARGIN, edge)
-    right = min((column + 1) / len(POSITIONS) - COLUMN_MARGIN, 1.0 - edge)
+    reach = _EXTENT * radius
+    left = max(column / len(POSITIONS) + COLUMN_MARGIN, reach)
+    right = min((column + 1) / len(POSITIONS) - COLUMN_MARGIN, 1.0 - reach)
     if left >= right:
         return None
     x = float(rng.uniform(left, right))
-    y = float(rng.uniform(edge, 1.0 - edge))
+    y = float(rng.uniform(reach, 1.0 - reach))
     return Shape(
         kind=kind, colour=colour, size=size, position=POSITIONS[column],
         dx=x - (column + 0.5) / len(POSITIONS), dy=y - 0.5,

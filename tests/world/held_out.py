@@ -175,6 +175,21 @@ class HeldOutFigures:
     fresh_vqa_shape: float = float("nan")
     fresh_out_of_world_cannot_tell: float = float("nan")
 
+    # Over both hand-written sets (each family's two sets have six phrasings each; out of the world
+    # 20 and 10 questions, each asked of three drawings).
+    @property
+    def vqa_colour_all(self) -> float:
+        return (self.vqa_colour + self.fresh_vqa_colour) / 2
+
+    @property
+    def vqa_shape_all(self) -> float:
+        return (self.vqa_shape + self.fresh_vqa_shape) / 2
+
+    @property
+    def out_of_world_all(self) -> float:
+        first, second = len(OUT_OF_WORLD_QUESTIONS), len(FRESH_OUT_OF_WORLD_QUESTIONS)
+        return (first * self.out_of_world_cannot_tell + second * self.fresh_out_of_world_cannot_tell) / (first + second)
+
 
 def figures(n: int = 60, caption=None, answer=None, raw_answer=None) -> HeldOutFigures:
     """The held-out figures for model functions ``caption(images) -> texts`` and
