@@ -1,14 +1,13 @@
 """The bundled models on drawings and questions the world's generator never produces.
 
-Issue 16 is open. The shipped caption and VQA models (fifth session) have 16x16 patches and a vision
-tower distilled from EfficientNet-Lite0's feature map (``mmdemo/pretrain/conv_teacher.py``), trained
-on the varied world with the widened phrasings (``assets/models/bundled/pretrain.json`` holds both
-stages' commands and commits). On these 60 drawings they name colour and kind in 0.85 of the
-captions (the bar is 0.9), answer 0.92 of the colour and 0.88 of the shape questions over both
-hand-written sets (bar 0.85: met), and say "cannot tell" to 0.79 of the out-of-world questions
-(bar 0.9). The tests assert what holds now and keep the bars that do not as ``xfail(strict=True)``
-(they turn into failures the day a checkpoint passes them, so the marker must go then). The shipped
-BLIP before them (plain world only) scored 0.10, 0.15, 0.13 and 0.00.
+Issue 16 is open: the shipped caption and VQA models were trained on the plain world only (on these
+60 drawings: captions 0.10, VQA colour 0.15, shape 0.13, out-of-world 0.00), so the model figures
+below are expected to fail (``xfail(strict=True)``: they turn into failures the day a checkpoint
+passes them, so the marker must go then). The fifth session's candidate (16x16 patches, a vision
+tower distilled from EfficientNet-Lite0's feature map, the widened phrasings; the README's second
+table) scores 0.85, 0.92, 0.88 and 0.79 here, but is not shipped yet: with it the explanation maps
+of captions and VQA no longer localise the named shape (``tests/explain/test_localisation.py``:
+caption-kind 0.41 against a bar of 0.8) and the default test run grew from 10.5 to 15.7 minutes.
 
 The first question set was written in the third session and guided the fifth session's widening
 of the generator's phrasings (it never produces those strings, which is checked below); the second
@@ -86,11 +85,7 @@ def held_out():
     return figures(60, caption=functions["caption"], answer=functions["answer"])
 
 
-OPEN = pytest.mark.xfail(strict=True, reason="issue 16 open: below the bar on held-out drawings (see the module docstring)")
-
-
-def test_captions_name_colour_and_kind_of_most_shapes_drawn_elsewhere(held_out):
-    assert held_out.caption_colour_kind >= 0.8, held_out  # 0.85 shipped; 0.10 before the varied BLIP
+OPEN = pytest.mark.xfail(strict=True, reason="issue 16 open: the shipped BLIP knows the plain world only (see the module docstring)")
 
 
 @OPEN
@@ -98,15 +93,11 @@ def test_captions_name_colour_and_kind_of_shapes_drawn_elsewhere(held_out):
     assert held_out.caption_colour_kind >= 0.9, held_out
 
 
+@OPEN
 def test_vqa_answers_colour_and_shape_questions_asked_in_other_words(held_out):
     assert held_out.questions_per_family >= 5
     assert held_out.vqa_colour_all >= 0.85, held_out  # twelve hand-written phrasings per family
     assert held_out.vqa_shape_all >= 0.85, held_out
-    assert min(held_out.vqa_colour, held_out.fresh_vqa_colour, held_out.vqa_shape, held_out.fresh_vqa_shape) >= 0.75, held_out
-
-
-def test_most_out_of_world_questions_are_answered_cannot_tell(held_out):
-    assert held_out.out_of_world_all >= 0.7, held_out  # 0.79 shipped; 0.00 before
 
 
 @OPEN
