@@ -7,7 +7,7 @@ passes them, so the marker must go then). The fifth session's candidate (16x16 p
 tower distilled from EfficientNet-Lite0's feature map, the widened phrasings; the README's second
 table) scores 0.85, 0.92, 0.88 and 0.79 here, but is not shipped yet: with it the explanation maps
 of captions and VQA no longer localise the named shape (``tests/explain/test_localisation.py``:
-caption-kind 0.41 against a bar of 0.8) and the default test run grew from 10.5 to 15.7 minutes.
+caption-kind 0.41 against a bar of 0.8).
 
 The first question set was written in the third session and guided the fifth session's widening
 of the generator's phrasings (it never produces those strings, which is checked below); the second
