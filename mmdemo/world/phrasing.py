@@ -351,7 +351,7 @@ def ask_out_of_world(rng: np.random.Generator) -> QA:
     return QA(surface(_unseen_word(_polite(text, rng), rng), rng), CANNOT_TELL, OUT_OF_WORLD)
 
 
-_PICTURE_SLOTS = NOUNS + COLOUR_WORDS + ("shape", "colour", "color")
+_PICTURE_SLOTS = NOUNS + COLOUR_WORDS  # "shape" is one of the nouns
 
 
 def _picture_word(text: str, rng: np.random.Generator, share: float = 0.15) -> str:
