@@ -144,6 +144,9 @@ class EmbeddingCache:
                     entry = CacheEntry(handle.get_tensor("vector"), dict(handle.metadata() or {}))
             except (SafetensorError, OSError) as err:
                 logger.warning("Ignoring unreadable cache entry %s: %s", path, err)
+            except RuntimeError:  # safetensors' "unable to open file": evicted since is_file()
+                if path.exists():
+                    raise
         if entry is not None:
             touch(path)  # least-recently-used order
         with self._lock:

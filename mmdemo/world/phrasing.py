@@ -36,7 +36,7 @@ PLACES: dict[str, tuple[str, ...]] = {
 }
 NOUNS: tuple[str, ...] = ("shape", "object", "thing", "figure", "item")
 NOUN_PLURALS: tuple[str, ...] = ("shapes", "objects", "things", "figures", "items")
-COLOUR_WORDS: tuple[str, ...] = ("colour", "color")
+COLOUR_WORDS: tuple[str, ...] = ("colour", "color", "colour", "color", "shade", "tint")  # the common two twice as often
 SHAPE_WORDS: tuple[str, ...] = (
     "shape", "kind of shape", "type of shape", "sort of shape", "kind of figure", "form", "geometric shape",
     "geometrical shape", "geometric form",
@@ -55,10 +55,10 @@ REQUESTS: tuple[str, ...] = (
 )
 
 # Out-of-world questions: things, people and topics a picture of flat shapes says nothing about.
-# (Held-out tests use other words: "animal", "weather", "president", "meaning", "capital", ...)
+# (Held-out tests use other words: "animal", "car", "weather", "president", "meaning", "capital", ...)
 OFF_NOUNS: tuple[str, ...] = (
     "dog", "cat", "horse", "bird", "fish", "cow", "sheep", "lion", "tiger", "bear", "elephant", "monkey",
-    "car", "bus", "truck", "bicycle", "plane", "boat", "train", "motorbike", "rocket",
+    "bus", "truck", "bicycle", "plane", "boat", "train", "motorbike", "rocket",
     "person", "man", "woman", "child", "baby", "boy", "girl", "teacher", "doctor", "player", "king",
     "tree", "flower", "plant", "grass", "forest", "garden", "house", "building", "city", "street",
     "bridge", "church", "mountain", "river", "lake", "beach", "sea", "sky", "cloud", "sun", "moon",
@@ -74,7 +74,18 @@ OFF_FRAMES: tuple[str, ...] = (
     "is the {n} happy", "what colour is the {n}", "what color is the {n}", "how much does the {n} cost",
     "which {n} is the best", "what is the {n} made of", "who made the {n}", "what size is the {n}",
     "where is the {n}", "what shape is the {n}", "is there a {n}", "how many {n}s are there",
+    "how many {n}s are in the picture", "how many {n}s do you see", "count the {n}s", "number of {n}s",
     "do you like the {n}", "what is the {n} called", "can the {n} swim", "is the {n} real",
+)
+# Properties a picture of flat shapes does not show, asked in the very frames the colour and shape
+# questions use ("what is the price of the shape"): what makes a question unanswerable is the thing
+# asked for, not its sentence.
+OFF_ATTRIBUTES: tuple[str, ...] = (
+    "price", "cost", "age", "name", "weight", "value", "origin", "purpose", "temperature", "smell", "taste",
+    "sound", "speed", "date", "title", "owner", "brand", "material", "flavour", "mood", "story", "history",
+    "reason", "address", "genre", "nationality", "salary", "opinion", "plot", "function", "job", "birthday",
+    "nickname", "recipe", "currency", "ingredients", "personality", "future", "secret", "definition",
+    "winner", "religion", "score", "author", "inventor", "language", "country", "era", "species",
 )
 OFF_QUESTIONS: tuple[str, ...] = (
     "who are you", "what time is it", "what day is it today", "how are you", "what year is it", "why",
@@ -344,11 +355,31 @@ def ask_varied(scene: Scene, rng: np.random.Generator, family: str | None = None
 
 def ask_out_of_world(rng: np.random.Generator) -> QA:
     """A question no picture of the world answers, answered :data:`CANNOT_TELL`."""
-    if rng.random() < 0.65:
+    roll = rng.random()
+    if roll < 0.45:
         text = str(_pick(rng, OFF_FRAMES)).format(n=_pick(rng, OFF_NOUNS))
+    elif roll < 0.75:
+        text = _off_attribute(rng)
     else:
         text = str(_pick(rng, OFF_QUESTIONS))
     return QA(surface(_unseen_word(_polite(text, rng), rng), rng), CANNOT_TELL, OUT_OF_WORLD)
+
+
+def _off_attribute(rng: np.random.Generator) -> str:
+    """An :data:`OFF_ATTRIBUTES` property asked of a shape in the colour and shape families' own
+    frames ("what is the price of the red circle", "its age"), or why a shape looks as it does."""
+    attribute, noun = str(_pick(rng, OFF_ATTRIBUTES)), str(_pick(rng, NOUNS))
+    colour, kind = str(_pick(rng, COLOUR_NAMES)), str(_pick(rng, KINDS))
+    ref = str(_pick(rng, (
+        "it", "this", "that", f"the {noun}", f"this {noun}", f"the {noun} {_place(str(_pick(rng, POSITIONS)), rng)}",
+        f"the {colour} {noun}", f"the {colour} {kind}", f"the {kind}",
+    )))
+    templates = [
+        *_asking_for(attribute, ref), *_asking_it(attribute), f"what is its {attribute}",
+        f"{_pick(rng, REQUESTS)} the {attribute} of {ref}", f"what {attribute} does {ref} show",
+        f"why is {ref} {colour}", f"why is {ref} a {kind}", f"who drew {ref}", f"what does {ref} mean",
+    ]
+    return str(_pick(rng, templates))
 
 
 _PICTURE_SLOTS = NOUNS + COLOUR_WORDS  # "shape" is one of the nouns
@@ -368,15 +399,14 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def _unseen_word(text: str, rng: np.random.Generator, share: float = 0.1) -> str:
-    """With probability ``share``, a made-up word (3-9 random letters) at a random place: a word the
-    model never saw says nothing about whether the question is about the picture, in the world's
-    questions and the out-of-world ones alike."""
+    """With probability ``share``, a made-up word (3-9 random letters) first or last: a filler word
+    the model never saw says nothing about whether the question is about the picture, in the world's
+    questions and the out-of-world ones alike. (Not in the middle: there an unseen word is what the
+    question asks for, "what is the *population* of it", and that makes it out of the world.)"""
     if rng.random() >= share:
         return text
     word = "".join(str(_pick(rng, _LETTERS)) for _ in range(int(rng.integers(3, 10))))
-    words = text.split(" ")
-    i = int(rng.integers(len(words) + 1))
-    return " ".join(words[:i] + [word] + words[i:])
+    return f"{word} {text}" if rng.random() < 0.5 else f"{text} {word}"
 
 
 def is_cannot_tell(answer: str) -> bool:
@@ -442,4 +472,5 @@ def question_corpus(n: int = 400, seed: int = 0) -> list[str]:
         texts.append(ask_out_of_world(rng).question.lower())
     texts += [CANNOT_TELL, "yes no", " ".join(COLOUR_NAMES), " ".join(KINDS)]
     texts += [frame.format(n=noun) for frame in OFF_FRAMES[:1] for noun in OFF_NOUNS] + list(OFF_QUESTIONS)
+    texts += [f"what is the {attribute} of it" for attribute in OFF_ATTRIBUTES] + [" ".join(COLOUR_WORDS)]
     return texts

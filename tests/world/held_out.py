@@ -4,8 +4,14 @@
   ``rectangle``, ``regular_polygon``, a hand-made star), in web colours (``"crimson"``,
   ``"dodgerblue"``, ...), on a canvas of another size and aspect ratio, at any place and scale,
   filled or outlined, hard-edged or smoothed;
-- :data:`COLOUR_QUESTIONS`, :data:`SHAPE_QUESTIONS`, :data:`OUT_OF_WORLD_QUESTIONS`: written by
-  hand; the tests check that the world's generators never produce any of them.
+- three question sets written by hand, colour, shape and out-of-world each: the first
+  (:data:`COLOUR_QUESTIONS`, ...) in the third session, the second (``FRESH_*``) in the fifth before
+  that session widened the generator's phrasings, the third (``THIRD_*``) in the sixth, after this
+  session's last widening and before its model was trained. The fifth session's widening was guided
+  by the first set's failures and now produces three of its strings ("which colour has this been
+  drawn in", "could you name its color", "which geometric shape is drawn here"), so the first set
+  is a development set, reported on its own; the bars are held over the second and third, which
+  the tests check the generator never produces.
 
 ``python -m tests.world.held_out`` prints the figures the README reports (from the repository root).
 """
@@ -101,6 +107,42 @@ FRESH_OUT_OF_WORLD_QUESTIONS: tuple[str, ...] = (
     "What is the dog's name?",
 )
 
+# The third set: written in the sixth session after the generator's last widening (out-of-world
+# properties asked in the world's own frames, "shade" and "tint"), before that session trained.
+THIRD_COLOUR_QUESTIONS = (
+    "Tell me which colour the shape is.",
+    "Which colour was chosen for this shape?",
+    "Give me the colour of the object.",
+    "What colour would you call this?",
+    "How would you describe its colour?",
+    "The shape is which color?",
+)
+THIRD_SHAPE_QUESTIONS = (
+    "What kind of figure do you see here?",
+    "Tell me what this shape is.",
+    "Which shape has been drawn?",
+    "What sort of figure is it?",
+    "Name the kind of shape shown.",
+    "How would you name this figure?",
+)
+THIRD_OUT_OF_WORLD_QUESTIONS = (
+    "What is the boiling point of water?",
+    "Who discovered penicillin?",
+    "How many legs does a spider have?",
+    "What is the chemical formula of salt?",
+    "Which planet is closest to the sun?",
+    "How fast can a cheetah run?",
+    "What is the GDP of Germany?",
+    "Where is the nearest hospital?",
+    "Is it safe to swim here?",
+    "What is the opposite of happy?",
+)
+
+HELD_OUT_SETS = {  # the sets the bars are held over (see the module docstring)
+    "colour": FRESH_COLOUR_QUESTIONS + THIRD_COLOUR_QUESTIONS,
+    "shape": FRESH_SHAPE_QUESTIONS + THIRD_SHAPE_QUESTIONS,
+    "out-of-world": FRESH_OUT_OF_WORLD_QUESTIONS + THIRD_OUT_OF_WORLD_QUESTIONS,
+}
 
 @dataclass(frozen=True)
 class Drawing:
@@ -165,33 +207,22 @@ def normalised(text: str) -> str:
 
 @dataclass
 class HeldOutFigures:
+    """Right answers (shares) on the drawings: captions; VQA colour, shape and "cannot tell" on
+    :data:`HELD_OUT_SETS` (the bars' figures, twelve phrasings per family, twenty out-of-world
+    questions each asked of three drawings) and on the first, development set (``development_*``)."""
+
     caption_colour_kind: float
     vqa_colour: float
     vqa_shape: float
     out_of_world_cannot_tell: float
     drawings: int
     questions_per_family: int
-    fresh_vqa_colour: float = float("nan")
-    fresh_vqa_shape: float = float("nan")
-    fresh_out_of_world_cannot_tell: float = float("nan")
-
-    # Over both hand-written sets (each family's two sets have six phrasings each; out of the world
-    # 20 and 10 questions, each asked of three drawings).
-    @property
-    def vqa_colour_all(self) -> float:
-        return (self.vqa_colour + self.fresh_vqa_colour) / 2
-
-    @property
-    def vqa_shape_all(self) -> float:
-        return (self.vqa_shape + self.fresh_vqa_shape) / 2
-
-    @property
-    def out_of_world_all(self) -> float:
-        first, second = len(OUT_OF_WORLD_QUESTIONS), len(FRESH_OUT_OF_WORLD_QUESTIONS)
-        return (first * self.out_of_world_cannot_tell + second * self.fresh_out_of_world_cannot_tell) / (first + second)
+    development_vqa_colour: float
+    development_vqa_shape: float
+    development_out_of_world_cannot_tell: float
 
 
-def figures(n: int = 60, caption=None, answer=None, raw_answer=None) -> HeldOutFigures:
+def figures(n: int = 60, caption=None, answer=None) -> HeldOutFigures:
     """The held-out figures for model functions ``caption(images) -> texts`` and
     ``answer(images, questions) -> answers`` (raw model answers, before the app's notice)."""
     from mmdemo.world.phrasing import is_cannot_tell
@@ -216,15 +247,16 @@ def figures(n: int = 60, caption=None, answer=None, raw_answer=None) -> HeldOutF
 
     return HeldOutFigures(
         caption_colour_kind=float(np.mean(caption_ok)),
-        vqa_colour=accuracy(COLOUR_QUESTIONS, "colour"),
-        vqa_shape=accuracy(SHAPE_QUESTIONS, "kind"),
-        out_of_world_cannot_tell=cannot_tell(OUT_OF_WORLD_QUESTIONS),
+        vqa_colour=accuracy(HELD_OUT_SETS["colour"], "colour"),
+        vqa_shape=accuracy(HELD_OUT_SETS["shape"], "kind"),
+        out_of_world_cannot_tell=cannot_tell(HELD_OUT_SETS["out-of-world"]),
         drawings=n,
-        questions_per_family=min(len(COLOUR_QUESTIONS), len(SHAPE_QUESTIONS)),
-        fresh_vqa_colour=accuracy(FRESH_COLOUR_QUESTIONS, "colour"),
-        fresh_vqa_shape=accuracy(FRESH_SHAPE_QUESTIONS, "kind"),
-        fresh_out_of_world_cannot_tell=cannot_tell(FRESH_OUT_OF_WORLD_QUESTIONS),
+        questions_per_family=min(len(HELD_OUT_SETS["colour"]), len(HELD_OUT_SETS["shape"])),
+        development_vqa_colour=accuracy(COLOUR_QUESTIONS, "colour"),
+        development_vqa_shape=accuracy(SHAPE_QUESTIONS, "kind"),
+        development_out_of_world_cannot_tell=cannot_tell(OUT_OF_WORLD_QUESTIONS),
     )
+
 
 if __name__ == "__main__":
     import sys

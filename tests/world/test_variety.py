@@ -167,7 +167,7 @@ def test_questions_carry_pictorial_and_made_up_words_on_both_sides_of_the_world(
     ("drawn", "main") in some of the world's questions, the answer unchanged."""
     from mmdemo.world.phrasing import PICTURE_WORDS, question_corpus
 
-    known = set(" ".join(question_corpus(n=200)).lower().replace("?", " ").replace(",", " ").split())
+    known = set(" ".join(question_corpus(n=200)).lower().replace("?", " ").replace(",", " ").replace(":", " ").split())
 
     def share_with_unknown(questions: list[str]) -> float:
         words = [q.lower().rstrip("?.! ").replace(",", " ").replace(":", " ").split() for q in questions]
@@ -181,7 +181,37 @@ def test_questions_carry_pictorial_and_made_up_words_on_both_sides_of_the_world(
     inside_share, outside_share = share_with_unknown([qa.question for qa in world]), share_with_unknown(outside)
     assert 0.05 < inside_share < 0.2 and 0.05 < outside_share < 0.2, (inside_share, outside_share)
     assert abs(inside_share - outside_share) < 0.06
+    from mmdemo.world.phrasing import _unseen_word
+
+    for _ in range(50):  # a filler: first or last, never where the thing asked for goes
+        words = _unseen_word("what is the colour of it", rng, share=1.0).split()
+        assert len(words) == 7 and (words[1:] == "what is the colour of it".split() or words[:-1] == "what is the colour of it".split())
     pictorial = np.mean([any(w in PICTURE_WORDS for w in qa.question.lower().split()) for qa in world])
     assert pictorial > 0.08
     choices = [qa.question for qa in (ask_varied(scene, rng, "shape") for _ in range(400)) if "which one" in qa.question.lower()]
     assert choices and all("star" in q.lower() for q in choices)  # options first, the answer among them
+
+
+def test_out_of_world_questions_ask_for_other_properties_in_the_world_questions_own_frames():
+    """What makes a question unanswerable is the property asked for: "what is the price of the
+    shape" is out of the world in the very frame "what is the colour of the shape" is in it."""
+    from mmdemo.world.phrasing import COLOUR_WORDS, OFF_ATTRIBUTES, is_cannot_tell
+
+    rng = np.random.default_rng(3)
+    scene = Scene((Shape("circle", "red", "large", "left", radius=0.12),))
+
+    def frames(questions: list[str], words) -> set[str]:
+        found = set()
+        for question in questions:
+            text = " ".join(question.lower().rstrip("?.! ").split())
+            for word in words:
+                if f" {word} " in f" {text} ":
+                    found.add(f" {text} ".replace(f" {word} ", " <asked> ").strip())
+        return found
+
+    outside = [ask_out_of_world(rng) for _ in range(3000)]
+    assert all(is_cannot_tell(qa.answer) for qa in outside)
+    world = [ask_varied(scene, rng, "colour").question for _ in range(3000)]
+    shared = frames([qa.question for qa in outside], OFF_ATTRIBUTES) & frames(world, set(COLOUR_WORDS))
+    assert {"what is the <asked> of it", "what <asked> is this"} <= shared, sorted(shared)[:20]
+    assert len(shared) >= 10
