@@ -46,9 +46,9 @@ METHODS_BY_BACKEND = {
     "image-text": {"clip": (explain.TOWER_METHODS, DEFAULT_TOWER_METHOD),
                    "open_clip": (explain.TOWER_METHODS, DEFAULT_TOWER_METHOD),
                    "conse": (explain.CNN_METHODS, "gradcam")},
-    "caption": {"blip-caption": (explain.CROSS_METHODS, DEFAULT_CAPTION_METHOD),
+    "caption": {"blip-caption": (explain.BLIP_METHODS, DEFAULT_CAPTION_METHOD),
                 "conse-caption": (explain.CNN_METHODS, "gradcam")},
-    "vqa": {"blip-vqa": (explain.CROSS_METHODS, DEFAULT_ANSWER_METHOD),
+    "vqa": {"blip-vqa": (explain.BLIP_METHODS, DEFAULT_ANSWER_METHOD),
             "conse-vqa": (explain.CNN_METHODS, "gradcam")},
 }
 OFFLINE_BACKENDS = {"conse", "conse-caption", "conse-vqa"}

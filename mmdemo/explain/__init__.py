@@ -22,16 +22,16 @@ cross-attention; the default for caption words); CNNs: ``gradcam``. Defaults wer
 app's cached models are not touched. :mod:`~mmdemo.explain.benchmark` measures them.
 """
 
-from mmdemo.explain.blip import CROSS_METHODS, CaptionExplanation, explain_answer, explain_caption
+from mmdemo.explain.blip import BLIP_METHODS, CaptionExplanation, explain_answer, explain_caption
 from mmdemo.explain.clip import TOWER_METHODS, explain_image_match, explain_text
 from mmdemo.explain.conse import explain_class, top_class
 from mmdemo.explain.gradcam import CNN_METHODS, grad_cam
 from mmdemo.explain.result import Explanation, overlay
 
-METHODS = {"image-text": TOWER_METHODS, "caption": CROSS_METHODS, "vqa": CROSS_METHODS, "cnn": CNN_METHODS}
+METHODS = {"image-text": TOWER_METHODS, "caption": BLIP_METHODS, "vqa": BLIP_METHODS, "cnn": CNN_METHODS}
 
 __all__ = [
-    "CROSS_METHODS",
+    "BLIP_METHODS",
     "CNN_METHODS",
     "METHODS",
     "TOWER_METHODS",

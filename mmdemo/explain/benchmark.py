@@ -155,11 +155,11 @@ def localisation(
 
 def localisation_table(scenes: int = 40, seed: int = HELD_OUT_SEED) -> list[Localisation]:
     """Every task with every method that applies to it (bundled models)."""
-    from mmdemo.explain import CROSS_METHODS, TOWER_METHODS
+    from mmdemo.explain import BLIP_METHODS, TOWER_METHODS
 
     rows = []
     for task in TASKS:
-        methods = CROSS_METHODS if task.startswith(("caption", "vqa")) else TOWER_METHODS
+        methods = BLIP_METHODS if task.startswith(("caption", "vqa")) else TOWER_METHODS
         rows += [localisation(task, method, scenes, seed) for method in methods]
     return rows
 

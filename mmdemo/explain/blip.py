@@ -1,15 +1,21 @@
 """Explain BLIP's words: each word of a caption, and the answer to a question.
 
-Both read the gradient-weighted cross-attention of BLIP's text side over the image's tokens, as
-LAVIS's ``compute_gradcam`` does: ``relu(grad * A)`` averaged over heads, where ``A`` is a text
-layer's cross-attention to the image and ``grad`` the gradient of the explained log-probability
-with respect to it; ``attention`` (the raw cross-attention) is the gradient-free baseline.
+Three methods (:data:`BLIP_METHODS`):
+
+- ``occlusion`` (the default for both; :mod:`~mmdemo.explain.occlusion`): the drop of the
+  explained log-probability when a window around each patch is erased, all patches in one batch;
+  it reads only the model's output;
+- ``gradcam``: the gradient-weighted cross-attention of BLIP's text side over the image's tokens,
+  as LAVIS's ``compute_gradcam`` does: ``relu(grad * A)`` averaged over heads, where ``A`` is a text
+  layer's cross-attention to the image and ``grad`` the gradient of the explained log-probability
+  with respect to it;
+- ``attention``: the raw cross-attention, the gradient-free baseline.
 
 - Caption words: the caption is teacher-forced through the text decoder (``[DEC] words [SEP]``, as
-  ``generate`` builds it); a word's score is ``log p(word | image, earlier words)``, and its map is
-  the cross-attention row of the position that predicts it, summed over the decoder's layers.
+  ``generate`` builds it); a word's score is ``log p(word | image, earlier words)``, and its
+  cross-attention map is the row of the position that predicts it, summed over the decoder's layers.
 - Answers: BLIP VQA reads the image only in its question encoder (the answer decoder attends to the
-  question's tokens), so the map is the question encoder's cross-attention, every question token's
+  question's tokens), so the cross-attention map is the question encoder's, every question token's
   row summed, weighted by the gradient of the answer's log-probability (its words, teacher-forced).
 
 Everything runs on a float32 eager copy of the checkpoint (:mod:`~mmdemo.explain.copies`).
@@ -25,15 +31,16 @@ from PIL import Image
 from mmdemo.errors import ConfigError
 from mmdemo.explain import attention as rules
 from mmdemo.explain.copies import eager_copy, path_of
+from mmdemo.explain.occlusion import occluded_batch, occlusion_relevance
 from mmdemo.explain.result import Explanation, check_method
 from mmdemo.loading import LoadedModel
 from mmdemo.media import ImageInput, MediaLimits, clean_text, load_image
 from mmdemo.registry import ModelSpec
 
-CROSS_METHODS = ("gradcam", "attention")
+BLIP_METHODS = ("occlusion", "gradcam", "attention")
 # Chosen by localisation on held-out bundled scenes (README, "Explanations"; mmdemo.explain.benchmark).
-DEFAULT_CAPTION_METHOD = "attention"
-DEFAULT_ANSWER_METHOD = "gradcam"
+DEFAULT_CAPTION_METHOD = "occlusion"
+DEFAULT_ANSWER_METHOD = "occlusion"
 
 
 @dataclass
@@ -56,13 +63,37 @@ class CaptionExplanation:
     generated: bool
 
 
-def _image_tokens(loaded: LoadedModel, image: Image.Image) -> tuple[torch.Tensor, tuple[int, int]]:
-    pixels = loaded.processor(images=[image], return_tensors="pt")["pixel_values"].to(loaded.device)
-    pixels.requires_grad_(True)
-    embeds = loaded.model.vision_model(pixel_values=pixels).last_hidden_state  # [1, 1 + N, D]
+def _grid(loaded: LoadedModel) -> tuple[int, int]:
     config = loaded.model.config.vision_config
     side = config.image_size // config.patch_size
-    return embeds, (side, side)
+    return side, side
+
+
+def _pixels(loaded: LoadedModel, image: Image.Image) -> torch.Tensor:
+    return loaded.processor(images=[image], return_tensors="pt")["pixel_values"].to(loaded.device)  # [1, 3, S, S]
+
+
+def _image_tokens(loaded: LoadedModel, image: Image.Image) -> tuple[torch.Tensor, tuple[int, int]]:
+    pixels = _pixels(loaded, image)
+    pixels.requires_grad_(True)
+    embeds = loaded.model.vision_model(pixel_values=pixels).last_hidden_state  # [1, 1 + N, D]
+    return embeds, _grid(loaded)
+
+
+def _token_log_probs(loaded: LoadedModel, ids: torch.Tensor, mask: torch.Tensor, states: torch.Tensor, **kw):
+    """``log p(token i + 1 | states, tokens up to i)`` ``[B, L - 1]`` for the decoder ids ``[1, L]``
+    (repeated over the ``B`` rows of ``states``), and the decoder's output."""
+    rows = states.shape[0]
+    out = loaded.model.text_decoder(
+        input_ids=ids.expand(rows, -1),
+        attention_mask=mask.expand(rows, -1),
+        encoder_hidden_states=states,
+        encoder_attention_mask=torch.ones(states.shape[:-1], dtype=torch.long, device=loaded.device),
+        return_dict=True,
+        **kw,
+    )
+    log_probs = out.logits[:, :-1].float().log_softmax(dim=-1)  # position i predicts token i + 1
+    return log_probs.gather(2, ids[:, 1:, None].expand(rows, -1, 1))[..., 0], out
 
 
 def _decoder_ids(loaded: LoadedModel, text: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,6 +137,31 @@ def _generate(loaded: LoadedModel, inputs: dict, max_new_tokens: int) -> str:
     return " ".join(loaded.processor.batch_decode(sequences, skip_special_tokens=True)[0].split())
 
 
+def _encode_question(loaded: LoadedModel, embeds: torch.Tensor, question: dict):
+    """The question ``[1, Q]`` encoded over the image tokens ``embeds`` ``[B, 1 + N, D]`` (what the
+    answer decoder reads, ``[B, Q, D]``), and the encoder's output (its cross-attentions)."""
+    rows = embeds.shape[0]
+    encoded = loaded.model.text_encoder(
+        input_ids=question["input_ids"].expand(rows, -1),
+        attention_mask=question["attention_mask"].expand(rows, -1),
+        encoder_hidden_states=embeds,
+        encoder_attention_mask=torch.ones(embeds.shape[:-1], dtype=torch.long, device=loaded.device),
+        output_attentions=True,
+        return_dict=True,
+    )
+    return encoded.last_hidden_state, encoded
+
+
+def _occlusion_scores(loaded, picture, ids, mask, question: dict | None) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Token log-probabilities ``[1 + gh * gw, L - 1]`` on the image and on each occluded copy."""
+    grid = _grid(loaded)
+    with torch.no_grad():
+        batch = occluded_batch(_pixels(loaded, picture), grid)  # [1 + gh * gw, 3, S, S]
+        states = loaded.model.vision_model(pixel_values=batch).last_hidden_state  # [1 + gh * gw, 1 + N, D]
+        if question is not None:
+            states, _ = _encode_question(loaded, states, question)
+        scores, _ = _token_log_probs(loaded, ids, mask, states)
+    return scores, grid
 
 
 def explain_caption(
@@ -119,37 +175,35 @@ def explain_caption(
     limits: MediaLimits | None = None,
 ) -> CaptionExplanation:
     """One map per word of ``caption`` on ``image`` (None: the caption the model generates)."""
-    method = check_method(method, CROSS_METHODS, DEFAULT_CAPTION_METHOD)
+    method = check_method(method, BLIP_METHODS, DEFAULT_CAPTION_METHOD)
     given = clean_text(caption, limits, what="caption") if caption is not None else None
     picture = load_image(image, limits)
     loaded = eager_copy(model, "caption", device)
     with loaded.run_lock:
         if given is None:
-            pixels = loaded.processor(images=[picture], return_tensors="pt")["pixel_values"].to(loaded.device)
-            given = _generate(loaded, {"pixel_values": pixels}, max_new_tokens)
+            given = _generate(loaded, {"pixel_values": _pixels(loaded, picture)}, max_new_tokens)
         ids, mask = _decoder_ids(loaded, given)
         special = set(loaded.tokenizer.all_special_ids)
         words: list[Explanation] = []
         tokens: list[str] = []
+        if method == "occlusion":
+            scores, grid = _occlusion_scores(loaded, picture, ids, mask, None)
+            maps, token_scores = occlusion_relevance(scores, grid), scores[0]  # [L - 1, gh, gw], [L - 1]
         with torch.enable_grad():
-            embeds, grid = _image_tokens(loaded, picture)
-            out = loaded.model.text_decoder(
-                input_ids=ids,
-                attention_mask=mask,
-                encoder_hidden_states=embeds,
-                encoder_attention_mask=torch.ones(embeds.shape[:-1], dtype=torch.long, device=loaded.device),
-                output_attentions=True,
-                return_dict=True,
-            )
-            log_probs = out.logits[0, :-1].float().log_softmax(dim=-1)  # position i predicts token i + 1
-            token_scores = log_probs.gather(1, ids[0, 1:, None])[:, 0]  # [L - 1]
+            if method != "occlusion":
+                embeds, grid = _image_tokens(loaded, picture)
+                scores, out = _token_log_probs(loaded, ids, mask, embeds, output_attentions=True)
+                token_scores = scores[0]  # [L - 1]
             for index in range(1, ids.shape[1]):
                 token = int(ids[0, index])
                 if token in special:
                     continue
                 score = token_scores[index - 1]
-                rows = torch.tensor(_word_rows(method, index), device=loaded.device)
-                patches = _relevance(method, score, out.cross_attentions, rows).reshape(grid)
+                if method == "occlusion":
+                    patches = maps[index - 1]
+                else:
+                    rows = torch.tensor(_word_rows(method, index), device=loaded.device)
+                    patches = _relevance(method, score, out.cross_attentions, rows).reshape(grid)
                 word = loaded.tokenizer.convert_ids_to_tokens(token)
                 words.append(_explanation(loaded, picture, patches, method, f'word "{word}" of "{given}"', score))
                 tokens.append(word)
@@ -172,7 +226,7 @@ def explain_answer(
     The score is the answer's log-probability (its word tokens, teacher-forced) given the image
     and the question.
     """
-    method = check_method(method, CROSS_METHODS, DEFAULT_ANSWER_METHOD)
+    method = check_method(method, BLIP_METHODS, DEFAULT_ANSWER_METHOD)
     question = clean_text(question, limits, what="question")
     given = clean_text(answer, limits, what="answer") if answer is not None else None
     picture = load_image(image, limits)
@@ -180,35 +234,21 @@ def explain_answer(
     with loaded.run_lock:
         asked = loaded.tokenizer([question], return_tensors="pt", truncation=True).to(loaded.device)
         if given is None:
-            pixels = loaded.processor(images=[picture], return_tensors="pt")["pixel_values"].to(loaded.device)
-            given = _generate(loaded, {"pixel_values": pixels, **asked}, max_new_tokens)
-        ids, mask = _decoder_ids(loaded, given) if given else (None, None)
-        with torch.enable_grad():
-            embeds, grid = _image_tokens(loaded, picture)
-            encoded = loaded.model.text_encoder(
-                input_ids=asked["input_ids"],
-                attention_mask=asked["attention_mask"],
-                encoder_hidden_states=embeds,
-                encoder_attention_mask=torch.ones(embeds.shape[:-1], dtype=torch.long, device=loaded.device),
-                output_attentions=True,
-                return_dict=True,
-            )
-            question_embeds = encoded.last_hidden_state
-            if ids is None:  # the model ended at once: explain its end token
-                ids, mask = _decoder_ids(loaded, "")
-            out = loaded.model.text_decoder(
-                input_ids=ids,
-                attention_mask=mask,
-                encoder_hidden_states=question_embeds,
-                encoder_attention_mask=torch.ones(question_embeds.shape[:-1], dtype=torch.long, device=loaded.device),
-                return_dict=True,
-            )
-            log_probs = out.logits[0, :-1].float().log_softmax(dim=-1)
-            token_scores = log_probs.gather(1, ids[0, 1:, None])[:, 0]
-            special = torch.tensor(
-                [int(t) in set(loaded.tokenizer.all_special_ids) for t in ids[0, 1:]], device=loaded.device
-            )
-            score = token_scores[~special].sum() if bool((~special).any()) else token_scores.sum()
-            rows = asked["attention_mask"][0].bool()
-            patches = _relevance(method, score, encoded.cross_attentions, rows).reshape(grid)
+            given = _generate(loaded, {"pixel_values": _pixels(loaded, picture), **asked}, max_new_tokens)
+        ids, mask = _decoder_ids(loaded, given)  # "" (the model ended at once): its end token is explained
+        words = torch.tensor([int(t) not in set(loaded.tokenizer.all_special_ids) for t in ids[0, 1:]], device=loaded.device)
+        if not bool(words.any()):
+            words = torch.ones_like(words)
+        if method == "occlusion":
+            scores, grid = _occlusion_scores(loaded, picture, ids, mask, asked)
+            answer_scores = scores[:, words].sum(dim=1)  # [1 + gh * gw]
+            score, patches = answer_scores[0], occlusion_relevance(answer_scores, grid)
+        else:
+            with torch.enable_grad():
+                embeds, grid = _image_tokens(loaded, picture)
+                states, encoded = _encode_question(loaded, embeds, asked)
+                scores, _ = _token_log_probs(loaded, ids, mask, states)
+                score = scores[0, words].sum()
+                rows = asked["attention_mask"][0].bool()
+                patches = _relevance(method, score, encoded.cross_attentions, rows).reshape(grid)
     return _explanation(loaded, picture, patches, method, f'answer "{given}" to "{question}"', score)

@@ -5,9 +5,11 @@ and lays it over the part of the input image the model saw (its processor may ce
 
 Normalisation of :attr:`Explanation.relevance` (float32, ``H x W`` of the image as loaded by
 :func:`mmdemo.media.load_image`): min-max over the patch grid, so the most relevant patch is 1 and
-the least relevant 0 (:attr:`Explanation.grid`), upsampled bilinearly between patch centres (values
-stay in [0, 1]; the image's maximum is 1, its minimum near 0); pixels the model never saw
-(outside a centre crop) are 0; a map with no relevance anywhere (all patches equal) is all zeros.
+the least relevant 0 (:attr:`Explanation.grid`), upsampled bilinearly between patch centres, then
+min-max again over the pixels (pixel centres rarely fall on a patch centre, so an inner peak
+patch would otherwise top out below 1): the image's maximum is 1 and its minimum 0; pixels the
+model never saw (outside a centre crop) are 0; a map with no relevance anywhere (all patches
+equal) is all zeros.
 """
 
 from __future__ import annotations
@@ -130,8 +132,8 @@ def to_image_map(grid: torch.Tensor, size: tuple[int, int], box: Box | None = No
         return out
     resized = F.interpolate(
         normalise(grid)[None, None], size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False
-    )[0, 0]
-    out[y0:y1, x0:x1] = resized.clamp(0.0, 1.0).cpu().numpy()
+    )[0, 0]  # [y1 - y0, x1 - x0]
+    out[y0:y1, x0:x1] = normalise(resized).clamp(0.0, 1.0).cpu().numpy()
     return out
 
 

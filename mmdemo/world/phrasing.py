@@ -73,15 +73,32 @@ OFF_FRAMES: tuple[str, ...] = (
     "what is the name of the {n}", "why is the {n} here", "when was the {n} made", "what does the {n} eat",
     "is the {n} happy", "what colour is the {n}", "what color is the {n}", "how much does the {n} cost",
     "which {n} is the best", "what is the {n} made of", "who made the {n}", "what size is the {n}",
-    "where is the {n}", "what shape is the {n}", "is there a {n}", "how many {n}s are there",
-    "how many {n}s are in the picture", "how many {n}s do you see", "count the {n}s", "number of {n}s",
+    "where is the {n}", "what shape is the {n}", "is there a {n}", "how many {ns} are there",
+    "how many {ns} are in the picture", "how many {ns} do you see", "count the {ns}", "number of {ns}",
     "do you like the {n}", "what is the {n} called", "can the {n} swim", "is the {n} real",
 )
+_IRREGULAR_PLURALS = {
+    "sheep": "sheep", "fish": "fish", "person": "people", "man": "men", "woman": "women", "child": "children",
+}
+
+
+def plural(noun: str) -> str:
+    """The English plural of an :data:`OFF_NOUNS` noun ("bus" -> "buses", "sky" -> "skies")."""
+    if noun in _IRREGULAR_PLURALS:
+        return _IRREGULAR_PLURALS[noun]
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
 # Properties a picture of flat shapes does not show, asked in the very frames the colour and shape
 # questions use ("what is the price of the shape"): what makes a question unanswerable is the thing
-# asked for, not its sentence.
+# asked for, not its sentence. (Every frame they are asked in is also a frame of the world's own
+# questions; "name" is left out, a verb of the world's questions: "name the colour".)
 OFF_ATTRIBUTES: tuple[str, ...] = (
-    "price", "cost", "age", "name", "weight", "value", "origin", "purpose", "temperature", "smell", "taste",
+    "price", "cost", "age", "weight", "value", "origin", "purpose", "temperature", "smell", "taste",
     "sound", "speed", "date", "title", "owner", "brand", "material", "flavour", "mood", "story", "history",
     "reason", "address", "genre", "nationality", "salary", "opinion", "plot", "function", "job", "birthday",
     "nickname", "recipe", "currency", "ingredients", "personality", "future", "secret", "definition",
@@ -223,7 +240,7 @@ def _asking_for(word: str, ref: str) -> list[str]:
     return [
         f"what {word} is {ref}", f"which {word} is {ref}", f"what is the {word} of {ref}",
         f"what {word} does {ref} have", f"tell me the {word} of {ref}", f"{ref}: what {word}",
-        f"{ref} is what {word}",
+        f"{ref} is what {word}", f"what {word} does {ref} show",
     ]
 
 
@@ -357,7 +374,8 @@ def ask_out_of_world(rng: np.random.Generator) -> QA:
     """A question no picture of the world answers, answered :data:`CANNOT_TELL`."""
     roll = rng.random()
     if roll < 0.45:
-        text = str(_pick(rng, OFF_FRAMES)).format(n=_pick(rng, OFF_NOUNS))
+        noun = str(_pick(rng, OFF_NOUNS))
+        text = str(_pick(rng, OFF_FRAMES)).format(n=noun, ns=plural(noun))
     elif roll < 0.75:
         text = _off_attribute(rng)
     else:
@@ -376,8 +394,7 @@ def _off_attribute(rng: np.random.Generator) -> str:
     )))
     templates = [
         *_asking_for(attribute, ref), *_asking_it(attribute), f"what is its {attribute}",
-        f"{_pick(rng, REQUESTS)} the {attribute} of {ref}", f"what {attribute} does {ref} show",
-        f"why is {ref} {colour}", f"why is {ref} a {kind}", f"who drew {ref}", f"what does {ref} mean",
+        f"{_pick(rng, REQUESTS)} the {attribute} of {ref}", f"why is {ref} {colour}", f"why is {ref} a {kind}", f"who drew {ref}", f"what does {ref} mean",
     ]
     return str(_pick(rng, templates))
 
@@ -471,6 +488,7 @@ def question_corpus(n: int = 400, seed: int = 0) -> list[str]:
             texts += [qa.question.lower(), qa.answer]
         texts.append(ask_out_of_world(rng).question.lower())
     texts += [CANNOT_TELL, "yes no", " ".join(COLOUR_NAMES), " ".join(KINDS)]
-    texts += [frame.format(n=noun) for frame in OFF_FRAMES[:1] for noun in OFF_NOUNS] + list(OFF_QUESTIONS)
+    texts += [frame.format(n=noun, ns=plural(noun)) for frame in OFF_FRAMES[:1] for noun in OFF_NOUNS] + list(OFF_QUESTIONS)
+    texts += [frame.format(n="dog", ns="dogs") for frame in OFF_FRAMES] + [" ".join(plural(n) for n in OFF_NOUNS)]
     texts += [f"what is the {attribute} of it" for attribute in OFF_ATTRIBUTES] + [" ".join(COLOUR_WORDS)]
     return texts

@@ -57,7 +57,7 @@ def test_every_endpoint_answers_with_only_its_required_inputs(client) -> None:
         else:
             client.predict(*arguments, api_name=name)  # no "No value provided for required argument"
     best, table = client.predict(values["image"], api_name="/caption")
-    assert best == "a small red square on the left ." and len(table["data"]) == 1
+    assert best == "a small red square on the left." and len(table["data"]) == 1
     _, table = client.predict(query_text="a red circle", api_name="/retrieve")
     assert len(table["data"]) == 5  # the default k
 

@@ -90,7 +90,7 @@ def test_caption_words_one_map_per_token(tiny):
     assert generated.generated and len(generated.words) <= 5
 
 
-@pytest.mark.parametrize("method", explain.CROSS_METHODS)
+@pytest.mark.parametrize("method", explain.BLIP_METHODS)
 def test_answer_map(tiny, method):
     result = explain.explain_answer(_image(), "what colour is it?", "red", model=tiny["vqa"], method=method)
     assert result.relevance.shape == (30, 40) and result.score <= 0.0
@@ -160,6 +160,12 @@ def test_normalisation_and_upsampling():
     assert centre_crop_box((40, 30), 32, (32, 32)) == pytest.approx((5.0, 0.0, 35.0, 30.0))
     partial = to_image_map(grid, (40, 30), (5.0, 0.0, 35.0, 30.0))
     assert partial[:, :5].max() == 0.0 and partial[:, 35:].max() == 0.0 and partial.max() == 1.0
+    inner = torch.zeros(6, 6)  # an inner peak patch: no pixel centre falls on its centre (120 / 6 = 20 px)
+    inner[2, 3] = 1.0
+    inner_map = to_image_map(inner, (120, 120))
+    assert inner_map.max() == 1.0 and inner_map.min() == 0.0
+    ys, xs = (inner_map == 1.0).nonzero()
+    assert 40 <= ys.min() and ys.max() < 60 and 60 <= xs.min() and xs.max() < 80  # inside that patch
 
 
 def test_overlay_checks_its_settings(tiny):

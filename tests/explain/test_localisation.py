@@ -69,7 +69,8 @@ def test_maps_have_the_image_size_are_normalised_and_deterministic():
     for result in results:
         assert result.relevance.shape == (120, 120) and result.relevance.dtype == np.float32
         assert result.relevance.max() == pytest.approx(1.0) and 0.0 <= result.relevance.min() < 0.02
-        assert result.grid.shape == (3, 3) and (result.grid.min(), result.grid.max()) == (0.0, 1.0)
+        assert result.grid.ndim == 2 and result.grid.shape[0] == result.grid.shape[1] >= 3  # the model's patch grid
+        assert (result.grid.min(), result.grid.max()) == (0.0, 1.0)
         assert "eager" in result.path and np.isfinite(result.score)
         assert result.overlay().size == image.size
     again = explain_text(image, f"the {shape.colour} {shape.kind}")
