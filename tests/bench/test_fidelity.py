@@ -139,11 +139,12 @@ def test_generation_checks_pass_float32_against_itself_and_fail_a_perturbed_path
     assert max_logprob_error(reference, same, targets).value == 0.0
     assert clear_margin_agreement(reference, same).passed
 
-    # perturbed path 1: noise in the decoder's weights (0.5 of each matrix's spread)
+    # perturbed path 1: noise in every weight matrix (0.5 of each matrix's spread; the varied
+    # captioner's decoder alone shrugs that off: 0.018 nats, while its vision tower alone gives 0.60)
     noisy = copy.deepcopy(base.variants.model)
     torch.manual_seed(0)
     with torch.no_grad():
-        for param in noisy.text_decoder.parameters():
+        for param in noisy.parameters():
             if param.dim() > 1:
                 param.add_(0.5 * param.std() * torch.randn_like(param))
     error = max_logprob_error(reference, _teacher_forced(base, noisy, world_images, tokens), targets)

@@ -1,13 +1,12 @@
 """The bundled models on drawings and questions the world's generator never produces.
 
-Issue 16 is open: the shipped caption and VQA models were trained on the plain world only (on these
-60 drawings: captions 0.10, VQA colour 0.15, shape 0.13, out-of-world 0.00), so the model figures
-below are expected to fail (``xfail(strict=True)``: they turn into failures the day a checkpoint
-passes them, so the marker must go then). The fifth session's candidate (16x16 patches, a vision
-tower distilled from EfficientNet-Lite0's feature map, the widened phrasings; the README's second
-table) scores 0.85, 0.92, 0.88 and 0.79 here, but is not shipped yet: with it the explanation maps
-of captions and VQA no longer localise the named shape (``tests/explain/test_localisation.py``:
-caption-kind 0.41 against a bar of 0.8).
+Issue 16 is open. The shipped caption and VQA models (16x16 patches, a vision tower distilled
+from EfficientNet-Lite0's feature map, the varied world; README, "The bundled world") meet the
+colour and out-of-world bars on these 60 drawings (VQA colour 0.91, "cannot tell" 0.92) but not yet
+the caption and shape bars (captions 0.87, VQA shape 0.82): they name the kind of a freely drawn
+shape on about nine in ten drawings. Those two tests are ``xfail(strict=True)``: they turn into
+failures the day a checkpoint passes them, so the marker must go then. (The plain-world models
+shipped before scored 0.10, 0.15, 0.13 and 0.00.)
 
 The question sets (see :mod:`tests.world.held_out`): the bars are held over the second and the
 third, which the generator never produces (checked below); the first became a development set.
@@ -79,7 +78,7 @@ def held_out():
     return figures(60, caption=functions["caption"], answer=functions["answer"])
 
 
-OPEN = pytest.mark.xfail(strict=True, reason="issue 16 open: the shipped BLIP knows the plain world only (see the module docstring)")
+OPEN = pytest.mark.xfail(strict=True, reason="issue 16 open: the shipped BLIP names the kind of a freely drawn shape on ~0.88 of them (see the module docstring)")
 
 
 @OPEN
@@ -87,14 +86,16 @@ def test_captions_name_colour_and_kind_of_shapes_drawn_elsewhere(held_out):
     assert held_out.caption_colour_kind >= 0.9, held_out
 
 
+def test_vqa_answers_colour_questions_asked_in_other_words(held_out):
+    assert held_out.questions_per_family >= 10  # twelve hand-written phrasings per family
+    assert held_out.vqa_colour >= 0.85, held_out
+
+
 @OPEN
-def test_vqa_answers_colour_and_shape_questions_asked_in_other_words(held_out):
-    assert held_out.questions_per_family >= 5
-    assert held_out.vqa_colour >= 0.85, held_out  # twelve hand-written phrasings per family
+def test_vqa_answers_shape_questions_asked_in_other_words(held_out):
     assert held_out.vqa_shape >= 0.85, held_out
 
 
-@OPEN
 def test_out_of_world_questions_are_answered_cannot_tell(held_out):
     assert held_out.out_of_world_cannot_tell >= 0.9, held_out
 
