@@ -15,9 +15,10 @@ with the most relevant patch at 1; the score it explains; the method, model and 
 
 Methods (:data:`METHODS`): image towers: ``chefer`` (gradient-weighted attention, Chefer et al.
 2021; the default), ``rollout`` (attention rollout, Abnar & Zuidema 2020; gradient-free) and
-``gradcam`` (Grad-CAM on the last block's input tokens); BLIP's text side: ``gradcam``
-(gradient-weighted cross-attention, as LAVIS; the default for answers) and ``attention`` (raw
-cross-attention; the default for caption words); CNNs: ``gradcam``. Defaults were chosen by
+``gradcam`` (Grad-CAM on the last block's input tokens); BLIP: ``occlusion`` (occlusion
+sensitivity, :mod:`~mmdemo.explain.occlusion`; the default for caption words and answers),
+``gradcam`` (gradient-weighted cross-attention, as LAVIS) and ``attention`` (raw cross-attention);
+CNNs: ``gradcam``. Defaults were chosen by
 :mod:`~mmdemo.explain.benchmark` (README, "Explanations"). Models run as a float32 eager-attention copy (:mod:`~mmdemo.explain.copies`); the
 app's cached models are not touched. :mod:`~mmdemo.explain.benchmark` measures them.
 """
