@@ -140,9 +140,13 @@ def without_server_paths(text: str) -> str:
 
 
 def describe(result: Explanation) -> str:
-    x, y = result.peak
+    if float(result.relevance.max()) > 0.0:
+        x, y = result.peak
+        where = f"peak at ({x:.0f}, {y:.0f})"
+    else:  # e.g. occlusion of a word as likely whatever is erased ("a")
+        where = "no part of the image moves this score (an empty map)"
     return (f"**{result.method}** · target: {result.target} · score: **{result.score:.4f}** ({result.score_kind})"
-            f" · peak at ({x:.0f}, {y:.0f})  \nmodel `{result.model}`; computed on a "
+            f" · {where}  \nmodel `{result.model}`; computed on a "
             f"{without_server_paths(result.path)}")
 
 

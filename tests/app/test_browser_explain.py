@@ -25,7 +25,8 @@ def test_explain_a_caption_word_then_redraw(page, example_scene, tmp_path):  # n
     page.get_by_role("button", name="Explain", exact=True).first.click()
     info = page.locator("#explain-word-info")
     page.get_by_text('target: word "a"').wait_for(timeout=90_000)
-    assert "attention" in info.inner_text() and "**" not in info.inner_text()
+    assert "occlusion" in info.inner_text() and "**" not in info.inner_text()
+    assert "no part of the image moves this score" in info.inner_text()  # "a": as likely whatever is erased
     first = overlay_source(page)
     page.get_by_label("Word of the caption").click()
     page.get_by_role("option", name="11: green").click()

@@ -78,7 +78,7 @@ def test_a_caption_word_and_an_answer_peak_on_their_shape(client):
     assert "green" in best.split() and "yellow" in best.split(), best
     overlay, info, raw, word = client.predict(image, best, "green", None, 0.5, api_name="/explain_caption")
     assert Image.open(overlay).size == (96, 96) and chosen(word).endswith(": green")
-    assert peak_on(raw, scene.shapes[1]) and "**attention**" in info  # the measured default
+    assert peak_on(raw, scene.shapes[1]) and "**occlusion**" in info  # the measured default
     assert "copy of caption on cpu" in info and str(ROOT) not in info  # no server paths on the page
     _, _, raw = client.predict("yellow", 0.3, api_name="/explain_caption_redraw")  # every word is kept
     assert peak_on(raw, scene.shapes[0])
@@ -86,7 +86,7 @@ def test_a_caption_word_and_an_answer_peak_on_their_shape(client):
     overlay, info, raw = client.predict(image, "what colour is the shape on the left?", answer, None, 0.5,
                                         api_name="/explain_answer")
     assert answer == "yellow" and Image.open(overlay).size == (96, 96)
-    assert peak_on(raw, scene.shapes[0]) and "**gradcam**" in info and 'answer "yellow"' in info
+    assert peak_on(raw, scene.shapes[0]) and "**occlusion**" in info and 'answer "yellow"' in info
 
 
 def test_a_hit_is_explained_for_a_text_or_an_image_query(client):
@@ -161,8 +161,8 @@ def test_explain_events_are_named_and_queue_in_their_own_groups(tmp_path, active
         assert redraw.concurrency_id == "explain-redraw"
     methods = {name: event(demo, name).inputs[-3] for name in groups}  # ..., method, opacity, kept/state
     methods["explain_hit"] = event(demo, "explain_hit").inputs[1]
-    assert methods["explain_caption"].choices == [("gradcam", "gradcam"), ("attention", "attention")]
-    assert methods["explain_caption"].value == "attention" and methods["explain_answer"].value == "gradcam"
+    assert methods["explain_caption"].choices == [("occlusion", "occlusion"), ("gradcam", "gradcam"), ("attention", "attention")]
+    assert methods["explain_caption"].value == "occlusion" and methods["explain_answer"].value == "occlusion"
     assert methods["explain_label"].value == methods["explain_hit"].value == "chefer"
 
 
