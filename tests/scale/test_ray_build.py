@@ -116,6 +116,7 @@ def test_ray_build_gives_the_local_vectors_and_search_results(world_images: Path
     assert sorted(_shard_ids(scaled)) == sorted(_expected_ids(world_images))  # the broken file's row too
 
 
+@pytest.mark.slow  # ~40 s on 2 cores; the default run keeps the first Ray build check (its 15-minute budget)
 def test_a_killed_actor_loses_and_duplicates_nothing(world_images: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
     thread, outcome = _run_in_thread(world_images, out)
@@ -154,6 +155,7 @@ def test_a_lost_worker_node_loses_and_duplicates_nothing(ray_cluster, world_imag
     assert report.embedded == N_IMAGES
 
 
+@pytest.mark.slow  # ~50 s on 2 cores; the default run keeps the first Ray build check (its 15-minute budget)
 def test_a_resumed_job_recomputes_only_missing_shards(world_images: Path, tmp_path: Path) -> None:
     from mmdemo.scale.ray_embed import embed_sources
     from mmdemo.storage import read_json, write_json_atomic
@@ -177,6 +179,7 @@ def test_a_resumed_job_recomputes_only_missing_shards(world_images: Path, tmp_pa
     assert second.embedded == N_IMAGES
 
 
+@pytest.mark.slow  # ~30 s on 2 cores; the default run keeps the first Ray build check (its 15-minute budget)
 def test_fusion_lab_features_on_ray_equal_the_local_ones(world_manifest: Path, float32_runtime) -> None:
     from mmdemo.scale.features import extract_features_ray
     from mmdemo.training.features import extract_features
@@ -193,6 +196,7 @@ def test_fusion_lab_features_on_ray_equal_the_local_ones(world_manifest: Path, f
     assert any("broken" in str(b) or "000003" in str(b) for b in scaled.bad_rows)
 
 
+@pytest.mark.slow  # ~30 s on 2 cores; the default run keeps the first Ray build check (its 15-minute budget)
 def test_mmdemo_train_embeds_on_ray_and_trains_here(world_manifest: Path, tmp_path: Path, float32_runtime) -> None:
     """``mmdemo train --engine ray``: the features come from the cluster, the heads are trained here,
     and the run writes the usual layout with the same features as the local engine."""
