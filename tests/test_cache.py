@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -29,3 +30,33 @@ def test_entries_round_trip_and_corrupt_entries_are_misses(tmp_path):
     assert cache.get(key) is None
     assert cache.hits == 1 and cache.misses == 2
     assert cache.clear() == 1
+
+
+def test_an_entry_evicted_while_it_is_read_is_a_miss(tmp_path, monkeypatch):
+    """Another thread's eviction can delete the file while ``get`` opens it; CI once saw safetensors
+    raise a bare RuntimeError then ("unable to open file <...> in read-only mode: No such file or
+    directory (2)"). That is a miss; the same error for a file that is still there is raised."""
+    from pathlib import Path
+
+    import mmdemo.cache as cache_module
+
+    cache = EmbeddingCache(tmp_path, max_bytes=None)
+    key = cache.key("gone", "model")
+    cache.put(key, torch.ones(4))
+
+    def evicted_while_opening(path, **kwargs):
+        Path(path).unlink(missing_ok=True)
+        raise RuntimeError(f"unable to open file <{path}> in read-only mode: No such file or directory (2)")
+
+    monkeypatch.setattr(cache_module, "safe_open", evicted_while_opening)
+    assert cache.get(key) is None and cache.misses == 1
+
+    kept = cache.key("kept", "model")
+    cache.put(kept, torch.ones(4))
+
+    def broken_library(path, **kwargs):
+        raise RuntimeError("something else went wrong")
+
+    monkeypatch.setattr(cache_module, "safe_open", broken_library)
+    with pytest.raises(RuntimeError, match="something else"):
+        cache.get(kept)
