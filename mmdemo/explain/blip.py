@@ -236,7 +236,8 @@ def explain_answer(
         if given is None:
             given = _generate(loaded, {"pixel_values": _pixels(loaded, picture), **asked}, max_new_tokens)
         ids, mask = _decoder_ids(loaded, given)  # "" (the model ended at once): its end token is explained
-        words = torch.tensor([int(t) not in set(loaded.tokenizer.all_special_ids) for t in ids[0, 1:]], device=loaded.device)
+        special = set(loaded.tokenizer.all_special_ids)
+        words = torch.tensor([int(t) not in special for t in ids[0, 1:]], device=loaded.device)
         if not bool(words.any()):
             words = torch.ones_like(words)
         if method == "occlusion":

@@ -131,8 +131,8 @@ def to_image_map(grid: torch.Tensor, size: tuple[int, int], box: Box | None = No
     if x1 <= x0 or y1 <= y0:
         return out
     resized = F.interpolate(
-        normalise(grid)[None, None], size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False
-    )[0, 0]  # [y1 - y0, x1 - x0]
+        grid.detach().float()[None, None], size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False
+    )[0, 0]  # [y1 - y0, x1 - x0]; bilinear is linear, so min-max once afterwards is the grid's min-max too
     out[y0:y1, x0:x1] = normalise(resized).clamp(0.0, 1.0).cpu().numpy()
     return out
 

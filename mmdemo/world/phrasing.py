@@ -394,7 +394,8 @@ def _off_attribute(rng: np.random.Generator) -> str:
     )))
     templates = [
         *_asking_for(attribute, ref), *_asking_it(attribute), f"what is its {attribute}",
-        f"{_pick(rng, REQUESTS)} the {attribute} of {ref}", f"why is {ref} {colour}", f"why is {ref} a {kind}", f"who drew {ref}", f"what does {ref} mean",
+        f"{_pick(rng, REQUESTS)} the {attribute} of {ref}", f"why is {ref} {colour}", f"why is {ref} a {kind}",
+        f"who drew {ref}", f"what does {ref} mean",
     ]
     return str(_pick(rng, templates))
 
