@@ -21,7 +21,7 @@ from mmdemo.evaluation.compare import Comparison
 from mmdemo.evaluation.interactive import CURVES, TaskFigures, task_figures
 from mmdemo.evaluation.seeds import SeedStudy
 from mmdemo.fusion.registry import list_fusions
-from mmdemo.lab import LAB_SEEDS, LAB_TRAIN_DEFAULTS, LabRun, prepare_data, run_lab, world_manifest
+from mmdemo.lab import LAB_SEEDS, LAB_TRAIN_DEFAULTS, LAB_WORLD_SAMPLES, LabRun, prepare_data, run_lab, world_manifest
 from mmdemo.training.catalog import head_name
 from mmdemo.training.optim import OPTIMIZERS, SCHEDULES
 from mmdemo.training.sources import world_models
@@ -330,7 +330,7 @@ def build(settings: AppSettings, session_heads: gr.State) -> FusionLabTab:
     with gr.Row():
         with gr.Column(scale=1):
             source = gr.Radio([BUNDLED_WORLD, UPLOAD], value=BUNDLED_WORLD, label=t("Data"), elem_id="lab-source")
-            samples = gr.Slider(100, 5000, value=1500, step=100, label=t("Bundled world: samples"), elem_id="lab-samples")
+            samples = gr.Slider(100, 5000, value=LAB_WORLD_SAMPLES, step=100, label=t("Bundled world: samples"), elem_id="lab-samples")
             upload = gr.File(label=t("Upload: manifest (.csv/.jsonl) or .zip with its files"),
                              file_types=[".csv", ".tsv", ".jsonl", ".zip"], elem_id="lab-upload")
             labels = gr.Textbox("", label=t(LABELS_LABEL), placeholder=WORLD_PLACEHOLDER, elem_id="lab-labels")
