@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from mmdemo.backends.packed_linear import packing_available
 from mmdemo.bench.app_start import measure_app_start
 from mmdemo.bench.config import WORKLOADS, BenchConfig
 from mmdemo.bench.fidelity import centred_cosine, identical_sequences, mean_cosine, top1_agreement
@@ -51,7 +52,10 @@ def test_model_workloads_report_every_case_and_check(tiny_config):
     assert checks["relative error (centred)"].value < 1e-3 and checks["relative error (centred)"].at_most
     top1 = checks["zero-shot top-1 agreement"]
     assert top1.n == 2 and top1.value == 1.0 and top1.detail.startswith("40 labels")
-    assert image.ratio("ceiling: matrix products alone") > 0  # timed in the same rounds as the baseline
+    if packing_available():  # the ceiling case exists only where torch packs bfloat16 linears (not on AVX2-only CPUs)
+        assert image.ratio("ceiling: matrix products alone") > 0  # timed in the same rounds as the baseline
+    else:
+        assert "ceiling: matrix products alone" not in image.timings
     assert text.fidelity[0].value > 0.9999 and text.fidelity[0].n == 3
     # generation: checked on the sharpened stand-in and on the bundled model, 2 inputs each
     for result in (caption, vqa):
