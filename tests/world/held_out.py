@@ -138,10 +138,47 @@ THIRD_OUT_OF_WORLD_QUESTIONS = (
     "What is the opposite of happy?",
 )
 
+# The fourth set: written in the ninth session before that session widened the generator with
+# imperative and "how would you ..." forms (the two shape phrasings the eighth session's model
+# answered "cannot tell" were of those forms). Imperative and "how would you" forms are here in all
+# three families, out-of-world ones too, so a model that took every imperative for a question about
+# the picture would fail this set.
+FOURTH_COLOUR_QUESTIONS = (
+    "Describe its color.",
+    "Please state the colour of the figure.",
+    "What colour would you say this is?",
+    "Look at the picture and tell me the colour.",
+    "Colour, in one word?",
+    "How would you call the colour of this object?",
+)
+FOURTH_SHAPE_QUESTIONS = (
+    "Identify the figure.",
+    "Please state the shape.",
+    "What would you call this shape?",
+    "How would you describe the form of this figure?",
+    "Look at the drawing and name its shape.",
+    "In one word, what is drawn here?",
+)
+FOURTH_OUT_OF_WORLD_QUESTIONS = (
+    "Describe the weather in one word.",
+    "How would you cook this?",
+    "Name the capital of Spain.",
+    "What would you call this dog?",
+    "Tell me the time in London.",
+    "Who lives in this house?",
+    "What is the tallest mountain on Earth?",
+    "How would you name a baby girl?",
+    "Please state your age.",
+    "Which river flows through Cairo?",
+)
+
+FOURTH_SETS = {
+    "colour": FOURTH_COLOUR_QUESTIONS, "shape": FOURTH_SHAPE_QUESTIONS, "out-of-world": FOURTH_OUT_OF_WORLD_QUESTIONS,
+}
 HELD_OUT_SETS = {  # the sets the bars are held over (see the module docstring)
-    "colour": FRESH_COLOUR_QUESTIONS + THIRD_COLOUR_QUESTIONS,
-    "shape": FRESH_SHAPE_QUESTIONS + THIRD_SHAPE_QUESTIONS,
-    "out-of-world": FRESH_OUT_OF_WORLD_QUESTIONS + THIRD_OUT_OF_WORLD_QUESTIONS,
+    "colour": FRESH_COLOUR_QUESTIONS + THIRD_COLOUR_QUESTIONS + FOURTH_COLOUR_QUESTIONS,
+    "shape": FRESH_SHAPE_QUESTIONS + THIRD_SHAPE_QUESTIONS + FOURTH_SHAPE_QUESTIONS,
+    "out-of-world": FRESH_OUT_OF_WORLD_QUESTIONS + THIRD_OUT_OF_WORLD_QUESTIONS + FOURTH_OUT_OF_WORLD_QUESTIONS,
 }
 
 @dataclass(frozen=True)
