@@ -7,7 +7,7 @@ read what people type:
 
 - :func:`ask_varied`: a question of a family in one of many phrasings (word order, "color" or
   "colour", "shape"/"object"/"thing"/"figure", "this"/"it", "which", "what kind of", polite and terse
-  forms), with the same typed one-word answer as the canonical question;
+  forms, imperative requests "describe the colour of it" and "how would you ..." forms), with the same typed one-word answer as the canonical question;
 - :func:`ask_out_of_world`: a question no picture of shapes answers ("what breed is the dog?",
   "what time is it?"), answered :data:`CANNOT_TELL`;
 - :func:`vary_caption`: a caption or partial description reworded ("a picture of ...",
@@ -53,6 +53,19 @@ REQUESTS: tuple[str, ...] = (
     "would you tell me", "do you know", "can you say", "could you say", "i'd like to know", "let me know",
     "i want to know",
 )
+# Verbs of an imperative request ("describe the colour of it", "state the shape"): a question
+# about the picture need not be a question; out-of-world requests take the same verbs. ("identify"
+# is left out: held-out questions use it, and an unseen verb is what they test.)
+IMPERATIVES: tuple[str, ...] = (
+    "describe", "state", "give", "specify", "report", "determine", "mention", "tell", "name",
+    "say", "guess", "write down", "find", "point out", "spell out",
+)
+# Hypothetical forms ("how would you ...", "what would you say ...").
+WOULD_YOU: tuple[str, ...] = (
+    "how would you describe", "how would you label", "how would you put", "how would you state",
+    "how would you report", "how would you classify", "how do you describe", "how do you call",
+    "how would one describe", "how can you describe", "how should i describe",
+)
 
 # Out-of-world questions: things, people and topics a picture of flat shapes says nothing about.
 # (Held-out tests use other words: "animal", "car", "weather", "president", "meaning", "capital", ...)
@@ -76,6 +89,10 @@ OFF_FRAMES: tuple[str, ...] = (
     "where is the {n}", "what shape is the {n}", "is there a {n}", "how many {ns} are there",
     "how many {ns} are in the picture", "how many {ns} do you see", "count the {ns}", "number of {ns}",
     "do you like the {n}", "what is the {n} called", "can the {n} swim", "is the {n} real",
+    "describe the {n}", "tell me about the {n}", "how would you describe the {n}",
+    "what would you call the {n}", "how would you feed the {n}", "describe what the {n} is doing",
+    "name the owner of the {n}", "guess the age of the {n}", "state where the {n} is from",
+    "how would you clean the {n}", "give the {n} a name",
 )
 _IRREGULAR_PLURALS = {
     "sheep": "sheep", "fish": "fish", "person": "people", "man": "men", "woman": "women", "child": "children",
@@ -115,6 +132,10 @@ OFF_QUESTIONS: tuple[str, ...] = (
     "how do i cook rice", "what is the best movie", "do you like music", "what is the answer",
     "how tall is the tower", "what is the speed of light", "who invented the telephone",
     "what is two plus two", "when is the party", "what are they eating", "is this food healthy",
+    "describe your day", "name a famous painter", "state the date", "give me a recipe",
+    "how would you spend a million", "what would you do today", "tell me a story", "describe a sunset",
+    "name three rivers", "say something funny", "guess my age", "how would you fix a car",
+    "explain gravity", "write a poem", "how do you make bread",
 )
 
 _CAP_STYLES = ("lower", "sentence", "upper", "title")
@@ -154,7 +175,8 @@ FILLER_PREFIXES: tuple[str, ...] = (
 FILLER_SUFFIXES: tuple[str, ...] = (
     " here", " in this picture", " in the image", " in the drawing", " exactly", " you see",
     " in this photo", " on the canvas", " right now", " do you think", " in the picture shown",
-    " that is drawn", " being shown", " by the way",
+    " that is drawn", " being shown", " by the way", " in a single word", " with a word", " briefly",
+    " in short", " in just one word", " using one word",
 )
 
 
@@ -249,6 +271,17 @@ def _asking_it(word: str) -> list[str]:
     return [f"what {word} is it", f"what {word} is this", f"{word}", f"what {word}"]
 
 
+def _imperatives(word: str, ref: str, rng: np.random.Generator) -> list[str]:
+    """Requests and hypotheticals for the ``word`` of ``ref``: "describe the colour of it", "how
+    would you label the shape of the red one", "what would you say the colour of it is"."""
+    verb, would = str(_pick(rng, IMPERATIVES)), str(_pick(rng, WOULD_YOU))
+    return [
+        f"{verb} the {word} of {ref}", f"{verb} which {word} {ref} is", f"{would} the {word} of {ref}",
+        f"what would you say the {word} of {ref} is", f"what {word} would you say {ref} has",
+        f"look at {ref} and {verb} its {word}",
+    ]
+
+
 def _colour(scene: Scene, rng: np.random.Generator) -> QA:
     shape: Shape = _pick(rng, scene.shapes)  # type: ignore[assignment]
     ref, word = _refs_without_colour(scene, shape, rng), str(_pick(rng, COLOUR_WORDS))
@@ -260,12 +293,15 @@ def _colour(scene: Scene, rng: np.random.Generator) -> QA:
         _choice_first(shape.colour, COLOUR_NAMES, rng, ""),
         f"which {word} has {ref} been drawn in", f"what {word} was {ref} drawn in", f"what {word} was used for {ref}",
         f"which {word} is used for {ref}", f"{_pick(rng, REQUESTS)} the {word} of {ref}",
+        *_imperatives(word, ref, rng),
     ]
     if scene.count == 1:
         templates += [
             *_asking_it(word), f"which {word}", f"what's the {word}", f"what {word} is used",
             f"which {word} was used", f"what is its {word}", f"{_pick(rng, REQUESTS)} its {word}",
             f"which {word} has it been drawn in", f"what {word} has been used", f"its {word}",
+            f"{_pick(rng, IMPERATIVES)} the {word}", f"{_pick(rng, IMPERATIVES)} the {word} you see",
+            f"{_pick(rng, WOULD_YOU)} the {word} here",
         ]
     return QA(_polite(str(_pick(rng, templates)), rng), shape.colour, "colour")
 
@@ -280,7 +316,8 @@ def _shape(scene: Scene, rng: np.random.Generator) -> QA:
         _choice(f"is {ref} ", shape.kind, KINDS, rng, "a "),
         _choice_first(shape.kind, KINDS, rng, str(_pick(rng, ("", "a ")))),
         f"which {word} has been drawn {_place(shape.position, rng)}", f"{_pick(rng, REQUESTS)} the {word} of {ref}",
-        f"which {word} is {ref} drawn as",
+        f"which {word} is {ref} drawn as", *_imperatives(word, ref, rng),
+        f"{_pick(rng, IMPERATIVES)} what {ref} is", f"{_pick(rng, WOULD_YOU)} {ref}",
     ]
     if scene.count == 1:
         templates += [
@@ -288,6 +325,9 @@ def _shape(scene: Scene, rng: np.random.Generator) -> QA:
             f"which {word} is drawn", f"what {word} is drawn", f"what {word} has been drawn", f"what is its {word}",
             f"{_pick(rng, REQUESTS)} its {word}", f"{_pick(rng, REQUESTS)} the {word}", f"its {word}",
             f"which {word} is shown", f"what {word} do you see drawn",
+            f"{_pick(rng, IMPERATIVES)} the {word}", f"{_pick(rng, IMPERATIVES)} what you see",
+            f"{_pick(rng, IMPERATIVES)} what is drawn", f"{_pick(rng, WOULD_YOU)} what is drawn",
+            f"{_pick(rng, WOULD_YOU)} what you see", f"what has been drawn",
         ]
     return QA(_polite(str(_pick(rng, templates)), rng), shape.kind, "shape")
 
@@ -395,7 +435,7 @@ def _off_attribute(rng: np.random.Generator) -> str:
     templates = [
         *_asking_for(attribute, ref), *_asking_it(attribute), f"what is its {attribute}",
         f"{_pick(rng, REQUESTS)} the {attribute} of {ref}", f"why is {ref} {colour}", f"why is {ref} a {kind}",
-        f"who drew {ref}", f"what does {ref} mean",
+        f"who drew {ref}", f"what does {ref} mean", *_imperatives(attribute, ref, rng),
     ]
     return str(_pick(rng, templates))
 

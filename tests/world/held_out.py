@@ -245,8 +245,10 @@ def normalised(text: str) -> str:
 @dataclass
 class HeldOutFigures:
     """Right answers (shares) on the drawings: captions; VQA colour, shape and "cannot tell" on
-    :data:`HELD_OUT_SETS` (the bars' figures, twelve phrasings per family, twenty out-of-world
-    questions each asked of three drawings) and on the first, development set (``development_*``)."""
+    :data:`HELD_OUT_SETS` (the bars' figures, eighteen phrasings per family, thirty out-of-world
+    questions each asked of three drawings), on the fourth set alone (``fourth_*``, the one written
+    before the generator's last widening) and on the first, development set (``development_*``);
+    ``per_question``: the share for every question asked."""
 
     caption_colour_kind: float
     vqa_colour: float
@@ -254,9 +256,17 @@ class HeldOutFigures:
     out_of_world_cannot_tell: float
     drawings: int
     questions_per_family: int
+    fourth_vqa_colour: float
+    fourth_vqa_shape: float
+    fourth_out_of_world_cannot_tell: float
     development_vqa_colour: float
     development_vqa_shape: float
     development_out_of_world_cannot_tell: float
+    per_question: dict[str, float]
+
+    def misses(self, below: float = 0.8) -> dict[str, float]:
+        """The questions answered right on fewer than ``below`` of the drawings."""
+        return {q: v for q, v in self.per_question.items() if v < below}
 
 
 def figures(n: int = 60, caption=None, answer=None) -> HeldOutFigures:
@@ -273,25 +283,38 @@ def figures(n: int = 60, caption=None, answer=None) -> HeldOutFigures:
         parsed = parse_caption(text)
         caption_ok.append(len(parsed) == 1 and parsed[0]["colour"] == drawing.colour and parsed[0]["kind"] == drawing.kind)
 
-    def accuracy(questions: tuple[str, ...], attribute: str) -> float:
+    per_question: dict[str, float] = {}
+    for questions, attribute in (
+        (COLOUR_QUESTIONS + HELD_OUT_SETS["colour"], "colour"), (SHAPE_QUESTIONS + HELD_OUT_SETS["shape"], "kind"),
+    ):
         given = answer([d.image for d in made for _ in questions], [q for _ in made for q in questions])
         wanted = [getattr(d, attribute) for d in made for _ in questions]
-        return float(np.mean([g.strip().lower().rstrip(".") == w for g, w in zip(given, wanted)]))
+        right = np.array([g.strip().lower().rstrip(".") == w for g, w in zip(given, wanted)]).reshape(n, len(questions))  # [drawings, questions]
+        for j, question in enumerate(questions):
+            per_question[question] = float(right[:, j].mean())
+    off = OUT_OF_WORLD_QUESTIONS + HELD_OUT_SETS["out-of-world"]
+    asked = [(made[i % n].image, q) for i, q in enumerate(off * 3)]  # each question of three drawings
+    told = [is_cannot_tell(g) for g in answer([im for im, _ in asked], [q for _, q in asked])]
+    for j, question in enumerate(off):
+        per_question[question] = float(np.mean(told[j :: len(off)]))
 
-    def cannot_tell(questions: tuple[str, ...]) -> float:
-        asked = [(made[i % n].image, q) for i, q in enumerate(questions * 3)]
-        return float(np.mean([is_cannot_tell(g) for g in answer([im for im, _ in asked], [q for _, q in asked])]))
+    def share(questions: tuple[str, ...]) -> float:
+        return float(np.mean([per_question[q] for q in questions]))
 
     return HeldOutFigures(
         caption_colour_kind=float(np.mean(caption_ok)),
-        vqa_colour=accuracy(HELD_OUT_SETS["colour"], "colour"),
-        vqa_shape=accuracy(HELD_OUT_SETS["shape"], "kind"),
-        out_of_world_cannot_tell=cannot_tell(HELD_OUT_SETS["out-of-world"]),
+        vqa_colour=share(HELD_OUT_SETS["colour"]),
+        vqa_shape=share(HELD_OUT_SETS["shape"]),
+        out_of_world_cannot_tell=share(HELD_OUT_SETS["out-of-world"]),
         drawings=n,
         questions_per_family=min(len(HELD_OUT_SETS["colour"]), len(HELD_OUT_SETS["shape"])),
-        development_vqa_colour=accuracy(COLOUR_QUESTIONS, "colour"),
-        development_vqa_shape=accuracy(SHAPE_QUESTIONS, "kind"),
-        development_out_of_world_cannot_tell=cannot_tell(OUT_OF_WORLD_QUESTIONS),
+        fourth_vqa_colour=share(FOURTH_SETS["colour"]),
+        fourth_vqa_shape=share(FOURTH_SETS["shape"]),
+        fourth_out_of_world_cannot_tell=share(FOURTH_SETS["out-of-world"]),
+        development_vqa_colour=share(COLOUR_QUESTIONS),
+        development_vqa_shape=share(SHAPE_QUESTIONS),
+        development_out_of_world_cannot_tell=share(OUT_OF_WORLD_QUESTIONS),
+        per_question=per_question,
     )
 
 
@@ -303,4 +326,6 @@ if __name__ == "__main__":
 
     folder = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUT
     functions = saved_model_functions(folder)
-    print(figures(200, caption=functions["caption"], answer=functions["answer"]))
+    result = figures(int(sys.argv[2]) if len(sys.argv) > 2 else 200, caption=functions["caption"], answer=functions["answer"])
+    print({k: v for k, v in vars(result).items() if k != "per_question"})
+    print("answered right on fewer than 0.8 of the drawings:", result.misses())
