@@ -231,3 +231,20 @@ def test_a_large_image_keeps_only_the_map_it_shows(monkeypatch):
     assert kept.pick("circle", "word") == "3: circle" and kept.pick("7: red", "word") == "2: red"
     with pytest.raises(gr.Error, match=r"No word 'blue' to explain; valid: \['1: a', '2: red', '3: circle'\]"):
         kept.pick("blue", "word")
+
+
+def test_the_word_info_says_when_no_part_of_the_image_moves_the_score():
+    import numpy as np
+    from PIL import Image
+
+    from mmdemo.explain.result import Explanation
+    from webapp.explain_panel import describe
+
+    def made(relevance: np.ndarray) -> Explanation:
+        return Explanation(relevance, relevance[:2, :2], "occlusion", 'word "a"', -0.01, "log-prob", "m", "/srv/x/copy", Image.new("RGB", (4, 4)))
+
+    flat, peaked = np.zeros((4, 4), np.float32), np.zeros((4, 4), np.float32)
+    peaked[1, 3] = 1.0
+    assert "no part of the image moves this score" in describe(made(flat))
+    shown = describe(made(peaked))
+    assert "peak at" in shown and "no part of the image" not in shown and "/srv" not in shown
