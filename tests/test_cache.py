@@ -60,3 +60,27 @@ def test_an_entry_evicted_while_it_is_read_is_a_miss(tmp_path, monkeypatch):
     monkeypatch.setattr(cache_module, "safe_open", broken_library)
     with pytest.raises(RuntimeError, match="something else"):
         cache.get(kept)
+
+
+def test_the_fingerprint_changes_with_the_checkpoint_or_the_companion_folder(tmp_path):
+    import os
+
+    from mmdemo.cache import checkpoint_fingerprint
+    from mmdemo.registry import ModelSpec, get_model_spec
+
+    weights, sentence = tmp_path / "classifier", tmp_path / "sentence"
+    for folder in (weights, sentence):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"weights")
+    spec = ModelSpec("m", "conse", str(weights), companion=str(sentence))
+    before = checkpoint_fingerprint(spec)
+    os.utime(sentence / "model.safetensors", ns=(1, 1))  # the sentence encoder upgraded alone
+    after = checkpoint_fingerprint(spec)
+    assert after != before and after[:5] == before[:5]
+    os.utime(weights / "model.safetensors", ns=(2, 2))
+    assert checkpoint_fingerprint(spec) != after
+    # without a companion the sentence folder does not count; the offline preset's ConSE names its MiniLM
+    alone = ModelSpec("m", "conse", str(weights))
+    os.utime(sentence / "model.safetensors", ns=(3, 3))
+    assert checkpoint_fingerprint(alone) == checkpoint_fingerprint(ModelSpec("m", "conse", str(weights)))
+    assert "minilm" in get_model_spec("offline-conse").companion.lower()

