@@ -375,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--gallery-size", type=int, default=defaults.gallery_size, help="held-out gallery for the figures; 0 skips them (default: %(default)s)")
     parser.add_argument("--varied", action="store_true", help="train BLIP on the varied world too (reworded and out-of-world questions, WordPiece tokenizer, fresh varied drawings)")
+    parser.add_argument("--vqa-out-of-world", type=float, default=None, help="share of VQA questions from outside the world, answered 'cannot tell' (default: 0.08 with --varied, else 0)")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a few samples into a temporary folder (checks the program works)")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     return parser
@@ -396,6 +397,10 @@ def config_from_args(args: argparse.Namespace) -> PretrainConfig:
     )
     if args.varied:
         config = varied_config(config)
+    if args.vqa_out_of_world is not None:
+        if not 0.0 <= args.vqa_out_of_world < 1.0:
+            raise SystemExit(f"--vqa-out-of-world must be a share in [0, 1), got {args.vqa_out_of_world}")
+        config = replace(config, vqa_out_of_world=args.vqa_out_of_world)
     batch = {"batch_size": args.batch_size} if args.batch_size else {}
     config = _blip_options(config, args, replace(config.blip, **batch))
     return replace(

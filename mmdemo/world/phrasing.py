@@ -94,6 +94,8 @@ OFF_FRAMES: tuple[str, ...] = (
     "name the owner of the {n}", "guess the age of the {n}", "state where the {n} is from",
     "how would you clean the {n}", "give the {n} a name",
 )
+# The frames with the thing asked about in the middle (a made-up word first or last is a filler).
+_MIDDLE_FRAMES = tuple(f for f in OFF_FRAMES if "{n" in " ".join(f.split()[1:-1]))
 _IRREGULAR_PLURALS = {
     "sheep": "sheep", "fish": "fish", "person": "people", "man": "men", "woman": "women", "child": "children",
 }
@@ -413,20 +415,27 @@ def ask_varied(scene: Scene, rng: np.random.Generator, family: str | None = None
 def ask_out_of_world(rng: np.random.Generator) -> QA:
     """A question no picture of the world answers, answered :data:`CANNOT_TELL`."""
     roll = rng.random()
-    if roll < 0.45:
+    if roll < 0.35:
         noun = str(_pick(rng, OFF_NOUNS))
         text = str(_pick(rng, OFF_FRAMES)).format(n=noun, ns=plural(noun))
-    elif roll < 0.75:
+    elif roll < 0.47:  # a thing no list names, in the middle: what is asked for puts it out of the world
+        noun = made_up_word(rng)
+        text = str(_pick(rng, _MIDDLE_FRAMES)).format(n=noun, ns=noun + "s")
+    elif roll < 0.59:  # "what is the <made-up> of it": the shape and colour questions' own frames
+        text = _off_attribute(rng, made_up_word(rng))
+    elif roll < 0.8:
         text = _off_attribute(rng)
     else:
         text = str(_pick(rng, OFF_QUESTIONS))
     return QA(surface(_unseen_word(_polite(text, rng), rng), rng), CANNOT_TELL, OUT_OF_WORLD)
 
 
-def _off_attribute(rng: np.random.Generator) -> str:
-    """An :data:`OFF_ATTRIBUTES` property asked of a shape in the colour and shape families' own
-    frames ("what is the price of the red circle", "its age"), or why a shape looks as it does."""
-    attribute, noun = str(_pick(rng, OFF_ATTRIBUTES)), str(_pick(rng, NOUNS))
+def _off_attribute(rng: np.random.Generator, attribute: str | None = None) -> str:
+    """A property (``attribute``, else one of :data:`OFF_ATTRIBUTES`) asked of a shape in the colour
+    and shape families' own frames ("what is the price of the red circle", "its age"), or why a
+    shape looks as it does."""
+    made_up, attribute = attribute is not None, attribute or str(_pick(rng, OFF_ATTRIBUTES))
+    noun = str(_pick(rng, NOUNS))
     colour, kind = str(_pick(rng, COLOUR_NAMES)), str(_pick(rng, KINDS))
     ref = str(_pick(rng, (
         "it", "this", "that", f"the {noun}", f"this {noun}", f"the {noun} {_place(str(_pick(rng, POSITIONS)), rng)}",
@@ -437,6 +446,8 @@ def _off_attribute(rng: np.random.Generator) -> str:
         f"{_pick(rng, REQUESTS)} the {attribute} of {ref}", f"why is {ref} {colour}", f"why is {ref} a {kind}",
         f"who drew {ref}", f"what does {ref} mean", *_imperatives(attribute, ref, rng),
     ]
+    if made_up:  # only where the word is what is asked for: in the middle (first or last, it is a filler)
+        templates = [t for t in templates if attribute in t.split()[1:-1]]
     return str(_pick(rng, templates))
 
 
@@ -454,6 +465,17 @@ def _picture_word(text: str, rng: np.random.Generator, share: float = 0.15) -> s
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_WORLD_WORDS = frozenset(" ".join((*COLOUR_NAMES, *KINDS, *NOUNS, *COLOUR_WORDS, *PICTURE_WORDS)).split())
+
+
+def made_up_word(rng: np.random.Generator) -> str:
+    """4-9 random letters, never one of the world's own words (colours, kinds, nouns, picture words):
+    a word no tokenizer vocabulary built from real text holds whole, as "capital" or "cheetah" are
+    not in the world's."""
+    while True:
+        word = "".join(str(_pick(rng, _LETTERS)) for _ in range(int(rng.integers(4, 10))))
+        if word not in _WORLD_WORDS:
+            return word
 
 
 def _unseen_word(text: str, rng: np.random.Generator, share: float = 0.1) -> str:

@@ -79,9 +79,14 @@ def test_retrieval_in_the_page(page, tmp_path):
 def test_fusion_lab_training_shows_the_comparison(page, tmp_path):
     page.get_by_role("tab", name="Fusion Lab").click()
     page.get_by_label("Label columns (comma-separated; empty: all)").fill("sound_match")
+    # defaults, but 600 samples and one seed: the 4,500-sample, 3-seed default takes ~8 minutes on two
+    # cores here; it is the world-defaults test's (tests/training/test_world_defaults.py, -m slow)
+    samples = page.get_by_label("number input for Bundled world: samples")
+    samples.fill("600")
+    samples.press("Enter")
     page.get_by_text("Training settings").click()
-    seeds = page.get_by_label("number input for Seeds (seed, seed + 1, ...)")  # defaults, but one seed:
-    seeds.fill("1")  # the 3-seed default is the world-defaults test's (tests/training, -m slow)
+    seeds = page.get_by_label("number input for Seeds (seed, seed + 1, ...)")
+    seeds.fill("1")
     seeds.press("Enter")
     page.get_by_role("button", name="Train and compare").click()
     page.wait_for_function(

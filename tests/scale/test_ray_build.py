@@ -99,6 +99,7 @@ def float32_runtime():
         configure_runtime(dtype=before)
 
 
+@pytest.mark.slow  # ~80 s with the cluster's start on 2 cores (the 15-minute budget); Ray is an optional extra
 def test_ray_build_gives_the_local_vectors_and_search_results(world_images: Path, tmp_path: Path, capsys, float32_runtime) -> None:
     local, scaled = tmp_path / "local.index", tmp_path / "ray.index"
     assert index_cli.main(["build", str(world_images), "--out", str(local), "--batch-size", str(BATCH_SIZE), "--no-cache", "--quiet"]) == 0
@@ -116,7 +117,7 @@ def test_ray_build_gives_the_local_vectors_and_search_results(world_images: Path
     assert sorted(_shard_ids(scaled)) == sorted(_expected_ids(world_images))  # the broken file's row too
 
 
-@pytest.mark.slow  # ~40 s on 2 cores; the default run keeps the first Ray build check (its 15-minute budget)
+@pytest.mark.slow  # ~40 s on 2 cores
 def test_a_killed_actor_loses_and_duplicates_nothing(world_images: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
     thread, outcome = _run_in_thread(world_images, out)
@@ -155,7 +156,7 @@ def test_a_lost_worker_node_loses_and_duplicates_nothing(ray_cluster, world_imag
     assert report.embedded == N_IMAGES
 
 
-@pytest.mark.slow  # ~50 s on 2 cores; the default run keeps the first Ray build check (its 15-minute budget)
+@pytest.mark.slow  # ~50 s on 2 cores
 def test_a_resumed_job_recomputes_only_missing_shards(world_images: Path, tmp_path: Path) -> None:
     from mmdemo.scale.ray_embed import embed_sources
     from mmdemo.storage import read_json, write_json_atomic
@@ -179,7 +180,7 @@ def test_a_resumed_job_recomputes_only_missing_shards(world_images: Path, tmp_pa
     assert second.embedded == N_IMAGES
 
 
-@pytest.mark.slow  # ~30 s on 2 cores; the default run keeps the first Ray build check (its 15-minute budget)
+@pytest.mark.slow  # ~30 s on 2 cores
 def test_fusion_lab_features_on_ray_equal_the_local_ones(world_manifest: Path, float32_runtime) -> None:
     from mmdemo.scale.features import extract_features_ray
     from mmdemo.training.features import extract_features
@@ -196,7 +197,7 @@ def test_fusion_lab_features_on_ray_equal_the_local_ones(world_manifest: Path, f
     assert any("broken" in str(b) or "000003" in str(b) for b in scaled.bad_rows)
 
 
-@pytest.mark.slow  # ~30 s on 2 cores; the default run keeps the first Ray build check (its 15-minute budget)
+@pytest.mark.slow  # ~30 s on 2 cores
 def test_mmdemo_train_embeds_on_ray_and_trains_here(world_manifest: Path, tmp_path: Path, float32_runtime) -> None:
     """``mmdemo train --engine ray``: the features come from the cluster, the heads are trained here,
     and the run writes the usual layout with the same features as the local engine."""

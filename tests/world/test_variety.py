@@ -162,9 +162,12 @@ def test_reworded_captions_keep_their_meaning():
 
 
 def test_questions_carry_pictorial_and_made_up_words_on_both_sides_of_the_world():
-    """Words the model never saw are no sign of an out-of-world question: made-up words appear in
-    about a tenth of the world's questions and of the out-of-world ones alike; pictorial words
-    ("drawn", "main") in some of the world's questions, the answer unchanged."""
+    """A word the model never saw first or last is a filler, no sign of an out-of-world question:
+    made-up fillers appear in about a tenth of the world's questions and of the out-of-world ones
+    alike. In the middle, where the thing or property asked about goes ("what is the *zorbel* of
+    it", "what does the *quimt* eat"), it is what puts a question out of the world, and only
+    out-of-world questions have one there. Pictorial words ("drawn", "main") appear in some of the
+    world's questions, the answer unchanged."""
     from mmdemo.world.phrasing import PICTURE_WORDS, question_corpus
 
     known = set(" ".join(question_corpus(n=200)).lower().replace("?", " ").replace(",", " ").replace(":", " ").split())
@@ -179,9 +182,17 @@ def test_questions_carry_pictorial_and_made_up_words_on_both_sides_of_the_world(
     assert all(qa.answer == "green" for qa in world)
     outside = [ask_out_of_world(rng).question for _ in range(600)]
     inside_share, outside_share = share_with_unknown([qa.question for qa in world]), share_with_unknown(outside)
-    assert 0.05 < inside_share < 0.2 and 0.05 < outside_share < 0.2, (inside_share, outside_share)
-    assert abs(inside_share - outside_share) < 0.06
-    from mmdemo.world.phrasing import _unseen_word
+    # fillers on both sides; made-up things and properties asked for on the outside only (~a quarter)
+    assert 0.05 < inside_share < 0.2 and inside_share + 0.1 < outside_share < 0.5, (inside_share, outside_share)
+    from mmdemo.world.phrasing import _MIDDLE_FRAMES, _WORLD_WORDS, _off_attribute, _unseen_word, made_up_word
+
+    for _ in range(100):  # what is asked for: never first or last, never a word of the world
+        word = made_up_word(rng)
+        assert word not in _WORLD_WORDS and word not in known and 4 <= len(word) <= 9
+        asked = _off_attribute(rng, word).split()
+        assert word in asked[1:-1], asked
+        frame = str(rng.choice(_MIDDLE_FRAMES)).format(n=word, ns=word + "s").split()
+        assert word in " ".join(frame[1:-1]), frame
 
     for _ in range(50):  # a filler: first or last, never where the thing asked for goes
         words = _unseen_word("what is the colour of it", rng, share=1.0).split()
