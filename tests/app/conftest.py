@@ -23,8 +23,10 @@ EXAMPLES = ROOT / "assets" / "examples" / "world"
 PHOTOS = ROOT / "assets" / "examples" / "photos"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory):
+    """One bundled app for every module that uses it (each app start costs ~15 s of the default run;
+    every test opens its own page or client, so its own session)."""
     workdir = tmp_path_factory.mktemp("app")
     with running_app(["--preset", "bundled", "--runs-dir", str(workdir / "runs")], workdir) as url:
         yield url
