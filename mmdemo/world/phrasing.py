@@ -468,12 +468,17 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _WORLD_WORDS = frozenset(" ".join((*COLOUR_NAMES, *KINDS, *NOUNS, *COLOUR_WORDS, *PICTURE_WORDS)).split())
 
 
+def _random_letters(rng: np.random.Generator, shortest: int) -> str:
+    """``shortest`` to 9 random lowercase letters."""
+    return "".join(str(_pick(rng, _LETTERS)) for _ in range(int(rng.integers(shortest, 10))))
+
+
 def made_up_word(rng: np.random.Generator) -> str:
     """4-9 random letters, never one of the world's own words (colours, kinds, nouns, picture words):
     a word no tokenizer vocabulary built from real text holds whole, as "capital" or "cheetah" are
     not in the world's."""
     while True:
-        word = "".join(str(_pick(rng, _LETTERS)) for _ in range(int(rng.integers(4, 10))))
+        word = _random_letters(rng, 4)
         if word not in _WORLD_WORDS:
             return word
 
@@ -485,7 +490,7 @@ def _unseen_word(text: str, rng: np.random.Generator, share: float = 0.1) -> str
     question asks for, "what is the *population* of it", and that makes it out of the world.)"""
     if rng.random() >= share:
         return text
-    word = "".join(str(_pick(rng, _LETTERS)) for _ in range(int(rng.integers(3, 10))))
+    word = _random_letters(rng, 3)
     return f"{word} {text}" if rng.random() < 0.5 else f"{text} {word}"
 
 

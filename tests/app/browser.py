@@ -54,3 +54,10 @@ def shoot(page, name: str, tmp_path: Path) -> Path:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(keep) / path.name)
     return path
+
+
+def set_number(page, label: str, value: int) -> None:
+    """Type ``value`` into the number box of the slider or number labelled ``label``."""
+    box = page.get_by_label(f"number input for {label}")
+    box.fill(str(value))
+    box.press("Enter")

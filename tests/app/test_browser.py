@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mmdemo.world.text import caption_names_scene
-from tests.app.browser import chromium, open_app, shoot
+from tests.app.browser import chromium, open_app, set_number, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -81,13 +81,9 @@ def test_fusion_lab_training_shows_the_comparison(page, tmp_path):
     page.get_by_label("Label columns (comma-separated; empty: all)").fill("sound_match")
     # defaults, but 600 samples and one seed: the 4,500-sample, 3-seed default takes ~8 minutes on two
     # cores here; it is the world-defaults test's (tests/training/test_world_defaults.py, -m slow)
-    samples = page.get_by_label("number input for Bundled world: samples")
-    samples.fill("600")
-    samples.press("Enter")
+    set_number(page, "Bundled world: samples", 600)
     page.get_by_text("Training settings").click()
-    seeds = page.get_by_label("number input for Seeds (seed, seed + 1, ...)")
-    seeds.fill("1")
-    seeds.press("Enter")
+    set_number(page, "Seeds (seed, seed + 1, ...)", 1)
     page.get_by_role("button", name="Train and compare").click()
     page.wait_for_function(
         "() => (document.querySelector('#lab-summary')?.innerText || '').includes('Trained')", timeout=600_000

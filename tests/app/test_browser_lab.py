@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.app.browser import chromium, open_app, shoot
+from tests.app.browser import chromium, open_app, set_number, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -51,12 +51,6 @@ MEASURE = """(id) => {
 def page(app_url):
     with chromium() as browser:
         yield open_app(browser, app_url)
-
-
-def set_number(page, label: str, value: int) -> None:
-    box = page.get_by_label(f"number input for {label}")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def measure(page, elem_id: str) -> dict:
