@@ -152,8 +152,9 @@ def _encode_question(loaded: LoadedModel, embeds: torch.Tensor, question: dict):
     return encoded.last_hidden_state, encoded
 
 
-def _occlusion_scores(loaded, picture, ids, mask, question: dict | None) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Token log-probabilities ``[1 + gh * gw, L - 1]`` on the image and on each occluded copy."""
+def _occlusion_scores(loaded, picture, ids, mask, question: dict | None) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int]]:
+    """Token log-probabilities ``[1 + gh * gw, L - 1]`` on the image and on each occluded copy,
+    the patch grid and the model input's size (H, W)."""
     grid = _grid(loaded)
     with torch.no_grad():
         batch = occluded_batch(_pixels(loaded, picture), grid)  # [1 + gh * gw, 3, S, S]
@@ -161,7 +162,7 @@ def _occlusion_scores(loaded, picture, ids, mask, question: dict | None) -> tupl
         if question is not None:
             states, _ = _encode_question(loaded, states, question)
         scores, _ = _token_log_probs(loaded, ids, mask, states)
-    return scores, grid
+    return scores, grid, tuple(batch.shape[2:])
 
 
 def explain_caption(
@@ -187,8 +188,8 @@ def explain_caption(
         words: list[Explanation] = []
         tokens: list[str] = []
         if method == "occlusion":
-            scores, grid = _occlusion_scores(loaded, picture, ids, mask, None)
-            maps, token_scores = occlusion_relevance(scores, grid), scores[0]  # [L - 1, gh, gw], [L - 1]
+            scores, grid, size = _occlusion_scores(loaded, picture, ids, mask, None)
+            maps, token_scores = occlusion_relevance(scores, grid, size), scores[0]  # [L - 1, gh, gw], [L - 1]
         with torch.enable_grad():
             if method != "occlusion":
                 embeds, grid = _image_tokens(loaded, picture)
@@ -241,9 +242,9 @@ def explain_answer(
         if not bool(words.any()):
             words = torch.ones_like(words)
         if method == "occlusion":
-            scores, grid = _occlusion_scores(loaded, picture, ids, mask, asked)
+            scores, grid, size = _occlusion_scores(loaded, picture, ids, mask, asked)
             answer_scores = scores[:, words].sum(dim=1)  # [1 + gh * gw]
-            score, patches = answer_scores[0], occlusion_relevance(answer_scores, grid)
+            score, patches = answer_scores[0], occlusion_relevance(answer_scores, grid, size)
         else:
             with torch.enable_grad():
                 embeds, grid = _image_tokens(loaded, picture)
