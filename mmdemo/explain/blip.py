@@ -3,8 +3,8 @@
 Three methods (:data:`BLIP_METHODS`):
 
 - ``occlusion`` (the default for both; :mod:`~mmdemo.explain.occlusion`): the drop of the
-  explained log-probability when a window around each patch is erased, all patches in one batch;
-  it reads only the model's output;
+  explained log-probability when a window around each patch is erased, added to every pixel the
+  window covers, all windows in one batch; it reads only the model's output;
 - ``gradcam``: the gradient-weighted cross-attention of BLIP's text side over the image's tokens,
   as LAVIS's ``compute_gradcam`` does: ``relu(grad * A)`` averaged over heads, where ``A`` is a text
   layer's cross-attention to the image and ``grad`` the gradient of the explained log-probability
