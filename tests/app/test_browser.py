@@ -79,10 +79,12 @@ def test_retrieval_in_the_page(page, tmp_path):
 def test_fusion_lab_training_shows_the_comparison(page, tmp_path):
     page.get_by_role("tab", name="Fusion Lab").click()
     page.get_by_label("Label columns (comma-separated; empty: all)").fill("sound_match")
-    # defaults, but 600 samples and one seed: the 4,500-sample, 3-seed default takes ~8 minutes on two
-    # cores here; it is the world-defaults test's (tests/training/test_world_defaults.py, -m slow)
-    set_number(page, "Bundled world: samples", 600)
+    # defaults, but 200 samples, 3 epochs and one seed: the 4,500-sample, 3-seed default takes ~8
+    # minutes on two cores here; what it learns is the world-defaults test's
+    # (tests/training/test_world_defaults.py, -m slow); this one checks the page shows a comparison
+    set_number(page, "Bundled world: samples", 200)
     page.get_by_text("Training settings").click()
+    set_number(page, "Epochs", 3)
     set_number(page, "Seeds (seed, seed + 1, ...)", 1)
     page.get_by_role("button", name="Train and compare").click()
     page.wait_for_function(

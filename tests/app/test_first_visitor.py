@@ -9,11 +9,9 @@ config (the whole module: about a minute on an idle two-core machine).
 
 from __future__ import annotations
 
-
 import pytest
 
-from tests.app.server import running_app
-from tests.app.browser import chromium
+from tests.app.browser import chromium, set_number
 
 pytestmark = pytest.mark.browser
 
@@ -186,10 +184,9 @@ def walk(page, where: str, explain: bool = False) -> None:
 
 
 @pytest.fixture(scope="module")
-def visitor_url(tmp_path_factory: pytest.TempPathFactory):
-    workdir = tmp_path_factory.mktemp("first-visitor")
-    with running_app(["--preset", "bundled", "--runs-dir", str(workdir / "runs")], workdir) as url:
-        yield url
+def visitor_url(app_url):
+    """The session's bundled app (tests/app/conftest.py); every walk opens its own page."""
+    return app_url
 
 
 @pytest.fixture(scope="module")
@@ -276,10 +273,8 @@ def test_a_small_fusion_lab_run_shows_readable_figures(browser, visitor_url):
     open_tab(page, "Fusion Lab")
     page.get_by_label("Label columns (comma-separated; empty: all)").fill("sound_match")
     page.get_by_text("Training settings").click()
-    for label, number in (("Epochs", "3"), ("Seeds (seed, seed + 1, ...)", "1"), ("Bundled world: samples", "200")):
-        field = page.get_by_label(f"number input for {label}")
-        field.fill(number)
-        field.press("Enter")
+    for label, number in (("Epochs", 3), ("Seeds (seed, seed + 1, ...)", 1), ("Bundled world: samples", 200)):
+        set_number(page, label, number)
     page.get_by_label("Single-modality baselines").uncheck()
     page.get_by_role("button", name="Train and compare").click()
     page.wait_for_function("() => (document.querySelector('#lab-summary')?.innerText || '').includes('Trained')",

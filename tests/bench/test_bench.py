@@ -163,6 +163,7 @@ def test_cli_builds_tiny_models_and_writes_json_and_markdown(tmp_path, capsys):
     assert info.value.code == 0
 
 
+@pytest.mark.slow  # ~15 s: a child process loads every tiny model; the bench's timing cases stay in the default run
 def test_memory_probe_runs_in_a_fresh_process(tiny_models):
     models = BenchModels(tiny_models.clip, tiny_models.caption, tiny_models.vqa, tiny_models.wav2vec2, tiny_models.speech)
     ballast = torch.ones(384 * 1024 * 1024)  # 1.5 GiB resident in this (parent) process

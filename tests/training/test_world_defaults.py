@@ -91,6 +91,7 @@ def test_every_fused_strategy_but_late_fusion_leaves_chance_on_each_world_task(t
     check_lab_default_study(lab_default_study(tmp_path))
 
 
+@pytest.mark.slow  # ~40 s; the Lab's defaults learning is also the slow study's above
 def test_the_strategies_that_used_to_stop_at_epoch_one_now_learn(tmp_path) -> None:
     """Fast version: 800 samples, one seed, the learnable ``sound_match``, the strategies that
     kept their epoch-1 weights under the old defaults (and concat for reference), and late fusion,
