@@ -1,24 +1,24 @@
 """Occlusion sensitivity (Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks",
 ECCV 2014): how much a score drops when a part of the image is painted over.
 
-For each patch of the model's grid, a square window centred on the patch is painted with the
-image's background (the per-channel median of its border pixels, so a shape is erased rather than
-covered by a grey block), and the drop ``relu(score(image) - score(image, window erased))`` is
-added to every pixel the window covers; a patch's relevance is the mean over its pixels. The
-pixels every erasing window covers, the evidence itself, add up the most. Two other readings were
-measured and dropped (bundled BLIP, 40 held-out scenes, caption colour / kind / VQA hit rates):
-crediting the drop to the window's centre patch only (0.79 / 0.83 / 0.88: a confident model's
-log-probability falls to the same floor for every window that erases a small shape, and the
-plateau of equal patches peaks between their centres, off the shape) and Captum's mean over the
-windows covering each pixel (0.56 / 0.58 / 0.55: a pixel that only erasing windows cover gets the
-full drop however far it is from the shape, so the map is a wide plateau). The sum has a bias: windows
-are centred on patches, so a pixel near the border is covered by fewer windows than a central one,
-and evidence within about a tenth of the side of the border peaks a little inwards (a blob 2-4
-pixels from the top of a 24-pixel input peaks at 5.5). It reads only the model's output (no gradients, no attention maps), so
-the map shows what the output depends on whatever the architecture; the price is one forward pass
-per patch, run as one batch. The window is half the input's side (:data:`WINDOW`), chosen on the
-bundled BLIP's held-out scenes and confirmed on 40 scenes of another seed (777): half 0.98 / 1.00 /
-1.00, a third 0.68 / 0.74 / 0.57, a quarter 0.57 / 0.71 / 0.55 (README, "Explanations").
+For each patch of the model's grid, a square window centred on the patch is painted with the image's
+background (the per-channel median of its border pixels, so a shape is erased rather than covered by
+a grey block), and the drop ``relu(score(image) - score(image, window erased))`` is added to every
+pixel the window covers; a patch's relevance is the mean over its pixels. The pixels every erasing
+window covers, the evidence itself, add up the most. Two other readings were measured and dropped
+(bundled BLIP, 40 held-out scenes, caption colour / kind / VQA hit rates): crediting the drop to the
+window's centre patch only (0.79 / 0.83 / 0.88: a confident model's log-probability falls to the
+same floor for every window that erases a small shape, and the plateau of equal patches peaks
+between their centres, off the shape) and Captum's mean over the windows covering each pixel (0.56 /
+0.58 / 0.55: a pixel that only erasing windows cover gets the full drop however far it is from the
+shape, so the map is a wide plateau). The sum has a bias: windows are centred on patches, so a pixel
+near the border is covered by fewer windows than a central one, and evidence within about a tenth of
+the side of the border peaks a little inwards (a blob 2-4 pixels from the top of a 24-pixel input
+peaks at 5.5). It reads only the model's output (no gradients, no attention maps), so the map shows
+what the output depends on whatever the architecture; the price is one forward pass per patch, run
+as one batch. The window is half the input's side (:data:`WINDOW`), chosen on the bundled BLIP's
+held-out scenes and confirmed on 40 scenes of another seed (777): half 0.98 / 1.00 / 1.00, a third
+0.68 / 0.74 / 0.57, a quarter 0.57 / 0.71 / 0.55 (README, "Explanations").
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ def _check(window: float) -> None:
         raise ValueError(f"window must be a share of the side in (0, 1], got {window}")
 
 
-def window_boxes(size: tuple[int, int], grid: tuple[int, int], window: float = WINDOW) -> list[tuple[int, int, int, int]]:
+def window_boxes(
+    size: tuple[int, int], grid: tuple[int, int], window: float = WINDOW
+) -> list[tuple[int, int, int, int]]:
     """``(y0, y1, x0, x1)`` of the window centred on each patch of ``grid`` (row by row) on an
     input of ``size`` (H, W) pixels, clipped to the input."""
     _check(window)

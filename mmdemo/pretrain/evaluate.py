@@ -153,9 +153,9 @@ def evaluate(
         made = caption([sample.image() for sample in single])
         metrics.caption_accuracy = float(np.mean([caption_names_scene(t, s.scene) for t, s in zip(made, single)]))
         metrics.caption_scenes = len(single)
-    if caption is not None and caption_every_scene:
-        made_all = caption(images)
-        metrics.caption_accuracy_all = float(np.mean([caption_names_scene(t, s.scene) for t, s in zip(made_all, gallery)]))
+        if caption_every_scene:
+            made_all = caption(images)
+            metrics.caption_accuracy_all = float(np.mean([caption_names_scene(t, s.scene) for t, s in zip(made_all, gallery)]))
     if answer is not None:
         pairs = evalset.questions
         given = answer([sample.image() for sample, _ in pairs], [qa.question for _, qa in pairs])
